@@ -1,0 +1,397 @@
+"""The ``techcal`` command line: thin click commands over the library."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+import sqlite_utils
+from tabulate import tabulate
+
+from techcal import __version__
+from techcal.errors import NotAvailableYet, TechcalError
+from techcal.event import KINDS
+from techcal.source_files import read_sources, sources_to_opml, sources_to_toml
+from techcal.store import (
+    SOURCE_TYPES,
+    Source,
+    add_source,
+    add_sources,
+    list_sources,
+    open_store,
+    remove_source,
+    resolve_db_path,
+)
+
+
+class _UserError(click.ClickException):
+    """A TechcalError shown as one line, with the error's own exit code."""
+
+    def __init__(self, error: TechcalError) -> None:
+        super().__init__(str(error))
+        self.exit_code = error.exit_code
+
+
+class TechcalGroup(click.Group):
+    """The root group: the one place library errors become one-line messages."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except TechcalError as exc:
+            raise _UserError(exc) from None
+        except sqlite3.OperationalError as exc:
+            # e.g. a full disk or a lock held longer than the busy timeout
+            raise click.ClickException(f"database error: {exc}") from None
+
+
+class App:
+    """What every command shares: where the database is, opened on first use."""
+
+    def __init__(self, db_option: str | None) -> None:
+        self.db_path = resolve_db_path(db_option)
+        self._db: sqlite_utils.Database | None = None
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        if self._db is None:
+            self._db = open_store(self.db_path)
+        return self._db
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+def search_filters(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The filters shared by ``search``, ``feed`` and ``subscribe add``."""
+    options = [
+        click.argument("text", required=False),
+        click.option("--topic", "topics", multiple=True, help="Topic from `techcal topics` (repeatable)."),
+        click.option("--kind", "kinds", multiple=True, type=click.Choice(KINDS), help="Kind of organiser (repeatable)."),
+        click.option("--near", metavar="PLACE|LAT,LON", help='A place ("Portland, OR", Berlin) or coordinates.'),
+        click.option("--within", metavar="DISTANCE", help="Radius around --near, e.g. 25km or 15mi (default 50km)."),
+        click.option("--from", "date_from", metavar="DATE", help="First day (YYYY-MM-DD, default today)."),
+        click.option("--to", "date_to", metavar="DATE", help="Last day (YYYY-MM-DD)."),
+        click.option("--days", type=click.IntRange(min=1), help="Number of days from --from."),
+        click.option("--online/--in-person", default=None, help="Only online, or only in-person events."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@click.group(cls=TechcalGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--db",
+    envvar="TECHCAL_DB",
+    type=click.Path(dir_okay=False, path_type=str),
+    help="Database file (default: $TECHCAL_DB, else the user data folder).",
+)
+@click.version_option(__version__, prog_name="techcal")
+@click.pass_context
+def cli(ctx: click.Context, db: str | None) -> None:
+    """Local tech events, gathered from iCal, RSS/Atom and event pages.
+
+    techcal keeps Linux User Group meetings, user groups, college talks,
+    charity tech days and small conferences in one SQLite file, and gives
+    them back as a calendar feed, notifications and search.
+
+    \b
+    Example:
+        techcal sources import data/sources.toml
+        techcal sources list
+    """
+    ctx.obj = App(db)
+
+
+# ---------------------------------------------------------------- sources
+
+
+@cli.group()
+def sources() -> None:
+    """Manage the places events are collected from.
+
+    \b
+    Example:
+        techcal sources add https://calagator.org/events.ics --kind other --city "Portland, OR"
+    """
+
+
+@sources.command(name="add")
+@click.argument("url")
+@click.option("--name", default="", help="Short unique name (default: made from the URL).")
+@click.option("--kind", type=click.Choice(KINDS), default="other", show_default=True, help="Who runs the events.")
+@click.option("--type", "source_type", type=click.Choice(SOURCE_TYPES), default="auto", show_default=True, help="How to read it.")
+@click.option("--city", help='Where its events happen, e.g. "Portland, OR".')
+@click.option("--topic", "topics", multiple=True, help="Topic of all its events (repeatable).")
+@pass_app
+def sources_add(app: App, url: str, name: str, kind: str, source_type: str, city: str | None, topics: tuple[str, ...]) -> None:
+    """Register URL (http, https, webcal or file) as a source.
+
+    \b
+    Example:
+        techcal sources add https://www.meetup.com/pdxpython/events/ical/ \\
+            --name pdxpython --kind user-group --city "Portland, OR" --topic python
+    """
+    source = add_source(
+        app.db, Source(name=name, url=url, kind=kind, type=source_type, city=city, topics=topics)
+    )
+    click.echo(f"added {source.name}: {source.url}")
+
+
+@sources.command(name="list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@pass_app
+def sources_list(app: App, as_json: bool) -> None:
+    """List the sources with their crawl state.
+
+    \b
+    Example:
+        techcal sources list --json
+    """
+    found = list_sources(app.db)
+    if as_json:
+        click.echo(json.dumps([s.to_dict() for s in found], indent=2, ensure_ascii=False))
+        return
+    if not found:
+        click.echo("no sources yet: try `techcal sources import data/sources.toml`")
+        return
+    rows = [
+        (s.name, s.kind, s.type, s.city or "", s.events, s.last_status or "never", s.url)
+        for s in found
+    ]
+    click.echo(tabulate(rows, headers=("name", "kind", "type", "city", "events", "last", "url")))
+
+
+@sources.command(name="remove")
+@click.argument("name")
+@pass_app
+def sources_remove(app: App, name: str) -> None:
+    """Unregister source NAME; its upcoming events are marked removed, not deleted.
+
+    \b
+    Example:
+        techcal sources remove calagator
+    """
+    marked = remove_source(app.db, name)
+    click.echo(f"removed {name}; {marked} event(s) no longer listed by any source")
+
+
+@sources.command(name="import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_app
+def sources_import(app: App, file: Path) -> None:
+    """Add every source listed in FILE (TOML like data/sources.toml, or OPML).
+
+    All entries are checked first: one bad entry stores nothing. Sources
+    already registered (same URL or name) are skipped.
+
+    \b
+    Example:
+        techcal sources import data/sources.toml
+        techcal sources import feeds.opml
+    """
+    added, skipped = add_sources(app.db, read_sources(file))
+    click.echo(f"imported {added} source(s) from {file}" + (f", {len(skipped)} already present" if skipped else ""))
+
+
+@sources.command(name="export")
+@click.option("--format", "fmt", type=click.Choice(["toml", "opml"]), default="toml", show_default=True)
+@click.option("-o", "--output", type=click.File("w", encoding="utf-8"), default="-", help="File to write (default: standard output).")
+@pass_app
+def sources_export(app: App, fmt: str, output: Any) -> None:
+    """Write the sources as TOML (importable by techcal) or OPML (for feed readers).
+
+    \b
+    Example:
+        techcal sources export --format opml -o techcal.opml
+    """
+    found = list_sources(app.db)
+    output.write(sources_to_toml(found) if fmt == "toml" else sources_to_opml(found))
+
+
+# ------------------------------------------------- commands of later issues
+
+
+@cli.command()
+@click.option("--source", "names", multiple=True, help="Only these sources (repeatable).")
+def crawl(names: tuple[str, ...]) -> None:
+    """Fetch every source that is due and store what it lists.
+
+    \b
+    Example:
+        techcal crawl
+        techcal crawl --source calagator
+    """
+    raise NotAvailableYet("crawl")
+
+
+@cli.command()
+@search_filters
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "ics"]), default="table", show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+def search(**_: Any) -> None:
+    """Find upcoming events by text, topic, kind, place and date.
+
+    \b
+    Example:
+        techcal search --topic python --near "Portland, OR" --within 25km
+        techcal search rust --days 30 --format json
+    """
+    raise NotAvailableYet("search")
+
+
+@cli.command()
+@click.argument("event_id")
+def show(event_id: str) -> None:
+    """Show one event with every source that lists it.
+
+    \b
+    Example:
+        techcal show 42
+    """
+    raise NotAvailableYet("show")
+
+
+@cli.command()
+def topics() -> None:
+    """List the topics with the number of upcoming events each.
+
+    \b
+    Example:
+        techcal topics
+    """
+    raise NotAvailableYet("topics")
+
+
+@cli.command()
+@search_filters
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The .ics file to write.")
+def feed(**_: Any) -> None:
+    """Write the matching events as an iCalendar feed.
+
+    \b
+    Example:
+        techcal feed --topic linux --near Berlin -o linux-berlin.ics
+    """
+    raise NotAvailableYet("feed")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8080, show_default=True)
+def serve(host: str, port: int) -> None:
+    """Serve /calendar.ics, /events.atom, /events.json and a web page.
+
+    \b
+    Example:
+        techcal serve --port 8080
+    """
+    raise NotAvailableYet("serve")
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--base-url", required=True, help="Where the site will be reachable.")
+def publish(directory: str, base_url: str) -> None:
+    """Write a static site of feeds for any static host.
+
+    \b
+    Example:
+        techcal publish site/ --base-url https://events.example.org/
+    """
+    raise NotAvailableYet("publish")
+
+
+@cli.group()
+def subscribe() -> None:
+    """Save a search and get notified of what matches.
+
+    \b
+    Example:
+        techcal subscribe add pdx-python --topic python --near "Portland, OR" --notify ntfy://techcal-me
+    """
+
+
+@subscribe.command(name="add")
+@click.argument("name")
+@search_filters
+@click.option("--notify", "targets", multiple=True, required=True, help="Apprise URL or tag:NAME (repeatable).")
+@click.option("--remind", multiple=True, help="Remind this long before the start, e.g. 24h (repeatable).")
+@click.option("--digest", type=click.Choice(["daily", "weekly"]), help="Collect messages into one per period.")
+def subscribe_add(**_: Any) -> None:
+    """Save subscription NAME with the search filters and where to notify.
+
+    \b
+    Example:
+        techcal subscribe add rust-berlin --topic rust --near Berlin \\
+            --notify mailto://me:secret@example.org --remind 24h
+    """
+    raise NotAvailableYet("subscribe add")
+
+
+@subscribe.command(name="list")
+def subscribe_list() -> None:
+    """List subscriptions (secrets in their targets masked).
+
+    \b
+    Example:
+        techcal subscribe list
+    """
+    raise NotAvailableYet("subscribe list")
+
+
+@subscribe.command(name="remove")
+@click.argument("name")
+def subscribe_remove(name: str) -> None:
+    """Delete subscription NAME.
+
+    \b
+    Example:
+        techcal subscribe remove rust-berlin
+    """
+    raise NotAvailableYet("subscribe remove")
+
+
+@cli.command()
+@click.option("--dry-run", is_flag=True, help="Show what would be sent, send nothing.")
+def notify(dry_run: bool) -> None:
+    """Deliver pending notifications.
+
+    \b
+    Example:
+        techcal notify --dry-run
+    """
+    raise NotAvailableYet("notify")
+
+
+@cli.command()
+@click.option("--every", default="1h", show_default=True, help="How often to crawl and notify.")
+def run(every: str) -> None:
+    """Crawl, then notify, on a schedule, until stopped.
+
+    \b
+    Example:
+        techcal run --every 30m
+    """
+    raise NotAvailableYet("run")
+
+
+@cli.command()
+def demo() -> None:
+    """Run the whole flow offline on bundled snapshots.
+
+    \b
+    Example:
+        techcal demo
+    """
+    raise NotAvailableYet("demo")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="techcal")

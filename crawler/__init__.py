@@ -1,0 +1,1 @@
+"""The Scrapy project that fetches every source (settings, spiders, pipelines)."""

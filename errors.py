@@ -1,0 +1,79 @@
+"""The exceptions techcal's library raises.
+
+Every error a user can cause (a bad URL, a foreign database file, a source
+that does not exist) is a :class:`TechcalError`; the command line turns it
+into a one-line message in exactly one place (``techcal.cli``). Anything else
+escaping the library is a bug.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class TechcalError(Exception):
+    """Base class: a problem the user can understand and fix."""
+
+    #: process exit status the CLI uses for this error
+    exit_code = 1
+
+
+class NotATechcalDatabase(TechcalError):
+    """The database path points at something techcal must not touch."""
+
+    def __init__(self, path: Path | str, reason: str) -> None:
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"refusing to use {self.path}: {reason}")
+
+
+class SourceError(TechcalError):
+    """A source definition is invalid (bad URL, kind, type, name...)."""
+
+    def __init__(self, source: str, problem: str) -> None:
+        self.source = source
+        self.problem = problem
+        super().__init__(f"source {source}: {problem}")
+
+
+class SourceExists(SourceError):
+    """A source with the same URL or name is already registered."""
+
+
+class UnknownSource(SourceError):
+    """No source has that name."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name, "no such source (see `techcal sources list`)")
+
+
+class SourceFileError(TechcalError):
+    """A sources file (TOML or OPML) cannot be read."""
+
+    def __init__(self, path: Path | str, problem: str) -> None:
+        self.path = Path(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+class InvalidEvent(TechcalError):
+    """An Event record breaks the record's rules (naive time, unknown status...)."""
+
+    def __init__(self, source: str, source_uid: str, problem: str) -> None:
+        self.source = source
+        self.source_uid = source_uid
+        self.problem = problem
+        super().__init__(f"event {source_uid!r} from {source}: {problem}")
+
+
+class NotAvailableYet(TechcalError):
+    """A command of the contract that this version does not implement yet."""
+
+    exit_code = 2
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+        super().__init__(
+            f"`techcal {command}` is not available yet in this version; "
+            "see README.md for what works today"
+        )

@@ -1,0 +1,1 @@
+"""Pure parsers (iCal, RSS/Atom bytes -> Event records) and feed writers."""

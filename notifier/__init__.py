@@ -1,0 +1,1 @@
+"""Subscriptions, matching, the outbox and delivery through Apprise."""

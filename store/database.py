@@ -1,0 +1,128 @@
+"""Finding, checking and opening the techcal database file."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+import platformdirs
+import sqlite_utils
+
+from techcal.errors import NotATechcalDatabase
+from techcal.store.schema import MIGRATIONS, known_migrations
+
+#: PRAGMA application_id of every techcal database ("TCAL"), so that a
+#: techcal file is recognised from its header alone (sqlite.org/fileformat).
+APPLICATION_ID = 0x5443414C
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+#: how long a writer waits for another process's transaction (ms)
+BUSY_TIMEOUT_MS = 30_000
+
+
+def default_db_path() -> Path:
+    """Return where the database lives when neither --db nor TECHCAL_DB says."""
+    return platformdirs.user_data_path("techcal", appauthor=False) / "techcal.db"
+
+
+def resolve_db_path(option: str | os.PathLike[str] | None = None) -> Path:
+    """Return the database path: the option, else $TECHCAL_DB, else the user data folder."""
+    if option:
+        return Path(option).expanduser()
+    env = os.environ.get("TECHCAL_DB")
+    if env:
+        return Path(env).expanduser()
+    return default_db_path()
+
+
+def check_db_file(path: Path) -> None:
+    """Raise NotATechcalDatabase unless ``path`` is absent, empty, or ours.
+
+    Reads only; the file is never written when it is refused.
+    """
+    if not path.exists():
+        return
+    if path.is_dir():
+        raise NotATechcalDatabase(path, "it is a directory, not a database file")
+    try:
+        with path.open("rb") as fh:
+            header = fh.read(100)
+    except OSError as exc:
+        raise NotATechcalDatabase(path, f"cannot read it ({exc.strerror})") from None
+    if not header:
+        return  # an empty file is an empty SQLite database: safe to set up
+    if not header.startswith(_SQLITE_MAGIC) or len(header) < 100:
+        raise NotATechcalDatabase(path, "it is not an SQLite database")
+    app_id = int.from_bytes(header[68:72], "big")
+    if app_id == APPLICATION_ID:
+        return
+    if app_id != 0:
+        raise NotATechcalDatabase(
+            path, f"it is another program's SQLite database (application_id {app_id:#x})"
+        )
+    tables = _table_names_readonly(path)
+    if tables:
+        shown = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
+        raise NotATechcalDatabase(
+            path, f"it is another program's SQLite database (tables: {shown})"
+        )
+
+
+def _table_names_readonly(path: Path) -> list[str]:
+    uri = path.resolve().as_uri() + "?mode=ro"
+    try:
+        conn = sqlite3.connect(uri, uri=True)
+        try:
+            rows = conn.execute("SELECT name FROM sqlite_master WHERE type='table'").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise NotATechcalDatabase(path, f"SQLite cannot read it ({exc})") from None
+    return [r[0] for r in rows]
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """Return a connection with techcal's pragmas (WAL, busy timeout, foreign keys)."""
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    if conn.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
+        # a new file: mark it ours before anything else is written
+        conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    conn.execute("PRAGMA journal_mode = WAL")
+    # NORMAL is durable across application crashes in WAL mode; only a power
+    # cut can lose the last transactions, never corrupt the file.
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+def open_store(path: str | os.PathLike[str] | None = None) -> sqlite_utils.Database:
+    """Return the techcal database at ``path`` (see resolve_db_path), migrated.
+
+    A missing folder is created. A file that is not a techcal database is
+    refused with NotATechcalDatabase and left untouched. A database written
+    by a newer techcal (migrations this version does not know) is refused too.
+    """
+    db_path = resolve_db_path(path)
+    check_db_file(db_path)
+    try:
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise NotATechcalDatabase(db_path, f"cannot create its folder ({exc.strerror})") from None
+    try:
+        conn = connect(db_path)
+    except sqlite3.DatabaseError as exc:
+        raise NotATechcalDatabase(db_path, f"SQLite cannot open it ({exc})") from None
+    db = sqlite_utils.Database(conn)
+    applied = {m.name for m in MIGRATIONS.applied(db)}
+    unknown = applied - known_migrations()
+    if unknown:
+        conn.close()
+        raise NotATechcalDatabase(
+            db_path,
+            "it was written by a newer techcal (schema "
+            + ", ".join(sorted(unknown))
+            + "); upgrade techcal to use it",
+        )
+    MIGRATIONS.apply(db)
+    return db

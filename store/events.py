@@ -1,0 +1,274 @@
+"""Writing events: upsert with provenance, sequence bumps and removal marks."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import sqlite_utils
+
+from techcal.errors import UnknownSource
+from techcal.event import Event
+
+# Column order of the event values a record supplies (insert and update).
+_EVENT_COLUMNS = (
+    "title",
+    "description",
+    "url",
+    "start",
+    '"end"',
+    "start_utc",
+    "end_utc",
+    "timezone",
+    "all_day",
+    "status",
+    "venue",
+    "address",
+    "city",
+    "region",
+    "country",
+    "lat",
+    "lon",
+    "online",
+    "online_url",
+    "kind",
+    "topics",
+    "categories",
+    "organizer",
+    "cost",
+)
+
+_INSERT_EVENT = (
+    "INSERT INTO events (uid, "
+    + ", ".join(_EVENT_COLUMNS)
+    + ", created_at, updated_at, changed_at) VALUES (?, "
+    + ", ".join("?" for _ in _EVENT_COLUMNS)
+    + ", ?, ?, ?) "
+    # The uid of an entry is derived from its source and source uid, so an
+    # entry that comes back (its source removed and added again) finds its
+    # old event, keeps its uid, and calendar apps see an update.
+    + "ON CONFLICT(uid) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _EVENT_COLUMNS)
+    + ", sequence = events.sequence + 1, updated_at = excluded.updated_at,"
+    " changed_at = excluded.changed_at, removed_at = NULL"
+)
+
+_INSERT_PROVENANCE = (
+    "INSERT INTO provenance (event_id, source_id, source_uid, content_hash, schedule_hash,"
+    " first_seen, last_seen, record) VALUES ((SELECT id FROM events WHERE uid = ?),"
+    " ?, ?, ?, ?, ?, ?, ?)"
+)
+
+_UPDATE_EVENT = (
+    "UPDATE events SET "
+    + ", ".join(f"{c} = ?" for c in _EVENT_COLUMNS)
+    + ", sequence = sequence + ?, updated_at = ?,"
+    " changed_at = CASE WHEN ? THEN ? ELSE changed_at END, removed_at = NULL WHERE id = ?"
+)
+
+_UPDATE_PROVENANCE = (
+    "UPDATE provenance SET content_hash = ?, schedule_hash = ?, last_seen = ?,"
+    " removed_at = NULL, record = ? WHERE id = ?"
+)
+
+
+@dataclass
+class UpsertResult:
+    """What one upsert of one source did."""
+
+    source: str
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    #: updated entries whose time, place or status changed (their SEQUENCE grew)
+    rescheduled: int = 0
+    #: entries repeated within the batch under one source uid (the last was kept)
+    duplicates: int = 0
+    #: records refused, each as "source_uid: problem"; their stored versions are kept
+    rejected: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        """Return the counts as a plain dict (for summaries and JSON)."""
+        return {
+            "new": self.new,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "removed": self.removed,
+            "rejected": len(self.rejected),
+        }
+
+
+def event_uid(source: str, source_uid: str) -> str:
+    """Return the published UID for a source entry seen for the first time.
+
+    >>> event_uid("plug", "abc@meetup.com")
+    'cdac61c878ddc346e3052fcd2ef21ae9@techcal'
+    """
+    digest = hashlib.blake2b(f"{source}\x00{source_uid}".encode(), digest_size=16)
+    return f"{digest.hexdigest()}@techcal"
+
+
+def utc_stamp(moment: datetime) -> str:
+    """Return ``moment`` as the ISO 8601 UTC text the store keeps timestamps in."""
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def upsert_events(
+    db: sqlite_utils.Database,
+    source: str,
+    records: Iterable[Event],
+    *,
+    now: datetime | None = None,
+    complete: bool = True,
+) -> UpsertResult:
+    """Store what ``source`` currently says, in one transaction; return the counts.
+
+    New entries are inserted; changed ones updated (the event's sequence grows
+    only when time, place or status changed); unchanged ones only get
+    ``last_seen``. With ``complete`` (the records are everything the source
+    lists now), entries missing from ``records`` whose event has not started
+    yet are marked removed, never deleted. Either all of it is written or,
+    on any error, none of it.
+    """
+    now = now or datetime.now(UTC)
+    stamp = utc_stamp(now)
+    now_ts = int(now.timestamp())
+    result = UpsertResult(source)
+
+    batch: dict[str, Event] = {}
+    seen_invalid: set[str] = set()
+    for record in records:
+        problems = record.problems()
+        if record.source != source:
+            problems.append(f"record belongs to source {record.source!r}")
+        if problems:
+            result.rejected.append(f"{record.source_uid or '(no uid)'}: {'; '.join(problems)}")
+            seen_invalid.add(record.source_uid)
+            continue
+        if record.source_uid in batch:
+            result.duplicates += 1
+        batch[record.source_uid] = record
+
+    conn: sqlite3.Connection = db.conn
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        row = conn.execute("SELECT id FROM sources WHERE name = ?", (source,)).fetchone()
+        if row is None:
+            raise UnknownSource(source)
+        source_id = row[0]
+        existing = {
+            r[0]: r[1:]
+            for r in conn.execute(
+                "SELECT p.source_uid, p.id, p.event_id, p.content_hash, p.schedule_hash,"
+                " p.removed_at, e.start_utc FROM provenance p JOIN events e ON e.id = p.event_id"
+                " WHERE p.source_id = ?",
+                (source_id,),
+            )
+        }
+
+        new_events, new_provenance = [], []
+        changed_events, changed_provenance = [], []
+        unchanged = []
+        for source_uid, record in batch.items():
+            content = record.content_hash()
+            schedule = record.schedule_hash()
+            known = existing.get(source_uid)
+            if known is None:
+                uid = event_uid(source, source_uid)
+                new_events.append((uid, *_event_values(record), stamp, stamp, stamp))
+                new_provenance.append(
+                    (uid, source_id, source_uid, content, schedule, stamp, stamp, _record(record))
+                )
+                continue
+            prov_id, event_id, old_content, old_schedule, removed_at, _ = known
+            if content == old_content and removed_at is None:
+                unchanged.append((stamp, prov_id))
+                continue
+            # a removed entry that is back is a change of status, like a move
+            bump = 1 if (schedule != old_schedule or removed_at is not None) else 0
+            result.rescheduled += bump
+            changed_events.append((*_event_values(record), bump, stamp, bump, stamp, event_id))
+            changed_provenance.append((content, schedule, stamp, _record(record), prov_id))
+
+        if new_events:
+            conn.executemany(_INSERT_EVENT, new_events)
+            conn.executemany(_INSERT_PROVENANCE, new_provenance)
+        if changed_events:
+            conn.executemany(_UPDATE_EVENT, changed_events)
+            conn.executemany(_UPDATE_PROVENANCE, changed_provenance)
+        if unchanged:
+            conn.executemany("UPDATE provenance SET last_seen = ? WHERE id = ?", unchanged)
+        result.new, result.updated, result.unchanged = (
+            len(new_events),
+            len(changed_events),
+            len(unchanged),
+        )
+
+        if complete:
+            gone = [
+                (known[0], known[1])
+                for source_uid, known in existing.items()
+                if source_uid not in batch
+                and source_uid not in seen_invalid
+                and known[4] is None  # not already removed
+                and known[5] > now_ts  # has not started: vanished, not over
+            ]
+            if gone:
+                conn.executemany(
+                    "UPDATE provenance SET removed_at = ? WHERE id = ?",
+                    [(stamp, prov_id) for prov_id, _ in gone],
+                )
+                # the event itself is removed once no source lists it any more
+                conn.executemany(
+                    "UPDATE events SET removed_at = ?, sequence = sequence + 1, changed_at = ?,"
+                    " updated_at = ? WHERE id = ? AND removed_at IS NULL AND NOT EXISTS"
+                    " (SELECT 1 FROM provenance p WHERE p.event_id = events.id"
+                    " AND p.removed_at IS NULL)",
+                    [(stamp, stamp, stamp, event_id) for _, event_id in gone],
+                )
+                result.removed = len(gone)
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return result
+
+
+def _event_values(record: Event) -> tuple[object, ...]:
+    end = record.end
+    return (
+        record.title.strip(),
+        record.description,
+        record.url,
+        record.start.isoformat(),
+        end.isoformat() if end is not None else None,
+        int(record.start.timestamp()),
+        int(end.timestamp()) if end is not None else None,
+        record.timezone,
+        int(record.all_day),
+        record.status,
+        record.venue,
+        record.address,
+        record.city,
+        record.region,
+        record.country,
+        record.lat,
+        record.lon,
+        int(record.online),
+        record.online_url,
+        record.kind,
+        json.dumps(list(record.topics)),
+        json.dumps(list(record.categories)),
+        record.organizer,
+        record.cost,
+    )
+
+
+def _record(record: Event) -> str:
+    return json.dumps(record.to_dict(), ensure_ascii=False, separators=(",", ":"))

@@ -1,0 +1,139 @@
+"""The database schema, as named migrations applied once each, in order.
+
+Never edit a migration that has shipped: add a new one. ``open_store``
+applies whatever is pending, so an older database is upgraded in place.
+"""
+
+from __future__ import annotations
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+MIGRATIONS = Migrations("techcal")
+
+#: columns of the full-text index over events
+FTS_COLUMNS = ("title", "description", "venue", "city")
+
+
+@MIGRATIONS()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    """Sources, events, provenance and the FTS index."""
+    db.execute(
+        """
+        CREATE TABLE sources (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            url TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL DEFAULT 'other',
+            type TEXT NOT NULL DEFAULT 'auto',
+            city TEXT,
+            topics TEXT NOT NULL DEFAULT '[]',
+            enabled INTEGER NOT NULL DEFAULT 1,
+            added_at TEXT NOT NULL
+        )
+        """
+    )
+    # One row per real event. `uid` is what calendar apps and notifications
+    # know it by: assigned once, never changed. `sequence` grows with every
+    # change of time, place or status (RFC 5545 SEQUENCE).
+    db.execute(
+        """
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            uid TEXT NOT NULL UNIQUE,
+            sequence INTEGER NOT NULL DEFAULT 0,
+            title TEXT NOT NULL,
+            description TEXT NOT NULL DEFAULT '',
+            url TEXT,
+            start TEXT NOT NULL,
+            "end" TEXT,
+            start_utc INTEGER NOT NULL,
+            end_utc INTEGER,
+            timezone TEXT,
+            all_day INTEGER NOT NULL DEFAULT 0,
+            status TEXT NOT NULL DEFAULT 'confirmed',
+            venue TEXT,
+            address TEXT,
+            city TEXT,
+            region TEXT,
+            country TEXT,
+            lat REAL,
+            lon REAL,
+            online INTEGER NOT NULL DEFAULT 0,
+            online_url TEXT,
+            kind TEXT NOT NULL DEFAULT 'other',
+            topics TEXT NOT NULL DEFAULT '[]',
+            categories TEXT NOT NULL DEFAULT '[]',
+            organizer TEXT,
+            cost TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            changed_at TEXT NOT NULL,
+            removed_at TEXT
+        )
+        """
+    )
+    db.execute("CREATE INDEX events_start_utc ON events(start_utc)")
+    # Which source said what about which event: one row per source entry.
+    db.execute(
+        """
+        CREATE TABLE provenance (
+            id INTEGER PRIMARY KEY,
+            event_id INTEGER NOT NULL REFERENCES events(id),
+            source_id INTEGER NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
+            source_uid TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            schedule_hash TEXT NOT NULL,
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            removed_at TEXT,
+            record TEXT NOT NULL,
+            UNIQUE (source_id, source_uid)
+        )
+        """
+    )
+    db.execute("CREATE INDEX provenance_event_id ON provenance(event_id)")
+    db["events"].enable_fts(
+        list(FTS_COLUMNS),
+        create_triggers=True,
+        tokenize="porter unicode61 remove_diacritics 2",
+    )
+    # sqlite-utils' update trigger re-indexes on *any* update; re-index only
+    # when an indexed column changes, so sequence/status/removal updates
+    # (the common case on re-crawls) stay cheap.
+    columns = ", ".join(f'"{c}"' for c in FTS_COLUMNS)
+    old = ", ".join(f'old."{c}"' for c in FTS_COLUMNS)
+    new = ", ".join(f'new."{c}"' for c in FTS_COLUMNS)
+    db.execute('DROP TRIGGER "events_au"')
+    db.execute(
+        f"""
+        CREATE TRIGGER "events_au" AFTER UPDATE OF {columns} ON "events" BEGIN
+          INSERT INTO "events_fts" ("events_fts", rowid, {columns})
+            VALUES ('delete', old.rowid, {old});
+          INSERT INTO "events_fts" (rowid, {columns}) VALUES (new.rowid, {new});
+        END
+        """
+    )
+
+
+@MIGRATIONS()
+def m002_source_crawl_state(db: sqlite_utils.Database) -> None:
+    """What the crawler remembers per source: conditional GET, errors, back-off."""
+    sources = db["sources"]
+    for column, kind in (
+        ("last_fetched", str),
+        ("last_status", str),  # new / updated / unchanged / error
+        ("http_status", int),
+        ("last_error", str),
+        ("etag", str),
+        ("last_modified", str),
+        ("body_digest", str),
+        ("next_due", str),
+    ):
+        sources.add_column(column, kind)  # type: ignore[union-attr]
+    db.execute("ALTER TABLE sources ADD COLUMN failures INTEGER NOT NULL DEFAULT 0")
+
+
+def known_migrations() -> set[str]:
+    """Return the names of every migration this version of techcal knows."""
+    return {m.name for m in MIGRATIONS._migrations}
