@@ -1,0 +1,144 @@
+"""Finding, refusing and migrating database files."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from pathlib import Path
+
+import pytest
+import sqlite_utils
+from conftest import NOW, make_event
+
+from techcal.cli import cli
+from techcal.errors import NotATechcalDatabase
+from techcal.store import Source, add_source, list_sources, open_store, upsert_events
+from techcal.store.database import APPLICATION_ID, connect, resolve_db_path
+from techcal.store.schema import MIGRATIONS
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_new_database_is_created_with_its_folder_in_wal_mode(tmp_path):
+    path = tmp_path / "a" / "b" / "techcal.db"
+    db = open_store(path)
+    assert path.exists()
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+    assert {"sources", "events", "provenance", "events_fts"} <= set(db.table_names())
+    assert [m.name for m in MIGRATIONS.applied(db)] == ["m001_initial", "m002_source_crawl_state"]
+
+
+def test_text_file_is_refused_and_left_unchanged(tmp_path, runner):
+    path = tmp_path / "notes.txt"
+    path.write_text("my shopping list\n")
+    before = digest(path)
+    result = runner.invoke(cli, ["--db", str(path), "sources", "list"])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        f"Error: refusing to use {path}: it is not an SQLite database"
+    ]
+    assert digest(path) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_other_programs_sqlite_file_is_refused_and_left_unchanged(tmp_path, runner):
+    path = tmp_path / "places.sqlite"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE moz_places (id INTEGER PRIMARY KEY, url TEXT)")
+    conn.execute("INSERT INTO moz_places (url) VALUES ('https://example.org')")
+    conn.commit()
+    conn.close()
+    before = digest(path)
+    result = runner.invoke(cli, ["--db", str(path), "sources", "add", "https://calagator.org/events.ics"])
+    assert result.exit_code == 1
+    assert "another program's SQLite database (tables: moz_places)" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert digest(path) == before
+
+
+def test_sqlite_file_with_a_foreign_application_id_is_refused(tmp_path):
+    path = tmp_path / "other.db"
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA application_id = 1234")
+    conn.execute("CREATE TABLE t (x)")
+    conn.commit()
+    conn.close()
+    before = digest(path)
+    with pytest.raises(NotATechcalDatabase, match="application_id 0x4d2"):
+        open_store(path)
+    assert digest(path) == before
+
+
+def test_empty_file_and_empty_sqlite_database_are_set_up(tmp_path):
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    assert "sources" in open_store(empty).table_names()
+    blank = tmp_path / "blank.db"
+    sqlite3.connect(blank).execute("PRAGMA user_version = 0").connection.close()
+    assert "sources" in open_store(blank).table_names()
+
+
+def test_directory_is_refused(tmp_path):
+    with pytest.raises(NotATechcalDatabase, match="is a directory"):
+        open_store(tmp_path)
+
+
+def test_location_order_option_then_env_then_user_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("TECHCAL_DB", str(tmp_path / "env.db"))
+    assert resolve_db_path(str(tmp_path / "opt.db")) == tmp_path / "opt.db"
+    assert resolve_db_path(None) == tmp_path / "env.db"
+    monkeypatch.delenv("TECHCAL_DB")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    assert resolve_db_path(None) == tmp_path / "xdg" / "techcal" / "techcal.db"
+
+
+def test_cli_uses_techcal_db_environment_variable(tmp_path, runner):
+    path = tmp_path / "from-env.db"
+    result = runner.invoke(
+        cli, ["sources", "add", "https://calagator.org/events.ics"], env={"TECHCAL_DB": str(path)}
+    )
+    assert result.exit_code == 0, result.output
+    assert [s.name for s in list_sources(open_store(path))] == ["calagator"]
+
+
+def test_older_schema_is_migrated_in_place_keeping_data(tmp_path):
+    path = tmp_path / "old.db"
+    # a database as the first release left it: only m001 applied
+    old = sqlite_utils.Database(connect(path))
+    MIGRATIONS.apply(old, stop_before="m002_source_crawl_state")
+    assert "failures" not in old["sources"].columns_dict
+    old.execute(
+        "INSERT INTO sources (name, url, kind, type, topics, enabled, added_at)"
+        " VALUES ('plug', 'https://pdxlinux.org/events.ics', 'lug', 'ics', '[\"linux\"]', 1, '2026-01-01')"
+    )
+    old.conn.commit()
+    upsert_events(old, "plug", [make_event(1)], now=NOW)
+    old.conn.close()
+
+    db = open_store(path)
+    assert "m002_source_crawl_state" in {m.name for m in MIGRATIONS.applied(db)}
+    (plug,) = list_sources(db)
+    assert (plug.name, plug.kind, plug.topics, plug.failures, plug.events) == ("plug", "lug", ("linux",), 0, 1)
+    assert db["events"].count == 1
+
+
+def test_database_from_a_newer_techcal_is_refused(tmp_path):
+    path = tmp_path / "new.db"
+    db = open_store(path)
+    db["_sqlite_migrations"].insert(
+        {"migration_set": "techcal", "name": "m999_from_the_future", "applied_at": "2030-01-01"}
+    )
+    db.conn.close()
+    with pytest.raises(NotATechcalDatabase, match="newer techcal"):
+        open_store(path)
+
+
+def test_reopening_applies_nothing_twice(tmp_path):
+    path = tmp_path / "t.db"
+    add_source(open_store(path), Source(name="a", url="https://a.example.org/x.ics"))
+    db = open_store(path)
+    assert len(MIGRATIONS.applied(db)) == 2
+    assert [s.name for s in list_sources(db)] == ["a"]
