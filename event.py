@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
@@ -103,29 +102,6 @@ class Event:
         if found:
             raise InvalidEvent(self.source, self.source_uid, "; ".join(found))
 
-    def content_hash(self) -> str:
-        """Return a digest of everything the source said about this event.
-
-        Two records with the same digest need no write beyond ``last_seen``.
-        """
-        return _digest(self._values(_CONTENT_FIELDS))
-
-    def schedule_hash(self) -> str:
-        """Return a digest of time, place and status only (what bumps SEQUENCE)."""
-        return _digest(self._values(SCHEDULE_FIELDS))
-
-    def _values(self, names: tuple[str, ...]) -> list[str]:
-        out = []
-        for name in names:
-            value = getattr(self, name)
-            if isinstance(value, datetime):
-                out.append(value.isoformat())
-            elif isinstance(value, tuple):
-                out.append("\x1e".join(value))
-            else:
-                out.append("" if value is None else str(value))
-        return out
-
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict (datetimes as ISO 8601 with offset)."""
         # not dataclasses.asdict: it deep-copies, and this runs once per
@@ -152,8 +128,3 @@ class Event:
 
 _FIELD_ORDER = tuple(f.name for f in fields(Event))
 _FIELD_NAMES = frozenset(_FIELD_ORDER)
-_CONTENT_FIELDS = tuple(f.name for f in fields(Event) if f.name not in ("source", "source_uid"))
-
-
-def _digest(values: list[str]) -> str:
-    return hashlib.blake2b("\x1f".join(values).encode(), digest_size=16).hexdigest()

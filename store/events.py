@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 import sqlite_utils
 
 from techcal.errors import UnknownSource
-from techcal.event import Event
+from techcal.event import SCHEDULE_FIELDS, Event
+from techcal.store.schema import FTS_COLUMNS
 
 # Column order of the event values a record supplies (insert and update).
 _EVENT_COLUMNS = (
@@ -42,6 +43,12 @@ _EVENT_COLUMNS = (
     "cost",
 )
 
+_COLUMN_NAMES = tuple(c.strip('"') for c in _EVENT_COLUMNS)
+# The columns whose change bumps SEQUENCE (see techcal.event.SCHEDULE_FIELDS):
+# the digest of a row's content and of its schedule are taken from the row
+# itself, so each record is serialised once.
+_SCHEDULE_INDEXES = tuple(_COLUMN_NAMES.index(name) for name in SCHEDULE_FIELDS)
+
 _INSERT_EVENT = (
     "INSERT INTO events (uid, "
     + ", ".join(_EVENT_COLUMNS)
@@ -61,6 +68,14 @@ _INSERT_PROVENANCE = (
     "INSERT INTO provenance (event_id, source_id, source_uid, content_hash, schedule_hash,"
     " first_seen, last_seen, record) VALUES ((SELECT id FROM events WHERE uid = ?),"
     " ?, ?, ?, ?, ?, ?, ?)"
+)
+
+_INDEX_NEW_EVENTS = (
+    "INSERT INTO events_fts (rowid, "
+    + ", ".join(FTS_COLUMNS)
+    + ") SELECT id, "
+    + ", ".join(FTS_COLUMNS)
+    + " FROM events WHERE id > ?"
 )
 
 _UPDATE_EVENT = (
@@ -175,28 +190,35 @@ def upsert_events(
         changed_events, changed_provenance = [], []
         unchanged = []
         for source_uid, record in batch.items():
-            content = record.content_hash()
-            schedule = record.schedule_hash()
+            row = _event_values(record)
+            text = repr(row)
+            content = _digest(text)
             known = existing.get(source_uid)
             if known is None:
                 uid = event_uid(source, source_uid)
-                new_events.append((uid, *_event_values(record), stamp, stamp, stamp))
+                new_events.append((uid, *row, stamp, stamp, stamp))
+                schedule = _digest(repr([row[i] for i in _SCHEDULE_INDEXES]))
                 new_provenance.append(
-                    (uid, source_id, source_uid, content, schedule, stamp, stamp, _record(record))
+                    (uid, source_id, source_uid, content, schedule, stamp, stamp, _record(row))
                 )
                 continue
             prov_id, event_id, old_content, old_schedule, removed_at, _ = known
             if content == old_content and removed_at is None:
                 unchanged.append((stamp, prov_id))
                 continue
+            schedule = _digest(repr([row[i] for i in _SCHEDULE_INDEXES]))
             # a removed entry that is back is a change of status, like a move
             bump = 1 if (schedule != old_schedule or removed_at is not None) else 0
             result.rescheduled += bump
-            changed_events.append((*_event_values(record), bump, stamp, bump, stamp, event_id))
-            changed_provenance.append((content, schedule, stamp, _record(record), prov_id))
+            changed_events.append((*row, bump, stamp, bump, stamp, event_id))
+            changed_provenance.append((content, schedule, stamp, _record(row), prov_id))
 
         if new_events:
+            (last_id,) = conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()
             conn.executemany(_INSERT_EVENT, new_events)
+            # index the batch in one statement (rows revived through ON
+            # CONFLICT keep their old id and were re-indexed by the trigger)
+            conn.execute(_INDEX_NEW_EVENTS, (last_id,))
             conn.executemany(_INSERT_PROVENANCE, new_provenance)
         if changed_events:
             conn.executemany(_UPDATE_EVENT, changed_events)
@@ -263,12 +285,26 @@ def _event_values(record: Event) -> tuple[object, ...]:
         int(record.online),
         record.online_url,
         record.kind,
-        json.dumps(list(record.topics)),
-        json.dumps(list(record.categories)),
+        _json_list(record.topics),
+        _json_list(record.categories),
         record.organizer,
         record.cost,
     )
 
 
-def _record(record: Event) -> str:
-    return json.dumps(record.to_dict(), ensure_ascii=False, separators=(",", ":"))
+def _json_list(values: tuple[str, ...]) -> str:
+    return json.dumps(list(values), ensure_ascii=False) if values else "[]"
+
+
+def _digest(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def _record(row: tuple[object, ...]) -> str:
+    """Return what one source said, as a JSON list in _EVENT_COLUMNS order."""
+    return json.dumps(row, ensure_ascii=False, separators=(",", ":"))
+
+
+def stored_record(text: str) -> dict[str, object]:
+    """Return a provenance ``record`` as a dict of event columns."""
+    return dict(zip(_COLUMN_NAMES, json.loads(text), strict=True))

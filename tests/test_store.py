@@ -11,6 +11,7 @@ from conftest import NOW, make_event
 
 from techcal.errors import UnknownSource
 from techcal.store import upsert_events
+from techcal.store.events import stored_record
 
 
 def events(db):
@@ -29,7 +30,10 @@ def test_new_entries_are_inserted_with_provenance(db, plug):
     assert [p["source_uid"] for p in prov] == ["meeting-1@pdxlinux.org", "meeting-2@pdxlinux.org"]
     assert prov[0]["event_id"] == rows[0]["id"]
     assert prov[0]["first_seen"] == prov[0]["last_seen"] == "2026-11-22T12:00:00+00:00"
-    assert json.loads(prov[0]["record"])["title"] == "PLUG meeting 1: Intro to eBPF"
+    record = stored_record(prov[0]["record"])
+    assert record["title"] == "PLUG meeting 1: Intro to eBPF"
+    assert record["start"] == make_event(1).start.isoformat()
+    assert json.loads(record["topics"]) == ["linux"]
 
 
 def test_same_entry_again_is_unchanged_and_only_last_seen_moves(db, plug):
