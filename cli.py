@@ -33,7 +33,8 @@ class _UserError(click.ClickException):
 
     def __init__(self, error: TechcalError) -> None:
         super().__init__(str(error))
-        self.exit_code = error.exit_code
+        # click reads the status from the instance when it exits
+        self.exit_code = error.exit_code  # type: ignore[misc]
 
 
 class TechcalGroup(click.Group):
@@ -70,14 +71,34 @@ def search_filters(func: Callable[..., Any]) -> Callable[..., Any]:
     """The filters shared by ``search``, ``feed`` and ``subscribe add``."""
     options = [
         click.argument("text", required=False),
-        click.option("--topic", "topics", multiple=True, help="Topic from `techcal topics` (repeatable)."),
-        click.option("--kind", "kinds", multiple=True, type=click.Choice(KINDS), help="Kind of organiser (repeatable)."),
-        click.option("--near", metavar="PLACE|LAT,LON", help='A place ("Portland, OR", Berlin) or coordinates.'),
-        click.option("--within", metavar="DISTANCE", help="Radius around --near, e.g. 25km or 15mi (default 50km)."),
-        click.option("--from", "date_from", metavar="DATE", help="First day (YYYY-MM-DD, default today)."),
+        click.option(
+            "--topic", "topics", multiple=True, help="Topic from `techcal topics` (repeatable)."
+        ),
+        click.option(
+            "--kind",
+            "kinds",
+            multiple=True,
+            type=click.Choice(KINDS),
+            help="Kind of organiser (repeatable).",
+        ),
+        click.option(
+            "--near",
+            metavar="PLACE|LAT,LON",
+            help='A place ("Portland, OR", Berlin) or coordinates.',
+        ),
+        click.option(
+            "--within",
+            metavar="DISTANCE",
+            help="Radius around --near, e.g. 25km or 15mi (default 50km).",
+        ),
+        click.option(
+            "--from", "date_from", metavar="DATE", help="First day (YYYY-MM-DD, default today)."
+        ),
         click.option("--to", "date_to", metavar="DATE", help="Last day (YYYY-MM-DD)."),
         click.option("--days", type=click.IntRange(min=1), help="Number of days from --from."),
-        click.option("--online/--in-person", default=None, help="Only online, or only in-person events."),
+        click.option(
+            "--online/--in-person", default=None, help="Only online, or only in-person events."
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -124,12 +145,33 @@ def sources() -> None:
 @sources.command(name="add")
 @click.argument("url")
 @click.option("--name", default="", help="Short unique name (default: made from the URL).")
-@click.option("--kind", type=click.Choice(KINDS), default="other", show_default=True, help="Who runs the events.")
-@click.option("--type", "source_type", type=click.Choice(SOURCE_TYPES), default="auto", show_default=True, help="How to read it.")
+@click.option(
+    "--kind",
+    type=click.Choice(KINDS),
+    default="other",
+    show_default=True,
+    help="Who runs the events.",
+)
+@click.option(
+    "--type",
+    "source_type",
+    type=click.Choice(SOURCE_TYPES),
+    default="auto",
+    show_default=True,
+    help="How to read it.",
+)
 @click.option("--city", help='Where its events happen, e.g. "Portland, OR".')
 @click.option("--topic", "topics", multiple=True, help="Topic of all its events (repeatable).")
 @pass_app
-def sources_add(app: App, url: str, name: str, kind: str, source_type: str, city: str | None, topics: tuple[str, ...]) -> None:
+def sources_add(
+    app: App,
+    url: str,
+    name: str,
+    kind: str,
+    source_type: str,
+    city: str | None,
+    topics: tuple[str, ...],
+) -> None:
     """Register URL (http, https, webcal or file) as a source.
 
     \b
@@ -196,12 +238,23 @@ def sources_import(app: App, file: Path) -> None:
         techcal sources import feeds.opml
     """
     added, skipped = add_sources(app.db, read_sources(file))
-    click.echo(f"imported {added} source(s) from {file}" + (f", {len(skipped)} already present" if skipped else ""))
+    click.echo(
+        f"imported {added} source(s) from {file}"
+        + (f", {len(skipped)} already present" if skipped else "")
+    )
 
 
 @sources.command(name="export")
-@click.option("--format", "fmt", type=click.Choice(["toml", "opml"]), default="toml", show_default=True)
-@click.option("-o", "--output", type=click.File("w", encoding="utf-8"), default="-", help="File to write (default: standard output).")
+@click.option(
+    "--format", "fmt", type=click.Choice(["toml", "opml"]), default="toml", show_default=True
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.File("w", encoding="utf-8"),
+    default="-",
+    help="File to write (default: standard output).",
+)
 @pass_app
 def sources_export(app: App, fmt: str, output: Any) -> None:
     """Write the sources as TOML (importable by techcal) or OPML (for feed readers).
@@ -232,7 +285,13 @@ def crawl(names: tuple[str, ...]) -> None:
 
 @cli.command()
 @search_filters
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "ics"]), default="table", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv", "ics"]),
+    default="table",
+    show_default=True,
+)
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
 def search(**_: Any) -> None:
     """Find upcoming events by text, topic, kind, place and date.
@@ -270,7 +329,9 @@ def topics() -> None:
 
 @cli.command()
 @search_filters
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The .ics file to write.")
+@click.option(
+    "-o", "--output", required=True, type=click.Path(dir_okay=False), help="The .ics file to write."
+)
 def feed(**_: Any) -> None:
     """Write the matching events as an iCalendar feed.
 
@@ -320,9 +381,19 @@ def subscribe() -> None:
 @subscribe.command(name="add")
 @click.argument("name")
 @search_filters
-@click.option("--notify", "targets", multiple=True, required=True, help="Apprise URL or tag:NAME (repeatable).")
-@click.option("--remind", multiple=True, help="Remind this long before the start, e.g. 24h (repeatable).")
-@click.option("--digest", type=click.Choice(["daily", "weekly"]), help="Collect messages into one per period.")
+@click.option(
+    "--notify",
+    "targets",
+    multiple=True,
+    required=True,
+    help="Apprise URL or tag:NAME (repeatable).",
+)
+@click.option(
+    "--remind", multiple=True, help="Remind this long before the start, e.g. 24h (repeatable)."
+)
+@click.option(
+    "--digest", type=click.Choice(["daily", "weekly"]), help="Collect messages into one per period."
+)
 def subscribe_add(**_: Any) -> None:
     """Save subscription NAME with the search filters and where to notify.
 

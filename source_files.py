@@ -50,9 +50,7 @@ def read_sources(path: Path) -> list[Source]:
     for index, source in enumerate(sources, 1):
         for seen, key in ((names, source.name), (urls, source.url)):
             if key in seen:
-                raise SourceFileError(
-                    path, f"entry {index} repeats {key!r} of entry {seen[key]}"
-                )
+                raise SourceFileError(path, f"entry {index} repeats {key!r} of entry {seen[key]}")
             seen[key] = index
     return sources
 

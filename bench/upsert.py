@@ -37,10 +37,16 @@ WORDS = (
     "linux python rust kubernetes security meetup workshop talk hackathon intro "
     "advanced night lightning data cloud web open source community beginners"
 ).split()
-CITIES = [("Portland", "OR", 45.52, -122.68), ("Berlin", None, 52.52, 13.40), ("Toronto", "ON", 43.65, -79.38)]
+CITIES = [
+    ("Portland", "OR", 45.52, -122.68),
+    ("Berlin", None, 52.52, 13.40),
+    ("Toronto", "ON", 43.65, -79.38),
+]
 
 
-def synthetic(n_records: int, n_sources: int, words: int = 60, seed: int = 7) -> dict[str, list[Event]]:
+def synthetic(
+    n_records: int, n_sources: int, words: int = 60, seed: int = 7
+) -> dict[str, list[Event]]:
     rng = random.Random(seed)
     per_source: dict[str, list[Event]] = {f"src{i:03d}": [] for i in range(n_sources)}
     names = list(per_source)
@@ -93,13 +99,17 @@ def run_plain_executemany(db, batches: dict[str, list[Event]]) -> float:
     stamp = NOW.isoformat()
     prepared = {}
     for source, records in batches.items():
-        (source_id,) = db.conn.execute("SELECT id FROM sources WHERE name = ?", (source,)).fetchone()
+        (source_id,) = db.conn.execute(
+            "SELECT id FROM sources WHERE name = ?", (source,)
+        ).fetchone()
         events, provenance = [], []
         for r in records:
             uid = event_uid(source, r.source_uid)
             row = _event_values(r)
             events.append((uid, *row, stamp, stamp, stamp))
-            provenance.append((uid, source_id, r.source_uid, "c" * 32, "s" * 32, stamp, stamp, _record(row)))
+            provenance.append(
+                (uid, source_id, r.source_uid, "c" * 32, "s" * 32, stamp, stamp, _record(row))
+            )
         prepared[source] = (events, provenance)
     conn: sqlite3.Connection = db.conn
     t0 = time.perf_counter()
@@ -138,26 +148,37 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--sources", type=int, default=100)
-    parser.add_argument("--description-words", type=int, default=60,
-                        help="words per description (FTS indexing cost grows with it)")
+    parser.add_argument(
+        "--description-words",
+        type=int,
+        default=60,
+        help="words per description (FTS indexing cost grows with it)",
+    )
     args = parser.parse_args()
     n = args.records
     batches = synthetic(n, args.sources, args.description_words)
     names = list(batches)
-    print(f"python {sys.version.split()[0]}, sqlite {sqlite3.sqlite_version}; "
-          f"{n:,} records in {args.sources} sources, one transaction per source, "
-          f"{args.description_words}-word descriptions")
+    print(
+        f"python {sys.version.split()[0]}, sqlite {sqlite3.sqlite_version}; "
+        f"{n:,} records in {args.sources} sources, one transaction per source, "
+        f"{args.description_words}-word descriptions"
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         db = fresh_store(directory, "techcal", names)
         new_elapsed, counts = run_techcal(db, batches)
         assert counts["new"] == n, counts
-        print(f"techcal upsert_events, all new     {n / new_elapsed:>9,.0f} records/s  ({new_elapsed:.2f} s)")
+        print(
+            f"techcal upsert_events, all new     {n / new_elapsed:>9,.0f} records/s  "
+            f"({new_elapsed:.2f} s)"
+        )
 
         elapsed, counts = run_techcal(db, batches)
         assert counts["unchanged"] == n, counts
-        print(f"techcal upsert_events, unchanged   {n / elapsed:>9,.0f} records/s  ({elapsed:.2f} s)")
+        print(
+            f"techcal upsert_events, unchanged   {n / elapsed:>9,.0f} records/s  ({elapsed:.2f} s)"
+        )
 
         rng = random.Random(3)
         for records in batches.values():
@@ -166,18 +187,24 @@ def main() -> None:
                 if rng.random() < 0.5:
                     record.start += timedelta(hours=1)
         elapsed, counts = run_techcal(db, batches)
-        print(f"techcal upsert_events, 10% changed {n / elapsed:>9,.0f} records/s  ({elapsed:.2f} s, "
-              f"{counts['updated']:,} updated)")
+        print(
+            f"techcal upsert_events, 10% changed {n / elapsed:>9,.0f} records/s  ({elapsed:.2f} s, "
+            f"{counts['updated']:,} updated)"
+        )
         db.conn.close()
 
         plain = fresh_store(directory, "plain", names)
         plain_elapsed = run_plain_executemany(plain, batches)
-        print(f"plain sqlite3 executemany, same writes {n / plain_elapsed:>9,.0f} rows/s  "
-              f"({plain_elapsed:.2f} s; techcal all-new takes {new_elapsed / plain_elapsed:.2f}x)")
+        print(
+            f"plain sqlite3 executemany, same writes {n / plain_elapsed:>9,.0f} rows/s  "
+            f"({plain_elapsed:.2f} s; techcal all-new takes {new_elapsed / plain_elapsed:.2f}x)"
+        )
         plain.conn.close()
         elapsed = run_bare_executemany(directory / "bare.db", batches)
-        print(f"plain sqlite3 executemany, bare table  {n / elapsed:>9,.0f} rows/s  "
-              f"({elapsed:.2f} s; no index, FTS or provenance)")
+        print(
+            f"plain sqlite3 executemany, bare table  {n / elapsed:>9,.0f} rows/s  "
+            f"({elapsed:.2f} s; no index, FTS or provenance)"
+        )
 
         # Python heap peak of one full insert, measured separately because
         # tracemalloc slows the interpreter down
@@ -189,9 +216,11 @@ def main() -> None:
         db.conn.close()
         size = sum(p.stat().st_size for p in directory.glob("techcal.db*"))
     maxrss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak Python heap during the upsert of {n:,} records: {peak / 2**20:.1f} MiB "
-          f"(beyond the records themselves); process max RSS {maxrss_mb:.0f} MiB; "
-          f"database {size / 2**20:.0f} MiB")
+    print(
+        f"peak Python heap during the upsert of {n:,} records: {peak / 2**20:.1f} MiB "
+        f"(beyond the records themselves); process max RSS {maxrss_mb:.0f} MiB; "
+        f"database {size / 2**20:.0f} MiB"
+    )
 
 
 if __name__ == "__main__":

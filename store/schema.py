@@ -93,7 +93,7 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         """
     )
     db.execute("CREATE INDEX provenance_event_id ON provenance(event_id)")
-    db["events"].enable_fts(
+    db.table("events").enable_fts(
         list(FTS_COLUMNS),
         create_triggers=False,
         tokenize="porter unicode61 remove_diacritics 2",
@@ -127,7 +127,7 @@ def m001_initial(db: sqlite_utils.Database) -> None:
 @MIGRATIONS()
 def m002_source_crawl_state(db: sqlite_utils.Database) -> None:
     """What the crawler remembers per source: conditional GET, errors, back-off."""
-    sources = db["sources"]
+    sources = db.table("sources")
     for column, kind in (
         ("last_fetched", str),
         ("last_status", str),  # new / updated / unchanged / error
@@ -138,7 +138,7 @@ def m002_source_crawl_state(db: sqlite_utils.Database) -> None:
         ("body_digest", str),
         ("next_due", str),
     ):
-        sources.add_column(column, kind)  # type: ignore[union-attr]
+        sources.add_column(column, kind)
     db.execute("ALTER TABLE sources ADD COLUMN failures INTEGER NOT NULL DEFAULT 0")
 
 

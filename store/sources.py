@@ -75,9 +75,7 @@ def normalise_url(url: str) -> str:
     scheme = parts.scheme.lower()
     if scheme not in _URL_SCHEMES:
         shown = f"scheme {parts.scheme!r}" if parts.scheme else "no scheme"
-        raise SourceError(
-            url, f"{shown} is not supported (use http, https, webcal or file)"
-        )
+        raise SourceError(url, f"{shown} is not supported (use http, https, webcal or file)")
     if scheme == "file":
         if not parts.path or parts.path == "/":
             raise SourceError(url, "a file:// URL needs a path, e.g. file:///home/me/events.ics")
@@ -130,14 +128,10 @@ def check_source(source: Source) -> Source:
     if source.kind not in KINDS:
         raise SourceError(label, f"kind {source.kind!r} is not one of {', '.join(KINDS)}")
     if source.type not in SOURCE_TYPES:
-        raise SourceError(
-            label, f"type {source.type!r} is not one of {', '.join(SOURCE_TYPES)}"
-        )
+        raise SourceError(label, f"type {source.type!r} is not one of {', '.join(SOURCE_TYPES)}")
     for topic in source.topics:
         if not _TOPIC_RE.match(topic):
-            raise SourceError(
-                label, f"topic {topic!r} must be lower-case letters, digits and '-'"
-            )
+            raise SourceError(label, f"topic {topic!r} must be lower-case letters, digits and '-'")
     if source.city is not None:
         source.city = source.city.strip() or None
     return source
@@ -238,11 +232,13 @@ def list_sources(db: sqlite_utils.Database) -> list[Source]:
     """Return every registered source with its crawl state, by name."""
     counts = dict(
         db.conn.execute(
-            "SELECT source_id, count(*) FROM provenance WHERE removed_at IS NULL"
-            " GROUP BY source_id"
+            "SELECT source_id, count(*) FROM provenance WHERE removed_at IS NULL GROUP BY source_id"
         ).fetchall()
     )
-    return [_from_row(row, counts.get(row["id"], 0)) for row in db["sources"].rows_where(order_by="name")]
+    return [
+        _from_row(row, counts.get(row["id"], 0))
+        for row in db["sources"].rows_where(order_by="name")
+    ]
 
 
 def get_source(db: sqlite_utils.Database, name: str) -> Source:

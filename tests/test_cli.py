@@ -20,16 +20,41 @@ ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 #: the command tree of DESIGN.md, the user's contract
 CONTRACT = {
-    ("sources",), ("sources", "add"), ("sources", "list"), ("sources", "remove"),
-    ("sources", "import"), ("sources", "export"), ("crawl",), ("search",), ("show",),
-    ("topics",), ("feed",), ("serve",), ("publish",), ("subscribe",), ("subscribe", "add"),
-    ("subscribe", "list"), ("subscribe", "remove"), ("notify",), ("run",), ("demo",),
+    ("sources",),
+    ("sources", "add"),
+    ("sources", "list"),
+    ("sources", "remove"),
+    ("sources", "import"),
+    ("sources", "export"),
+    ("crawl",),
+    ("search",),
+    ("show",),
+    ("topics",),
+    ("feed",),
+    ("serve",),
+    ("publish",),
+    ("subscribe",),
+    ("subscribe", "add"),
+    ("subscribe", "list"),
+    ("subscribe", "remove"),
+    ("notify",),
+    ("run",),
+    ("demo",),
 }
 NOT_YET = [
-    ["crawl"], ["search", "python"], ["show", "1"], ["topics"], ["feed", "-o", "x.ics"],
-    ["serve"], ["publish", "site", "--base-url", "https://example.org/"],
-    ["subscribe", "add", "me", "--notify", "json://localhost"], ["subscribe", "list"],
-    ["subscribe", "remove", "me"], ["notify"], ["run"], ["demo"],
+    ["crawl"],
+    ["search", "python"],
+    ["show", "1"],
+    ["topics"],
+    ["feed", "-o", "x.ics"],
+    ["serve"],
+    ["publish", "site", "--base-url", "https://example.org/"],
+    ["subscribe", "add", "me", "--notify", "json://localhost"],
+    ["subscribe", "list"],
+    ["subscribe", "remove", "me"],
+    ["notify"],
+    ["run"],
+    ["demo"],
 ]
 
 
@@ -80,11 +105,22 @@ def test_installed_console_script_runs(tmp_path):
     script = Path(sys.executable).with_name("techcal")
     assert script.exists(), "the techcal console script is not installed beside python"
     out = subprocess.run(
-        [str(script), "--db", str(tmp_path / "t.db"), "sources", "add", "https://calagator.org/events.ics"],
-        capture_output=True, text=True, check=True,
+        [
+            str(script),
+            "--db",
+            str(tmp_path / "t.db"),
+            "sources",
+            "add",
+            "https://calagator.org/events.ics",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert out.stdout == "added calagator: https://calagator.org/events.ics\n"
-    help_text = subprocess.run([str(script), "--help"], capture_output=True, text=True, check=True).stdout
+    help_text = subprocess.run(
+        [str(script), "--help"], capture_output=True, text=True, check=True
+    ).stdout
     for name in ("sources", "crawl", "search", "demo"):
         assert re.search(rf"^  {name} ", help_text, re.M)
 

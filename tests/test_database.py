@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 import sqlite_utils
-from conftest import NOW, make_event
 
 from techcal.cli import cli
 from techcal.errors import NotATechcalDatabase
 from techcal.store import Source, add_source, list_sources, open_store, upsert_events
 from techcal.store.database import APPLICATION_ID, connect, resolve_db_path
 from techcal.store.schema import MIGRATIONS
+
+from conftest import NOW, make_event
 
 
 def digest(path: Path) -> str:
@@ -52,7 +53,9 @@ def test_other_programs_sqlite_file_is_refused_and_left_unchanged(tmp_path, runn
     conn.commit()
     conn.close()
     before = digest(path)
-    result = runner.invoke(cli, ["--db", str(path), "sources", "add", "https://calagator.org/events.ics"])
+    result = runner.invoke(
+        cli, ["--db", str(path), "sources", "add", "https://calagator.org/events.ics"]
+    )
     assert result.exit_code == 1
     assert "another program's SQLite database (tables: moz_places)" in result.output
     assert len(result.output.strip().splitlines()) == 1
@@ -112,7 +115,8 @@ def test_older_schema_is_migrated_in_place_keeping_data(tmp_path):
     assert "failures" not in old["sources"].columns_dict
     old.execute(
         "INSERT INTO sources (name, url, kind, type, topics, enabled, added_at)"
-        " VALUES ('plug', 'https://pdxlinux.org/events.ics', 'lug', 'ics', '[\"linux\"]', 1, '2026-01-01')"
+        " VALUES ('plug', 'https://pdxlinux.org/events.ics', 'lug', 'ics', '[\"linux\"]', 1,"
+        " '2026-01-01')"
     )
     old.conn.commit()
     upsert_events(old, "plug", [make_event(1)], now=NOW)
@@ -121,7 +125,13 @@ def test_older_schema_is_migrated_in_place_keeping_data(tmp_path):
     db = open_store(path)
     assert "m002_source_crawl_state" in {m.name for m in MIGRATIONS.applied(db)}
     (plug,) = list_sources(db)
-    assert (plug.name, plug.kind, plug.topics, plug.failures, plug.events) == ("plug", "lug", ("linux",), 0, 1)
+    assert (plug.name, plug.kind, plug.topics, plug.failures, plug.events) == (
+        "plug",
+        "lug",
+        ("linux",),
+        0,
+        1,
+    )
     assert db["events"].count == 1
 
 

@@ -8,11 +8,12 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES
 
 from techcal.cli import cli
 from techcal.event import KINDS
 from techcal.store import SOURCE_TYPES, list_sources, open_store
+
+from conftest import FIXTURES
 
 SOURCES = FIXTURES / "sources"
 BUNDLED = Path(str(resources.files("techcal") / "data" / "sources.toml"))
@@ -26,22 +27,57 @@ def run(runner, db_path, *args, ok=True):
 
 
 def test_add_list_remove(runner, db_path):
-    out = run(runner, db_path, "sources", "add", "https://www.meetup.com/pdxpython/events/ical/",
-              "--kind", "user-group", "--city", "Portland, OR", "--topic", "python").output
+    out = run(
+        runner,
+        db_path,
+        "sources",
+        "add",
+        "https://www.meetup.com/pdxpython/events/ical/",
+        "--kind",
+        "user-group",
+        "--city",
+        "Portland, OR",
+        "--topic",
+        "python",
+    ).output
     assert out.strip() == "added meetup-pdxpython: https://www.meetup.com/pdxpython/events/ical/"
-    run(runner, db_path, "sources", "add", "webcal://calagator.org/events.ics", "--name", "calagator", "--type", "ics")
+    run(
+        runner,
+        db_path,
+        "sources",
+        "add",
+        "webcal://calagator.org/events.ics",
+        "--name",
+        "calagator",
+        "--type",
+        "ics",
+    )
     listed = json.loads(run(runner, db_path, "sources", "list", "--json").output)
     assert [s["name"] for s in listed] == ["calagator", "meetup-pdxpython"]
     assert listed[1] | {"added_at": None} == {
-        "name": "meetup-pdxpython", "url": "https://www.meetup.com/pdxpython/events/ical/",
-        "kind": "user-group", "type": "auto", "city": "Portland, OR", "topics": ["python"],
-        "enabled": True, "added_at": None, "last_fetched": None, "last_status": None,
-        "http_status": None, "last_error": None, "failures": 0, "events": 0,
+        "name": "meetup-pdxpython",
+        "url": "https://www.meetup.com/pdxpython/events/ical/",
+        "kind": "user-group",
+        "type": "auto",
+        "city": "Portland, OR",
+        "topics": ["python"],
+        "enabled": True,
+        "added_at": None,
+        "last_fetched": None,
+        "last_status": None,
+        "http_status": None,
+        "last_error": None,
+        "failures": 0,
+        "events": 0,
     }
     table = run(runner, db_path, "sources", "list").output
     assert "calagator" in table and "Portland, OR" in table
-    assert run(runner, db_path, "sources", "remove", "calagator").output.startswith("removed calagator")
-    assert [s["name"] for s in json.loads(run(runner, db_path, "sources", "list", "--json").output)] == ["meetup-pdxpython"]
+    assert run(runner, db_path, "sources", "remove", "calagator").output.startswith(
+        "removed calagator"
+    )
+    assert [
+        s["name"] for s in json.loads(run(runner, db_path, "sources", "list", "--json").output)
+    ] == ["meetup-pdxpython"]
 
 
 def test_file_urls_are_accepted(runner, db_path, tmp_path):
@@ -71,16 +107,29 @@ def test_bad_sources_are_refused_with_the_problem_named(runner, db_path, args, m
 
 
 def test_bad_kind_is_refused_by_click(runner, db_path):
-    result = run(runner, db_path, "sources", "add", "https://x.org/a.ics", "--kind", "meetup", ok=False)
+    result = run(
+        runner, db_path, "sources", "add", "https://x.org/a.ics", "--kind", "meetup", ok=False
+    )
     assert result.exit_code == 2 and "'meetup' is not one of" in result.output
 
 
 def test_same_url_or_name_twice_is_refused(runner, db_path):
     run(runner, db_path, "sources", "add", "https://calagator.org/events.ics")
-    again = run(runner, db_path, "sources", "add", "https://calagator.org/events.ics", "--name", "other", ok=False)
+    again = run(
+        runner,
+        db_path,
+        "sources",
+        "add",
+        "https://calagator.org/events.ics",
+        "--name",
+        "other",
+        ok=False,
+    )
     assert again.exit_code == 1
     assert "already registered as 'calagator'" in again.output
-    same_name = run(runner, db_path, "sources", "add", "https://x.org/e.ics", "--name", "calagator", ok=False)
+    same_name = run(
+        runner, db_path, "sources", "add", "https://x.org/e.ics", "--name", "calagator", ok=False
+    )
     assert "name is already used for https://calagator.org/events.ics" in same_name.output
 
 
@@ -106,7 +155,9 @@ def test_bundled_sources_file_is_installed_valid_and_imports_whole(runner, db_pa
 def test_import_feed_reader_opml(runner, db_path):
     run(runner, db_path, "sources", "import", str(SOURCES / "feedly-export.opml"))
     run(runner, db_path, "sources", "import", str(SOURCES / "thunderbird-export.opml"))
-    listed = {s["url"]: s for s in json.loads(run(runner, db_path, "sources", "list", "--json").output)}
+    listed = {
+        s["url"]: s for s in json.loads(run(runner, db_path, "sources", "list", "--json").output)
+    }
     assert set(listed) == {
         "https://www.agendadulibre.org/events.rss",
         "https://calagator.org/events.atom",
@@ -121,7 +172,10 @@ def test_import_feed_reader_opml(runner, db_path):
 def test_bad_entry_refuses_the_whole_file_naming_the_entry(runner, db_path):
     result = run(runner, db_path, "sources", "import", str(SOURCES / "bad-kind.toml"), ok=False)
     assert result.exit_code == 1
-    assert "bad-kind.toml: entry 2 (plug): source plug: kind 'linux-user-group' is not one of" in result.output
+    assert (
+        "bad-kind.toml: entry 2 (plug): source plug: kind 'linux-user-group' is not one of"
+        in result.output
+    )
     assert list_sources(open_store(db_path)) == []
 
 
@@ -132,8 +186,14 @@ def test_bad_entry_refuses_the_whole_file_naming_the_entry(runner, db_path):
         ("title = 'no sources'\n", "has no [[source]] entries"),
         ("[[source]]\nname = 'x'\n", "entry 1 (x): missing url"),
         ("[[source]]\nurl = 'https://a.org/x.ics'\ncolour = 'red'\n", "unknown key(s) colour"),
-        ("[[source]]\nurl='https://a.org/1.ics'\nname='a'\n[[source]]\nurl='https://a.org/1.ics'\nname='b'\n", "entry 2 repeats"),
-        ("<?xml version='1.0'?><opml><body><outline text='x'/></body></opml>", "has no <outline> with an xmlUrl"),
+        (
+            "[[source]]\nurl='https://a.org/1.ics'\nname='a'\n[[source]]\nurl='https://a.org/1.ics'\nname='b'\n",
+            "entry 2 repeats",
+        ),
+        (
+            "<?xml version='1.0'?><opml><body><outline text='x'/></body></opml>",
+            "has no <outline> with an xmlUrl",
+        ),
         ("<?xml version='1.0'?><opml><body><outline", "is not valid OPML/XML"),
     ],
 )
@@ -155,7 +215,8 @@ def test_export_imports_back_identically(runner, db_path, tmp_path, fmt):
 
     def fields(path):
         return sorted(
-            (s.name, s.url, s.kind, s.type, s.city, s.topics) for s in list_sources(open_store(path))
+            (s.name, s.url, s.kind, s.type, s.city, s.topics)
+            for s in list_sources(open_store(path))
         )
 
     assert fields(second) == fields(db_path)

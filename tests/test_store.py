@@ -7,11 +7,12 @@ import sqlite3
 from datetime import timedelta
 
 import pytest
-from conftest import NOW, make_event
 
 from techcal.errors import UnknownSource
 from techcal.store import upsert_events
 from techcal.store.events import stored_record
+
+from conftest import NOW, make_event
 
 
 def events(db):
@@ -22,7 +23,10 @@ def test_new_entries_are_inserted_with_provenance(db, plug):
     result = upsert_events(db, "plug", [make_event(1), make_event(2)], now=NOW)
     assert result.counts() == {"new": 2, "updated": 0, "unchanged": 0, "removed": 0, "rejected": 0}
     rows = list(db.query("SELECT * FROM events ORDER BY id"))
-    assert [r["title"] for r in rows] == ["PLUG meeting 1: Intro to eBPF", "PLUG meeting 2: Intro to eBPF"]
+    assert [r["title"] for r in rows] == [
+        "PLUG meeting 1: Intro to eBPF",
+        "PLUG meeting 2: Intro to eBPF",
+    ]
     assert rows[0]["sequence"] == 0
     assert rows[0]["start"] == make_event(1).start.isoformat()
     assert rows[0]["uid"].endswith("@techcal") and rows[0]["uid"] != rows[1]["uid"]
@@ -44,7 +48,10 @@ def test_same_entry_again_is_unchanged_and_only_last_seen_moves(db, plug):
     assert (result.new, result.updated, result.unchanged) == (0, 0, 1)
     assert events(db) == before  # the event row itself is untouched
     prov = db.query("SELECT first_seen, last_seen FROM provenance").__next__()
-    assert prov == {"first_seen": "2026-11-22T12:00:00+00:00", "last_seen": "2026-11-22T13:00:00+00:00"}
+    assert prov == {
+        "first_seen": "2026-11-22T12:00:00+00:00",
+        "last_seen": "2026-11-22T13:00:00+00:00",
+    }
 
 
 def test_moved_event_bumps_sequence_and_keeps_uid(db, plug):
@@ -144,7 +151,9 @@ def test_fts_index_follows_inserts_and_updates(db, plug):
     assert hits == ["PLUG meeting 1: Intro to eBPF"]
     upsert_events(db, "plug", [make_event(1, title="Kernel hacking night")], now=NOW)
     assert list(db["events"].search("ebpf")) == []
-    assert [r["title"] for r in db["events"].search("kernels")] == ["Kernel hacking night"]  # porter stemming
+    assert [r["title"] for r in db["events"].search("kernels")] == [
+        "Kernel hacking night"
+    ]  # porter stemming
 
 
 def test_failure_in_the_middle_rolls_back_everything(db, plug):
@@ -154,10 +163,13 @@ def test_failure_in_the_middle_rolls_back_everything(db, plug):
     # a real SQLite failure half-way through the writes: after the new
     # events went in, while their provenance rows are being inserted
     db.execute(
-        "CREATE TRIGGER boom BEFORE INSERT ON provenance WHEN new.source_uid = 'meeting-105@pdxlinux.org'"
+        "CREATE TRIGGER boom BEFORE INSERT ON provenance"
+        " WHEN new.source_uid = 'meeting-105@pdxlinux.org'"
         " BEGIN SELECT RAISE(ABORT, 'disk on fire'); END"
     )
-    batch = [make_event(n, title=f"changed {n}") for n in range(10)] + [make_event(n) for n in range(100, 110)]
+    batch = [make_event(n, title=f"changed {n}") for n in range(10)] + [
+        make_event(n) for n in range(100, 110)
+    ]
     with pytest.raises(sqlite3.IntegrityError, match="disk on fire"):
         upsert_events(db, "plug", batch, now=NOW + timedelta(hours=1))
     assert not db.conn.in_transaction
