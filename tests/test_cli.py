@@ -12,6 +12,8 @@ import click
 import pytest
 from cogapp import Cog
 
+import techcal.feeds.place
+import techcal.feeds.text
 import techcal.store.events
 import techcal.store.sources
 from techcal.cli import cli
@@ -125,7 +127,10 @@ def test_installed_console_script_runs(tmp_path):
         assert re.search(rf"^  {name} ", help_text, re.M)
 
 
-@pytest.mark.parametrize("module", [techcal.store.sources, techcal.store.events])
+@pytest.mark.parametrize(
+    "module",
+    [techcal.store.sources, techcal.store.events, techcal.feeds.text, techcal.feeds.place],
+)
 def test_docstring_examples(module):
     failures, tried = doctest.testmod(module, verbose=False)
     assert tried > 0 and failures == 0

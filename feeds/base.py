@@ -1,0 +1,59 @@
+"""What every reader takes and returns.
+
+A reader is a pure function ``bytes + SourceDefaults -> ReadResult``: it
+never touches the network or the database, and never raises on bad input;
+what it could not use is reported in ``warnings``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from techcal.event import Event
+
+#: default expansion window for recurring events, around "now"
+WINDOW_BEFORE = timedelta(days=7)
+WINDOW_AFTER = timedelta(days=365)
+
+
+@dataclass(frozen=True)
+class SourceDefaults:
+    """What the source says about all its events, used where an entry is silent."""
+
+    source: str
+    kind: str = "other"
+    city: str | None = None
+    #: IANA zone for floating times (before the calendar's X-WR-TIMEZONE)
+    timezone: str | None = None
+    topics: tuple[str, ...] = ()
+
+
+@dataclass
+class ReadResult:
+    """Events read from one file, plus what the reader could not use."""
+
+    events: list[Event] = field(default_factory=list)
+    #: one line each: what was skipped or guessed, naming the entry (UID, line, link)
+    warnings: list[str] = field(default_factory=list)
+    #: links of entries that carry no event data, for the crawler to visit
+    pages: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Window:
+    """The time range recurring series are expanded into."""
+
+    start: datetime
+    end: datetime
+
+    @classmethod
+    def around(
+        cls,
+        now: datetime | None = None,
+        before: timedelta = WINDOW_BEFORE,
+        after: timedelta = WINDOW_AFTER,
+    ) -> Window:
+        """Return the default window: ``now`` - 7 days .. ``now`` + 365 days."""
+        now = now or datetime.now(UTC)
+        return cls(now - before, now + after)
