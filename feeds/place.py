@@ -63,8 +63,10 @@ def online_url(text: str | None) -> str | None:
 def says_online(text: str | None) -> bool:
     """Return True when a LOCATION-like text says the event is online.
 
-    >>> says_online("Online event"), says_online("Virtual (Zoom)"), says_online("Lucky Lab, Portland")
-    (True, True, False)
+    >>> says_online("Online event"), says_online("Virtual (Zoom)")
+    (True, True)
+    >>> says_online("Lucky Lab, Portland")
+    False
     """
     if not text:
         return False
