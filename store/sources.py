@@ -144,23 +144,9 @@ def add_source(db: sqlite_utils.Database, source: Source) -> Source:
         source.name = _free_name(db, name_from_url(source.url))
     check_source(source)
     _refuse_duplicate(db, source)
-    source.added_at = datetime.now(UTC).isoformat(timespec="seconds")
     try:
         with db.conn:
-            db.conn.execute(
-                "INSERT INTO sources (name, url, kind, type, city, topics, enabled, added_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    source.name,
-                    source.url,
-                    source.kind,
-                    source.type,
-                    source.city,
-                    json.dumps(list(source.topics)),
-                    int(source.enabled),
-                    source.added_at,
-                ),
-            )
+            _insert(db, source)
     except sqlite3.IntegrityError:
         # another process added it between our check and the insert
         _refuse_duplicate(db, source)
@@ -188,23 +174,27 @@ def add_sources(db: sqlite_utils.Database, sources: list[Source]) -> tuple[int, 
             except SourceExists:
                 skipped.append(source.name)
                 continue
-            source.added_at = datetime.now(UTC).isoformat(timespec="seconds")
-            db.conn.execute(
-                "INSERT INTO sources (name, url, kind, type, city, topics, enabled, added_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    source.name,
-                    source.url,
-                    source.kind,
-                    source.type,
-                    source.city,
-                    json.dumps(list(source.topics)),
-                    int(source.enabled),
-                    source.added_at,
-                ),
-            )
+            _insert(db, source)
             added += 1
     return added, skipped
+
+
+def _insert(db: sqlite_utils.Database, source: Source) -> None:
+    source.added_at = datetime.now(UTC).isoformat(timespec="seconds")
+    db.conn.execute(
+        "INSERT INTO sources (name, url, kind, type, city, topics, enabled, added_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            source.name,
+            source.url,
+            source.kind,
+            source.type,
+            source.city,
+            json.dumps(list(source.topics)),
+            int(source.enabled),
+            source.added_at,
+        ),
+    )
 
 
 def _refuse_duplicate(db: sqlite_utils.Database, source: Source) -> None:
