@@ -15,6 +15,7 @@ from tabulate import tabulate
 from techcal import __version__
 from techcal.errors import NotAvailableYet, TechcalError
 from techcal.event import KINDS
+from techcal.ingest import import_file
 from techcal.source_files import read_sources, sources_to_opml, sources_to_toml
 from techcal.store import (
     SOURCE_TYPES,
@@ -265,6 +266,32 @@ def sources_export(app: App, fmt: str, output: Any) -> None:
     """
     found = list_sources(app.db)
     output.write(sources_to_toml(found) if fmt == "toml" else sources_to_opml(found))
+
+
+@cli.command(name="import")
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option("--source", "source_name", help="Store under this registered source.")
+@pass_app
+def import_(app: App, files: tuple[Path, ...], source_name: str | None) -> None:
+    """Read local .ics or RSS/Atom FILES into the store, without crawling.
+
+    Each file is stored under --source, else under the source registered for
+    its file:// URL, which is added when missing. Problems in a file are
+    printed as warnings; what could be read is stored.
+
+    \b
+    Example:
+        techcal import plug.ics
+        techcal import --source calagator ~/Downloads/calagator.ics
+    """
+    for path in files:
+        done = import_file(app.db, path, source_name=source_name)
+        counts = ", ".join(f"{v} {k}" for k, v in done.stored.counts().items() if k != "rejected")
+        click.echo(f"{path} -> {done.source} ({done.type}): {len(done.read.events)} read; {counts}")
+        for warning in done.read.warnings + done.stored.rejected:
+            click.echo(f"  warning: {warning}", err=True)
 
 
 # ------------------------------------------------- commands of later issues

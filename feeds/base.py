@@ -38,6 +38,19 @@ class ReadResult:
     warnings: list[str] = field(default_factory=list)
     #: links of entries that carry no event data, for the crawler to visit
     pages: list[str] = field(default_factory=list)
+    #: False when the body was not of the reader's format at all
+    recognised: bool = True
+    #: entries that were present but could not be read (their stored versions stay)
+    failed_entries: int = 0
+
+    @property
+    def complete(self) -> bool:
+        """Return True when the events are everything the body lists.
+
+        Only then may entries missing from it be marked removed: a broken
+        file must never make stored events disappear.
+        """
+        return self.recognised and self.failed_entries == 0
 
 
 @dataclass(frozen=True)

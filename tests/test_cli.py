@@ -12,6 +12,7 @@ import click
 import pytest
 from cogapp import Cog
 
+import techcal.feeds.detect
 import techcal.feeds.place
 import techcal.feeds.text
 import techcal.store.events
@@ -42,6 +43,8 @@ CONTRACT = {
     ("notify",),
     ("run",),
     ("demo",),
+    # not in DESIGN.md: reads local files before the crawler exists (feed readers issue)
+    ("import",),
 }
 NOT_YET = [
     ["crawl"],
@@ -129,7 +132,13 @@ def test_installed_console_script_runs(tmp_path):
 
 @pytest.mark.parametrize(
     "module",
-    [techcal.store.sources, techcal.store.events, techcal.feeds.text, techcal.feeds.place],
+    [
+        techcal.store.sources,
+        techcal.store.events,
+        techcal.feeds.text,
+        techcal.feeds.place,
+        techcal.feeds.detect,
+    ],
 )
 def test_docstring_examples(module):
     failures, tried = doctest.testmod(module, verbose=False)

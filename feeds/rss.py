@@ -1,0 +1,450 @@
+"""RSS and Atom feeds -> Event records (feedparser).
+
+An entry becomes an Event only when it carries event data: schema.org
+JSON-LD in its content, xCal elements (Trumba and others), the RSS event
+module (``ev:``), hCalendar / Drupal date markup in its HTML, or a platform
+convention that two fields confirm (The Events Calendar's pubDate, Localist's
+date line plus ``dc:date``). Any other entry is a page for the crawler to
+visit: its publication date is never taken for an event date.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta, timezone
+from typing import Any
+
+import feedparser
+import lxml.html
+from lxml import etree
+
+from techcal.event import Event
+from techcal.feeds.base import ReadResult, SourceDefaults, Window
+from techcal.feeds.jsonld import (
+    When,
+    events_from_jsonld,
+    hash_uid,
+    jsonld_objects,
+    parse_when,
+    zone_named,
+)
+from techcal.feeds.place import online_url, says_online, split_location
+from techcal.feeds.text import plain_text
+
+_CANCELLED = re.compile(r"^\s*[\[(]?\s*(cancell?ed|abgesagt|annul[ée]e?)\b", re.I)
+#: Trumba files each item under a category that is just its date: not a topic
+_DATE_CATEGORY = re.compile(r"^\d{4}/\d{2}/\d{2}\b")
+_MONTHS = (
+    "january february march april may june july august september october november december"
+).split()
+_TIME = r"\d{1,2}(?::\d{2})?\s*[ap]\.?m\.?"
+_UTF16_DECLARED = re.compile(r"encoding=[\"']utf-16[^\"']*[\"']", re.I)
+_CLOCK = re.compile(r"\d:\d\d|\d\s*[ap]\.?m\b", re.I)
+#: Localist's date line: "Tuesday, November 24, 2026 at 4:30pm to 5:30pm"
+_LOCALIST_LINE = re.compile(
+    r"(?:mon|tues|wednes|thurs|fri|satur|sun)day,\s+(" + "|".join(_MONTHS) + r")\s+(\d{1,2}),\s+"
+    r"(\d{4})(?:\s+at\s+(" + _TIME + r"))?(?:\s+to\s+(" + _TIME + r"))?",
+    re.I,
+)
+
+
+@dataclass
+class Found:
+    """Event data read from one entry, before it becomes an Event."""
+
+    how: str
+    start: When
+    end: When | None = None
+    location: str | None = None
+    organizer: str | None = None
+    status: str | None = None
+    all_day: bool | None = None
+    categories: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Feed:
+    """What every entry of one feed needs to know."""
+
+    defaults: SourceDefaults
+    tribe: bool = False
+
+
+def read_feed(data: bytes, defaults: SourceDefaults, *, window: Window | None = None) -> ReadResult:
+    """Return the events an RSS/Atom body announces, the pages to visit, and warnings.
+
+    Never raises: a malformed feed yields what parsed plus one warning; a body
+    that is not a feed yields no events and one warning. ``window`` is
+    accepted for the reader contract; feed entries are single events.
+    """
+    result = ReadResult()
+    if not data or not data.strip():
+        result.recognised = False
+        result.warnings.append(f"{defaults.source}: empty body, not a feed")
+        return result
+    try:
+        parsed = _parse(data)
+    except Exception as exc:  # noqa: BLE001 - feedparser promises not to raise; stay pure anyway
+        result.recognised = False
+        result.warnings.append(f"{defaults.source}: feed could not be parsed ({exc!r})")
+        return result
+    if not parsed.get("version") and not parsed.entries:
+        result.recognised = False
+        result.warnings.append(f"{defaults.source}: not an RSS or Atom feed ({_problem(parsed)})")
+        return result
+    if parsed.get("bozo"):
+        result.warnings.append(
+            f"{defaults.source}: feed is malformed, read what parsed ({_problem(parsed)})"
+        )
+        if not isinstance(parsed.get("bozo_exception"), feedparser.CharacterEncodingOverride):
+            # a feed that breaks mid-way may have lost entries after the break:
+            # the store must not take missing entries for removed ones
+            result.failed_entries += 1
+    feed = Feed(defaults, tribe=_is_tribe_feed(parsed))
+    for entry in parsed.entries:
+        _read_entry(entry, feed, result)
+    return result
+
+
+def _parse(data: bytes) -> Any:
+    """Return feedparser's result for ``data``, retrying UTF-16 that has no BOM as UTF-8."""
+    # unsanitised: the sanitiser drops <script>, and JSON-LD lives there;
+    # the HTML only ever goes through plain_text, never out as markup
+    parsed = feedparser.parse(io.BytesIO(data), sanitize_html=False)
+    if parsed.get("version") or parsed.entries:
+        return parsed
+    recoded = _from_bomless_utf16(data)
+    if recoded is None:
+        return parsed
+    again = feedparser.parse(io.BytesIO(recoded), sanitize_html=False)
+    return again if again.get("version") or again.entries else parsed
+
+
+def _from_bomless_utf16(data: bytes) -> bytes | None:
+    """Return ``data`` as UTF-8 when it is UTF-16 without a byte order mark.
+
+    feedparser needs a BOM or a declaration to see UTF-16.
+    """
+    head = data[:200]
+    if len(head) < 20 or data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return None
+    for codec, zeros in (("utf-16-le", head[1::2]), ("utf-16-be", head[0::2])):
+        if zeros.count(0) > len(zeros) * 0.9:
+            text = data.decode(codec, errors="replace")
+            text = re.sub(
+                r"encoding=[\"']utf-16[^\"']*[\"']", 'encoding="utf-8"', text, count=1, flags=re.I
+            )
+            return text.encode("utf-8")
+    return None
+
+
+def _problem(parsed: Any) -> str:
+    exc = parsed.get("bozo_exception")
+    if exc is None:
+        return "no feed elements found"
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text[:200]
+
+
+def _is_tribe_feed(parsed: Any) -> bool:
+    """Return True for The Events Calendar's feed, whose pubDate is each event's start."""
+    links = [link.get("href", "") for link in parsed.feed.get("links", [])]
+    ids = [entry.get("id", "") for entry in parsed.entries]
+    return any("tribe_events" in value for value in links + ids) or any(
+        re.search(r"/events?/feed/?(?:\?|$)", link) for link in links
+    )
+
+
+def _label(entry: Any) -> str:
+    return entry.get("id") or entry.get("link") or entry.get("title") or "entry without id"
+
+
+def _read_entry(entry: Any, feed: Feed, result: ReadResult) -> None:
+    label = _label(entry)
+    html = _entry_html(entry)
+    objects, problems = jsonld_objects(html)
+    result.warnings.extend(f"{label}: {p}" for p in problems)
+    if objects:
+        events, warnings = events_from_jsonld(objects, feed.defaults, entry.get("link"))
+        result.warnings.extend(f"{label}: {w}" for w in warnings)
+        if events:
+            result.events.extend(_fill_from_entry(events, entry, feed.defaults))
+            return
+    try:
+        found, problems = _find_event_data(entry, html, feed)
+    except Exception as exc:  # noqa: BLE001 - one odd entry must not cost the others
+        found, problems = None, [f"could not read its event data ({exc!r})"]
+    result.warnings.extend(f"{label}: {p}" for p in problems)
+    if found is None:
+        if problems:
+            result.failed_entries += 1
+        if entry.get("link") and entry["link"] not in result.pages:
+            result.pages.append(entry["link"])
+        return
+    result.events.append(_event(entry, html, found, feed.defaults))
+
+
+def _entry_html(entry: Any) -> str:
+    """Return the entry's richest HTML: content:encoded / Atom content, else its summary."""
+    for content in entry.get("content") or []:
+        if content.get("value"):
+            return str(content["value"])
+    return str(entry.get("summary") or "")
+
+
+def _fill_from_entry(events: list[Event], entry: Any, defaults: SourceDefaults) -> list[Event]:
+    """Return JSON-LD events with the entry's identity, link and tags where they are silent."""
+    tags = _categories(entry)
+    for index, event in enumerate(events):
+        if entry.get("id") or entry.get("link"):
+            uid = entry.get("id") or entry.get("link")
+            event.source_uid = uid if len(events) == 1 else f"{uid}#{index + 1}"
+        event.url = event.url or entry.get("link")
+        event.categories = event.categories or tuple(tags)
+        if not event.description:
+            event.description = plain_text(_entry_html(entry))
+    return events
+
+
+def _find_event_data(entry: Any, html: str, feed: Feed) -> tuple[Found | None, list[str]]:
+    """Return the entry's event data (first source that has some) and what was wrong with it."""
+    tz = feed.defaults.timezone
+    problems: list[str] = []
+    for how, start_key, end_key in (
+        ("xCal", "xcal_dtstart", "xcal_dtend"),
+        ("ev:", "ev_startdate", "ev_enddate"),
+    ):
+        raw = entry.get(start_key)
+        if not raw:
+            continue
+        start = parse_when(raw, tz)
+        if start is None:
+            problems.append(f"unreadable {how} start {raw!r}")
+            continue
+        end = _end(entry.get(end_key), start, tz, how, problems)
+        if start.assumed:
+            problems.append(f"{how} start has no time zone; taken as {start.assumed}")
+        return _namespaced(entry, how, start, end), problems
+    found = _from_markup(html, tz, problems)
+    if found is None and feed.tribe:
+        found = _from_pubdate(entry, tz)
+    if found is None:
+        found = _from_localist(entry, tz)
+    if found is not None and found.start.assumed:
+        problems.append(f"{found.how} start has no time zone; taken as {found.start.assumed}")
+    return found, problems
+
+
+def _end(raw: Any, start: When, tz: str | None, how: str, problems: list[str]) -> When | None:
+    if not raw:
+        return None
+    end = parse_when(raw, start.timezone if start.timezone != "UTC" else tz)
+    if end is None:
+        problems.append(f"unreadable {how} end {raw!r}; end left open")
+    return end
+
+
+def _namespaced(entry: Any, how: str, start: When, end: When | None) -> Found:
+    if how == "xCal":
+        all_day = str(entry.get("x-microsoft_cdo-alldayevent", "")).lower() == "true"
+        return Found(
+            how,
+            start,
+            end,
+            location=entry.get("xcal_location"),
+            organizer=entry.get("xcal_organizer"),
+            status=_ical_status(entry.get("xcal_status")),
+            all_day=all_day or None,
+        )
+    return Found(
+        how,
+        start,
+        end,
+        location=entry.get("ev_location"),
+        organizer=entry.get("ev_organizer"),
+        categories=[entry["ev_type"]] if entry.get("ev_type") else [],
+    )
+
+
+def _ical_status(value: Any) -> str | None:
+    text = str(value or "").strip().lower()
+    return {"cancelled": "cancelled", "tentative": "tentative", "confirmed": "confirmed"}.get(text)
+
+
+def _from_markup(html: str, tz: str | None, problems: list[str]) -> Found | None:
+    """Return event data from hCalendar, microdata or Drupal date-field markup in ``html``."""
+    if "<" not in html:
+        return None
+    try:
+        root = lxml.html.fragment_fromstring(html, create_parent="div")
+    except (etree.ParserError, ValueError):
+        return None
+    starts = _marked(root, ("dtstart", "dt-start", "date-display-start", "date-display-single"))
+    ends = _marked(root, ("dtend", "dt-end", "date-display-end"))
+    starts += root.xpath(".//*[@itemprop='startDate']")
+    ends += root.xpath(".//*[@itemprop='endDate']")
+    # Drupal 8+ datetime fields: <time datetime=".." class="datetime">, a range is two of them
+    drupal = root.xpath(".//time[@datetime and contains(concat(' ', @class, ' '), ' datetime ')]")
+    if not starts and drupal:
+        starts, ends = drupal[:1], drupal[1:2]
+    if not starts:
+        return None
+    raw = _value_of(starts[0])
+    start = parse_when(raw, tz)
+    if start is None:
+        problems.append(f"unreadable start in markup {raw!r}")
+        return None
+    if _shows_a_day_only(starts[0], start):
+        start = parse_when(start.value.date().isoformat(), tz) or start
+    end = _end(_value_of(ends[0]) if ends else None, start, tz, "markup", problems)
+    where = _marked(root, ("location", "p-location")) + root.xpath(".//*[@itemprop='location']")
+    location = plain_text(etree.tostring(where[0], encoding="unicode")) if where else None
+    return Found("markup", start, end, location=location or None)
+
+
+def _shows_a_day_only(node: Any, start: When) -> bool:
+    """Return True when a midnight value is displayed as a bare date (Drupal's day granularity)."""
+    if start.all_day or start.value.time() != time():
+        return False
+    return not _CLOCK.search(node.text_content())
+
+
+def _marked(root: Any, classes: tuple[str, ...]) -> list[Any]:
+    tests = " or ".join(f"contains(concat(' ', @class, ' '), ' {c} ')" for c in classes)
+    return list(root.xpath(f".//*[{tests}]"))
+
+
+def _value_of(node: Any) -> str:
+    for attribute in ("datetime", "content", "title"):
+        if node.get(attribute):
+            return str(node.get(attribute))
+    return " ".join(node.text_content().split())
+
+
+def _from_pubdate(entry: Any, tz: str | None) -> Found | None:
+    """Return The Events Calendar's event start, which it writes as the item's pubDate."""
+    start = parse_when(entry.get("published"), tz)
+    return Found("The Events Calendar pubDate", start) if start else None
+
+
+def _from_localist(entry: Any, tz: str | None) -> Found | None:
+    """Return Localist's event time: its description's date line, when dc:date or pubDate agree.
+
+    The line gives the local wall time, the date field the instant; the two
+    together also give the UTC offset, so a missing source zone costs nothing.
+    """
+    match = _LOCALIST_LINE.search(plain_text(entry.get("summary")))
+    if not match:
+        return None
+    month, day, year, start_text, end_text = match.groups()
+    local_day = datetime(int(year), _MONTHS.index(month.lower()) + 1, int(day))
+    for key in ("updated", "published"):
+        instant = parse_when(entry.get(key), None)
+        if instant is None or instant.all_day:
+            continue
+        if start_text is None:
+            if abs(instant.value.replace(tzinfo=None) - local_day) <= timedelta(hours=14):
+                start = parse_when(local_day.date().isoformat(), tz)
+                return Found("Localist", start) if start else None
+            continue
+        local_start = local_day + _clock(start_text)
+        offset = local_start - instant.value.astimezone(UTC).replace(tzinfo=None)
+        if abs(offset) > timedelta(hours=14) or offset % timedelta(minutes=15):
+            continue
+        start = _at_offset(local_start, offset, tz)
+        end = None
+        if end_text:
+            local_end = local_day + _clock(end_text)
+            if local_end < local_start:
+                local_end += timedelta(days=1)
+            end = _at_offset(local_end, offset, tz)
+        return Found("Localist", start, end)
+    return None
+
+
+def _clock(text: str) -> timedelta:
+    digits = re.match(r"(\d{1,2})(?::(\d{2}))?", text.strip())
+    assert digits is not None
+    hour, minute = int(digits.group(1)) % 12, int(digits.group(2) or 0)
+    if text.strip().lower().replace(".", "").endswith("pm"):
+        hour += 12
+    return timedelta(hours=hour, minutes=minute)
+
+
+def _at_offset(local: datetime, offset: timedelta, tz: str | None) -> When:
+    zone = zone_named(tz)
+    if zone is not None and local.replace(tzinfo=zone).utcoffset() == offset:
+        return When(local.replace(tzinfo=zone), zone.key)
+    fixed = timezone(offset)
+    return When(local.replace(tzinfo=fixed), fixed.tzname(None))
+
+
+def _event(entry: Any, html: str, found: Found, defaults: SourceDefaults) -> Event:
+    title = plain_text(entry.get("title") or entry.get("xcal_summary")) or "(untitled)"
+    description = plain_text(entry.get("xcal_description") or html)
+    start, end, all_day = _times(found)
+    venue, address = split_location(found.location)
+    online = says_online(found.location)
+    link = online_url(found.location) or online_url(description)
+    if online:
+        venue, address = None, None
+    lat, lon = _coordinates(entry)
+    return Event(
+        source=defaults.source,
+        source_uid=entry.get("id") or entry.get("link") or hash_uid(title, start),
+        title=title,
+        description=description,
+        url=entry.get("link"),
+        start=start,
+        end=end,
+        timezone=found.start.timezone,
+        all_day=all_day,
+        status=found.status or ("cancelled" if _CANCELLED.match(title) else "confirmed"),
+        venue=venue,
+        address=address,
+        city=defaults.city,
+        lat=lat,
+        lon=lon,
+        online=online or (found.location is None and link is not None),
+        online_url=link if (online or found.location is None) else None,
+        kind=defaults.kind,
+        topics=defaults.topics,
+        categories=tuple(dict.fromkeys(_categories(entry) + found.categories)),
+        organizer=found.organizer,
+    )
+
+
+def _times(found: Found) -> tuple[datetime, datetime | None, bool]:
+    """Return start, end and all-day; a date-only (or flagged all-day) event ends a day later."""
+    start = found.start.value
+    all_day = bool(found.all_day) or found.start.all_day
+    if all_day and not found.start.all_day:
+        start = start.replace(hour=0, minute=0, second=0, microsecond=0)
+    end = found.end.value if found.end else None
+    if all_day and end is not None and found.end is not None and found.end.all_day:
+        # an all-day end written as a date is the last day, inclusive
+        end = end + timedelta(days=1) if end >= start else None
+    if end is not None and end < start:
+        end = None
+    return start, end, all_day
+
+
+def _coordinates(entry: Any) -> tuple[float | None, float | None]:
+    try:
+        lat, lon = float(entry["geo_lat"]), float(entry["geo_long"])
+    except (KeyError, TypeError, ValueError):
+        where = entry.get("where") or {}
+        coords = where.get("coordinates") if where.get("type") == "Point" else None
+        if not coords:
+            return None, None
+        lon, lat = float(coords[0]), float(coords[1])
+    if -90 <= lat <= 90 and -180 <= lon <= 180:
+        return lat, lon
+    return None, None
+
+
+def _categories(entry: Any) -> list[str]:
+    terms = [str(t.get("term") or "").strip() for t in entry.get("tags") or []]
+    return [t for t in terms if t and not _DATE_CATEGORY.match(t)]
