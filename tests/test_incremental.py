@@ -1,0 +1,121 @@
+"""Incremental iCal reading gives exactly what a full read gives, at the cost of what changed."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+import techcal.feeds.incremental as incremental
+from techcal.feeds.base import SourceDefaults, Window
+from techcal.feeds.ical import read_ical
+from techcal.feeds.incremental import Snapshot, file_digest, read_ical_incremental
+
+from conftest import FIXTURES, SHARED_FIXTURES
+
+NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
+WINDOW = Window.around(NOW)
+DEFAULTS = SourceDefaults(source="plug", kind="lug", timezone="America/Los_Angeles")
+FILES = sorted((FIXTURES / "ical").glob("*.ics")) + sorted((SHARED_FIXTURES / "ics").glob("*.ics"))
+_SUMMARY = re.compile(rb"^(SUMMARY[^:\r\n]*:)", re.M | re.I)
+
+
+def same(a, b):
+    def key(result):
+        return sorted(
+            (e.to_dict() for e in result.events), key=lambda d: (d["source_uid"], d["start"])
+        )
+
+    assert key(a) == key(b)
+    assert a.failed_entries == b.failed_entries
+    assert set(a.warnings) == set(b.warnings) or _ignoring_lines(a.warnings) == _ignoring_lines(
+        b.warnings
+    )
+
+
+def _ignoring_lines(warnings):
+    return {re.sub(r" \(line \d+\)", "", w) for w in warnings}
+
+
+def roundtrip(snapshot: Snapshot) -> Snapshot:
+    again = Snapshot.from_bytes(snapshot.to_bytes())
+    assert again is not None
+    return again
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_incremental_equals_full_read_on_every_fixture(path: Path):
+    data = path.read_bytes()
+    window = WINDOW  # most real files' series still recur in it; singles are kept whatever their date
+    cold, snapshot = read_ical_incremental(data, DEFAULTS, window=window)
+    same(cold, read_ical(data, DEFAULTS, window=window))
+
+    # unchanged: the same result from the snapshot
+    again, _ = read_ical_incremental(data, DEFAULTS, window=window, previous=roundtrip(snapshot))
+    same(again, cold)
+
+    # one SUMMARY changed: only that group is read again, and the result is a full read's
+    changed = _SUMMARY.sub(rb"\1Changed: ", data, count=1)
+    if changed != data:
+        warm, _ = read_ical_incremental(
+            changed, DEFAULTS, window=window, previous=roundtrip(snapshot)
+        )
+        same(warm, read_ical(changed, DEFAULTS, window=window))
+
+
+def test_only_changed_groups_are_parsed(monkeypatch):
+    events = "".join(
+        f"BEGIN:VEVENT\r\nUID:e{n}@plug\r\nDTSTAMP:20261101T000000Z\r\n"
+        f"DTSTART;TZID=America/Los_Angeles:20261201T{10 + n % 8:02d}0000\r\n"
+        f"SUMMARY:Talk {n}\r\nEND:VEVENT\r\n"
+        for n in range(200)
+    )
+    series = (
+        "BEGIN:VEVENT\r\nUID:weekly@plug\r\nDTSTAMP:20261101T000000Z\r\n"
+        "DTSTART;TZID=America/Los_Angeles:20261103T180000\r\nRRULE:FREQ=WEEKLY\r\n"
+        "SUMMARY:Hack night\r\nEND:VEVENT\r\n"
+    )
+    text = f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\n{events}{series}END:VCALENDAR\r\n"
+    data = text.encode()
+    _, snapshot = read_ical_incremental(data, DEFAULTS, window=WINDOW)
+    parsed: list[str] = []
+    real = incremental._read_group
+
+    def counting(header, raw, *args):
+        parsed.append(incremental._uid(raw.blocks[0]))
+        return real(header, raw, *args)
+
+    monkeypatch.setattr(incremental, "_read_group", counting)
+    # DTSTAMP rewritten on every request: not a change
+    restamped = data.replace(b"DTSTAMP:20261101T000000Z", b"DTSTAMP:20261122T093000Z")
+    assert file_digest(restamped) == file_digest(data)
+    result, _ = read_ical_incremental(restamped, DEFAULTS, window=WINDOW, previous=snapshot)
+    assert parsed == [] and len(result.events) == 200 + 53
+
+    edited = data.replace(b"SUMMARY:Talk 7\r\n", b"SUMMARY:Talk 7 (room change)\r\n")
+    result, _ = read_ical_incremental(edited, DEFAULTS, window=WINDOW, previous=snapshot)
+    assert parsed == ["e7@plug"]
+    assert "Talk 7 (room change)" in {e.title for e in result.events}
+
+    # a week later the unchanged series is expanded again into the moved window
+    parsed.clear()
+    later = Window.around(NOW + timedelta(days=7))
+    result, _ = read_ical_incremental(data, DEFAULTS, window=later, previous=snapshot)
+    assert parsed == ["weekly@plug"]
+    same(result, read_ical(data, DEFAULTS, window=later))
+
+
+def test_changed_timezone_or_defaults_reads_everything_again():
+    data = (FIXTURES / "ical" / "meetup.ics").read_bytes()
+    _, snapshot = read_ical_incremental(data, DEFAULTS, window=WINDOW)
+    other = SourceDefaults(source="plug", kind="user-group", timezone="Europe/Berlin")
+    result, _ = read_ical_incremental(data, other, window=WINDOW, previous=snapshot)
+    same(result, read_ical(data, other, window=WINDOW))
+    assert {e.kind for e in result.events} == {"user-group"}
+
+
+def test_unreadable_snapshot_is_ignored():
+    assert Snapshot.from_bytes(b"not zlib") is None
+    assert Snapshot.from_bytes(b"x\x01" + b"\x00" * 10) is None
