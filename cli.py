@@ -15,7 +15,7 @@ from tabulate import tabulate
 from techcal import __version__
 from techcal.errors import NotAvailableYet, TechcalError
 from techcal.event import KINDS
-from techcal.ingest import import_file
+from techcal.ingest import import_files
 from techcal.source_files import read_sources, sources_to_opml, sources_to_toml
 from techcal.store import (
     SOURCE_TYPES,
@@ -286,10 +286,16 @@ def import_(app: App, files: tuple[Path, ...], source_name: str | None) -> None:
         techcal import plug.ics
         techcal import --source calagator ~/Downloads/calagator.ics
     """
-    for path in files:
-        done = import_file(app.db, path, source_name=source_name)
+    for done in import_files(app.db, list(files), source_name=source_name):
+        if done.stored is None:
+            click.echo(
+                f"{done.path} -> {done.source} ({done.type}): unchanged since the last import"
+            )
+            continue
         counts = ", ".join(f"{v} {k}" for k, v in done.stored.counts().items() if k != "rejected")
-        click.echo(f"{path} -> {done.source} ({done.type}): {len(done.read.events)} read; {counts}")
+        click.echo(
+            f"{done.path} -> {done.source} ({done.type}): {len(done.read.events)} read; {counts}"
+        )
         for warning in done.read.warnings + done.stored.rejected:
             click.echo(f"  warning: {warning}", err=True)
 

@@ -1,9 +1,22 @@
-"""Reading local files into the store, without the crawler (``techcal import``)."""
+"""Bodies into the store: the one path that ``techcal import`` and the crawler share.
+
+Reading is pure and may run in worker processes; storing happens in the
+calling process, one transaction per source. A body that is the same as
+last time (ignoring DTSTAMP and feed build dates) is neither parsed nor
+stored again, and in a changed iCal file only the changed UID groups are
+parsed (:mod:`techcal.feeds.incremental`).
+"""
 
 from __future__ import annotations
 
+import hashlib
+import os
+import re
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from multiprocessing import get_context
 from pathlib import Path
 
 import sqlite_utils
@@ -11,19 +24,160 @@ import sqlite_utils
 from techcal.errors import SourceFileError
 from techcal.feeds.base import ReadResult, SourceDefaults, Window
 from techcal.feeds.detect import detect_type, read_body
+from techcal.feeds.incremental import Snapshot, file_digest, read_ical_incremental, window_key
 from techcal.store import Source, UpsertResult, add_source, get_source, upsert_events
+from techcal.store.reader_state import ReaderState, get_reader_state, save_reader_state
 from techcal.store.sources import name_from_url
+
+# feed-level dates that change on every build without any entry changing
+# (only looked for in the channel header, before the first item or entry)
+_FEED_VOLATILE = re.compile(rb"<(lastBuildDate|pubDate|updated|dc:date)>[^<]*</\1>", re.I)
+#: below this many bytes in all, worker processes cost more than they save
+PARALLEL_MIN_BYTES = 4 * 2**20
 
 
 @dataclass
-class FileImport:
-    """What importing one file did."""
+class Ingested:
+    """What reading and storing one body did."""
 
-    path: Path
     source: str
     type: str
+    #: "unchanged" when the body equals the last stored one (nothing parsed or written)
+    status: str
     read: ReadResult
-    stored: UpsertResult
+    stored: UpsertResult | None
+    path: Path | None = None
+
+
+@dataclass
+class ReadJob:
+    """Everything a reader needs, picklable for a worker process."""
+
+    defaults: SourceDefaults
+    declared_type: str
+    window: Window
+    previous: ReaderState | None
+    data: bytes | None = None
+    path: Path | None = None
+    content_type: str | None = None
+
+
+@dataclass
+class ReadOutcome:
+    """What a reader worker hands back."""
+
+    type: str
+    skipped: bool
+    read: ReadResult
+    state: ReaderState | None
+
+
+def body_digest(data: bytes, source_type: str, defaults: SourceDefaults) -> str:
+    """Return the key an unchanged body is recognised by (content, reader and source defaults)."""
+    content = file_digest(data) if source_type == "ics" else _feed_digest(data)
+    return hashlib.blake2b(
+        f"{content}|{source_type}|{defaults!r}".encode(), digest_size=16
+    ).hexdigest()
+
+
+def _feed_digest(data: bytes) -> str:
+    head, _, rest = data.partition(b"<item")
+    if not rest:
+        head, _, rest = data.partition(b"<entry")
+    return hashlib.blake2b(_FEED_VOLATILE.sub(b"", head) + rest, digest_size=16).hexdigest()
+
+
+def read_job(job: ReadJob) -> ReadOutcome:
+    """Return what ``job``'s body holds, or ``skipped`` when it equals the previous read."""
+    data = job.data if job.data is not None else _read_path(job.path)
+    kind = detect_type(data, job.declared_type, job.content_type)
+    digest = body_digest(data, kind, job.defaults)
+    wkey = window_key(job.window)
+    previous = job.previous
+    if (
+        previous is not None
+        and previous.digest == digest
+        and (not previous.recurring or previous.window_key == wkey)
+    ):
+        return ReadOutcome(kind, True, ReadResult(), None)
+    if kind == "ics":
+        before = Snapshot.from_bytes(previous.snapshot) if previous and previous.snapshot else None
+        read, snapshot = read_ical_incremental(
+            data, job.defaults, window=job.window, previous=before
+        )
+        state = ReaderState(digest, wkey, snapshot.recurring, snapshot.to_bytes())
+        return ReadOutcome(kind, False, read, state)
+    read = read_body(data, kind, job.defaults, window=job.window)
+    state = ReaderState(digest, wkey, False, None) if kind == "rss" else None
+    return ReadOutcome(kind, False, read, state)
+
+
+def _read_path(path: Path | None) -> bytes:
+    assert path is not None
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise SourceFileError(path, f"cannot read it ({exc.strerror})") from None
+
+
+def store_outcome(
+    db: sqlite_utils.Database,
+    source: Source,
+    outcome: ReadOutcome,
+    *,
+    now: datetime | None = None,
+    whole: bool = True,
+) -> Ingested:
+    """Store what a reader returned for ``source``; return the record of it.
+
+    ``whole`` says the body is everything the source lists now (so entries
+    missing from it may be marked removed); a broken body never is.
+    """
+    if outcome.skipped:
+        return Ingested(source.name, outcome.type, "unchanged", outcome.read, None)
+    complete = whole and outcome.type != "html" and outcome.read.complete
+    stored = upsert_events(db, source.name, outcome.read.events, now=now, complete=complete)
+    if outcome.state is not None and whole:
+        save_reader_state(db, source.name, outcome.state, now=now)
+    return Ingested(source.name, outcome.type, "read", outcome.read, stored)
+
+
+def make_job(
+    db: sqlite_utils.Database,
+    source: Source,
+    *,
+    data: bytes | None = None,
+    path: Path | None = None,
+    content_type: str | None = None,
+    now: datetime | None = None,
+    remember: bool = True,
+) -> ReadJob:
+    """Return the read job for one body of ``source`` (its defaults and last state)."""
+    defaults = SourceDefaults(
+        source=source.name, kind=source.kind, city=source.city, topics=source.topics
+    )
+    return ReadJob(
+        defaults=defaults,
+        declared_type=source.type,
+        window=Window.around(now or datetime.now(UTC)),
+        previous=get_reader_state(db, source.name) if remember else None,
+        data=data,
+        path=path,
+        content_type=content_type,
+    )
+
+
+def ingest_body(
+    db: sqlite_utils.Database,
+    source: Source,
+    data: bytes,
+    *,
+    content_type: str | None = None,
+    now: datetime | None = None,
+) -> Ingested:
+    """Read ``data`` as the current content of ``source`` and store it; return what happened."""
+    job = make_job(db, source, data=data, content_type=content_type, now=now)
+    return store_outcome(db, source, read_job(job), now=now)
 
 
 def source_for_file(db: sqlite_utils.Database, path: Path, name: str | None) -> Source:
@@ -42,29 +196,42 @@ def source_for_file(db: sqlite_utils.Database, path: Path, name: str | None) -> 
     return add_source(db, Source(name=candidate, url=url))
 
 
-def import_file(
+def import_files(
     db: sqlite_utils.Database,
-    path: Path,
+    paths: list[Path],
     *,
     source_name: str | None = None,
     now: datetime | None = None,
-) -> FileImport:
-    """Read ``path`` with the reader its content needs and store its events; return what happened.
+    workers: int | None = None,
+) -> Iterator[Ingested]:
+    """Read local files into the store, yielding what each did as it is stored.
 
-    The file is the source's whole current content, so entries missing from
-    it that have not started yet are marked removed.
+    Each file is the whole current content of its source, unless several
+    files go to one source (then nothing is marked removed). Files are read
+    in worker processes when there is enough to read to pay for them.
     """
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise SourceFileError(path, f"cannot read it ({exc.strerror})") from None
-    source = source_for_file(db, path, source_name)
-    defaults = SourceDefaults(
-        source=source.name, kind=source.kind, city=source.city, topics=source.topics
-    )
-    kind = detect_type(data, source.type)
-    read = read_body(data, kind, defaults, window=Window.around(now or datetime.now(UTC)))
-    stored = upsert_events(
-        db, source.name, read.events, now=now, complete=kind != "html" and read.complete
-    )
-    return FileImport(path, source.name, kind, read, stored)
+    for path in paths:
+        if not path.is_file():
+            raise SourceFileError(path, "no such file")
+    sources = [source_for_file(db, path, source_name) for path in paths]
+    whole = len({s.name for s in sources}) == len(sources)
+    jobs = [
+        make_job(db, s, path=p, now=now, remember=whole)
+        for s, p in zip(sources, paths, strict=True)
+    ]
+    if workers is None:
+        big = sum(p.stat().st_size for p in paths) >= PARALLEL_MIN_BYTES
+        workers = min(os.cpu_count() or 1, len(paths)) if big else 1
+    if workers > 1:
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+            outcomes = pool.map(read_job, jobs, chunksize=max(1, len(jobs) // (workers * 8)))
+            for source, path, outcome in zip(sources, paths, outcomes, strict=True):
+                yield _with_path(store_outcome(db, source, outcome, now=now, whole=whole), path)
+    else:
+        for source, path, job in zip(sources, paths, jobs, strict=True):
+            yield _with_path(store_outcome(db, source, read_job(job), now=now, whole=whole), path)
+
+
+def _with_path(done: Ingested, path: Path) -> Ingested:
+    done.path = path
+    return done

@@ -33,14 +33,15 @@ _FORMAT = 1
 
 
 def file_digest(data: bytes) -> str:
-    """Return a digest of ``data`` that ignores DTSTAMP lines (servers rewrite them per request).
+    """Return a digest of ``data`` ignoring DTSTAMP lines (rewritten per request) and line ends.
 
     >>> a = b"BEGIN:VEVENT\\r\\nDTSTAMP:20261122T010203Z\\r\\nUID:x\\r\\nEND:VEVENT\\r\\n"
     >>> b = a.replace(b"20261122T010203Z", b"20261123T000000Z")
     >>> file_digest(a) == file_digest(b), file_digest(a) == file_digest(a + b"X")
     (True, False)
     """
-    return hashlib.blake2b(_DTSTAMP.sub(b"", data), digest_size=16).hexdigest()
+    unified = data.replace(b"\r\n", b"\n")  # CRLF or LF is no change
+    return hashlib.blake2b(_DTSTAMP.sub(b"", unified), digest_size=16).hexdigest()
 
 
 def window_key(window: Window) -> str:

@@ -142,6 +142,23 @@ def m002_source_crawl_state(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE sources ADD COLUMN failures INTEGER NOT NULL DEFAULT 0")
 
 
+@MIGRATIONS()
+def m003_reader_state(db: sqlite_utils.Database) -> None:
+    """What the last read of each source left: to skip unchanged bodies and groups."""
+    db.execute(
+        """
+        CREATE TABLE reader_state (
+            source_id INTEGER PRIMARY KEY REFERENCES sources(id) ON DELETE CASCADE,
+            digest TEXT NOT NULL,
+            window_key TEXT NOT NULL,
+            recurring INTEGER NOT NULL DEFAULT 0,
+            snapshot BLOB,
+            saved_at TEXT NOT NULL
+        )
+        """
+    )
+
+
 def known_migrations() -> set[str]:
     """Return the names of every migration this version of techcal knows."""
     return {m.name for m in MIGRATIONS._migrations}

@@ -29,7 +29,11 @@ def test_new_database_is_created_with_its_folder_in_wal_mode(tmp_path):
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert db.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
     assert {"sources", "events", "provenance", "events_fts"} <= set(db.table_names())
-    assert [m.name for m in MIGRATIONS.applied(db)] == ["m001_initial", "m002_source_crawl_state"]
+    assert [m.name for m in MIGRATIONS.applied(db)] == [
+        "m001_initial",
+        "m002_source_crawl_state",
+        "m003_reader_state",
+    ]
 
 
 def test_text_file_is_refused_and_left_unchanged(tmp_path, runner):
@@ -150,5 +154,5 @@ def test_reopening_applies_nothing_twice(tmp_path):
     path = tmp_path / "t.db"
     add_source(open_store(path), Source(name="a", url="https://a.example.org/x.ics"))
     db = open_store(path)
-    assert len(MIGRATIONS.applied(db)) == 2
+    assert len(MIGRATIONS.applied(db)) == 3
     assert [s.name for s in list_sources(db)] == ["a"]

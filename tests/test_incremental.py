@@ -48,7 +48,9 @@ def roundtrip(snapshot: Snapshot) -> Snapshot:
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
 def test_incremental_equals_full_read_on_every_fixture(path: Path):
     data = path.read_bytes()
-    window = WINDOW  # most real files' series still recur in it; singles are kept whatever their date
+    window = (
+        WINDOW  # most real files' series still recur in it; singles are kept whatever their date
+    )
     cold, snapshot = read_ical_incremental(data, DEFAULTS, window=window)
     same(cold, read_ical(data, DEFAULTS, window=window))
 
