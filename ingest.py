@@ -90,16 +90,11 @@ def _feed_digest(data: bytes) -> str:
 def read_job(job: ReadJob) -> ReadOutcome:
     """Return what ``job``'s body holds, or ``skipped`` when it equals the previous read."""
     data = job.data if job.data is not None else _read_path(job.path)
-    kind = detect_type(data, job.declared_type, job.content_type)
-    digest = body_digest(data, kind, job.defaults)
+    kind, digest, skipped = _compare(job, data)
+    if skipped is not None:
+        return skipped
     wkey = window_key(job.window)
     previous = job.previous
-    if (
-        previous is not None
-        and previous.digest == digest
-        and (not previous.recurring or previous.window_key == wkey)
-    ):
-        return ReadOutcome(kind, True, ReadResult(), None)
     if kind == "ics":
         before = Snapshot.from_bytes(previous.snapshot) if previous and previous.snapshot else None
         read, snapshot = read_ical_incremental(
@@ -110,6 +105,20 @@ def read_job(job: ReadJob) -> ReadOutcome:
     read = read_body(data, kind, job.defaults, window=job.window)
     state = ReaderState(digest, wkey, False, None) if kind == "rss" else None
     return ReadOutcome(kind, False, read, state)
+
+
+def _compare(job: ReadJob, data: bytes) -> tuple[str, str, ReadOutcome | None]:
+    """Return (reader type, body digest, a skipped outcome when the body is unchanged)."""
+    kind = detect_type(data, job.declared_type, job.content_type)
+    digest = body_digest(data, kind, job.defaults)
+    previous = job.previous
+    if (
+        previous is not None
+        and previous.digest == digest
+        and (not previous.recurring or previous.window_key == window_key(job.window))
+    ):
+        return kind, digest, ReadOutcome(kind, True, ReadResult(), None)
+    return kind, digest, None
 
 
 def _read_path(path: Path | None) -> bytes:
@@ -136,7 +145,14 @@ def store_outcome(
     if outcome.skipped:
         return Ingested(source.name, outcome.type, "unchanged", outcome.read, None)
     complete = whole and outcome.type != "html" and outcome.read.complete
-    stored = upsert_events(db, source.name, outcome.read.events, now=now, complete=complete)
+    stored = upsert_events(
+        db,
+        source.name,
+        outcome.read.events,
+        now=now,
+        complete=complete,
+        keep=outcome.read.unchanged,
+    )
     if outcome.state is not None and whole:
         save_reader_state(db, source.name, outcome.state, now=now)
     return Ingested(source.name, outcome.type, "read", outcome.read, stored)
@@ -207,28 +223,34 @@ def import_files(
     """Read local files into the store, yielding what each did as it is stored.
 
     Each file is the whole current content of its source, unless several
-    files go to one source (then nothing is marked removed). Files are read
-    in worker processes when there is enough to read to pay for them.
+    files go to one source (then nothing is marked removed). Unchanged files
+    are recognised in this process, cheaply; the others are read in worker
+    processes when there is enough to read to pay for them.
     """
     for path in paths:
         if not path.is_file():
             raise SourceFileError(path, "no such file")
     sources = [source_for_file(db, path, source_name) for path in paths]
     whole = len({s.name for s in sources}) == len(sources)
-    jobs = [
-        make_job(db, s, path=p, now=now, remember=whole)
-        for s, p in zip(sources, paths, strict=True)
-    ]
+    pending: list[tuple[Source, Path, ReadJob]] = []
+    for source, path in zip(sources, paths, strict=True):
+        job = make_job(db, source, path=path, now=now, remember=whole)
+        skipped = _compare(job, _read_path(path))[2] if job.previous else None
+        if skipped is not None:
+            yield _with_path(store_outcome(db, source, skipped, now=now, whole=whole), path)
+        else:
+            pending.append((source, path, job))
     if workers is None:
-        big = sum(p.stat().st_size for p in paths) >= PARALLEL_MIN_BYTES
-        workers = min(os.cpu_count() or 1, len(paths)) if big else 1
+        big = sum(path.stat().st_size for _, path, _ in pending) >= PARALLEL_MIN_BYTES
+        workers = min(os.cpu_count() or 1, len(pending)) if big else 1
     if workers > 1:
         with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-            outcomes = pool.map(read_job, jobs, chunksize=max(1, len(jobs) // (workers * 8)))
-            for source, path, outcome in zip(sources, paths, outcomes, strict=True):
+            chunk = max(1, len(pending) // (workers * 8))
+            outcomes = pool.map(read_job, [job for _, _, job in pending], chunksize=chunk)
+            for (source, path, _), outcome in zip(pending, outcomes, strict=True):
                 yield _with_path(store_outcome(db, source, outcome, now=now, whole=whole), path)
     else:
-        for source, path, job in zip(sources, paths, jobs, strict=True):
+        for source, path, job in pending:
             yield _with_path(store_outcome(db, source, read_job(job), now=now, whole=whole), path)
 
 

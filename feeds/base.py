@@ -42,6 +42,9 @@ class ReadResult:
     recognised: bool = True
     #: entries that were present but could not be read (their stored versions stay)
     failed_entries: int = 0
+    #: source uids of entries known unchanged since the previous read of the same
+    #: body (incremental readers); their events are not repeated in ``events``
+    unchanged: list[str] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:

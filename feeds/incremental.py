@@ -24,12 +24,18 @@ from typing import Any
 
 from techcal.event import Event
 from techcal.feeds.base import ReadResult, SourceDefaults, Window
-from techcal.feeds.ical import _decode, _split, read_ical
+from techcal.feeds.ical import _decode, read_ical
 
 _DTSTAMP = re.compile(rb"^DTSTAMP[;:][^\n]*\n?", re.I | re.M)
-_DTSTAMP_TEXT = re.compile(r"^DTSTAMP[;:].*$", re.I)
-_RRULE = re.compile(r"^(RRULE|RDATE)[;:]", re.I)
-_FORMAT = 1
+_DTSTAMP_TEXT = re.compile(r"^DTSTAMP[;:][^\n]*\n?", re.I | re.M)
+_RRULE = re.compile(r"^(RRULE|RDATE)[;:]", re.I | re.M)
+_VEVENT_BLOCK = re.compile(
+    r"^BEGIN:VEVENT[ \t]*\r?\n.*?^END:VEVENT[ \t]*(?:\r?\n|\Z)", re.I | re.M | re.S
+)
+_VCALENDAR_LINE = re.compile(r"^(BEGIN|END):VCALENDAR[ \t]*\r?$", re.I | re.M)
+_UID_LINE = re.compile(r"^UID[;:][^\r\n]*(?:\r?\n[ \t][^\r\n]*)*", re.I | re.M)
+_FOLD = re.compile(r"\r?\n[ \t]")
+_FORMAT = 2
 
 
 def file_digest(data: bytes) -> str:
@@ -55,9 +61,24 @@ class Group:
 
     digest: str
     recurring: bool
-    events: list[Event] = field(default_factory=list)
+    #: the source uids of its events (what the store needs to leave them be)
+    uids: list[str] = field(default_factory=list)
+    #: its events as JSON, decoded only when asked for
+    events_json: str = "[]"
     warnings: list[str] = field(default_factory=list)
     failed: int = 0
+
+    @classmethod
+    def of(
+        cls, digest: str, recurring: bool, events: list[Event], warnings: list[str], failed: int
+    ) -> Group:
+        """Return a group holding ``events``."""
+        encoded = json.dumps([e.to_dict() for e in events], separators=(",", ":"))
+        return cls(digest, recurring, [e.source_uid for e in events], encoded, warnings, failed)
+
+    def events(self) -> list[Event]:
+        """Return the group's events."""
+        return [Event.from_dict(d) for d in json.loads(self.events_json)]
 
 
 @dataclass
@@ -86,7 +107,7 @@ class Snapshot:
             "groups": None
             if self.groups is None
             else {
-                uid: [g.digest, g.recurring, [e.to_dict() for e in g.events], g.warnings, g.failed]
+                uid: [g.digest, g.recurring, g.uids, g.events_json, g.warnings, g.failed]
                 for uid, g in self.groups.items()
             },
         }
@@ -109,8 +130,8 @@ class Snapshot:
                 groups=None
                 if groups is None
                 else {
-                    uid: Group(d, r, [Event.from_dict(e) for e in events], w, f)
-                    for uid, (d, r, events, w, f) in groups.items()
+                    uid: Group(d, r, uids, events, w, f)
+                    for uid, (d, r, uids, events, w, f) in groups.items()
                 },
             )
         except (ValueError, KeyError, TypeError, zlib.error):
@@ -119,16 +140,13 @@ class Snapshot:
 
 @dataclass
 class _RawGroup:
-    blocks: list[list[str]] = field(default_factory=list)
+    blocks: list[str] = field(default_factory=list)
     recurring: bool = False
 
     def digest(self) -> str:
         h = hashlib.blake2b(digest_size=16)
         for block in self.blocks:
-            for line in block:
-                if not _DTSTAMP_TEXT.match(line):
-                    h.update(line.encode("utf-8", "surrogatepass"))
-                    h.update(b"\n")
+            h.update(_unified(block))
         return h.hexdigest()
 
 
@@ -139,10 +157,13 @@ def read_ical_incremental(
     window: Window | None = None,
     previous: Snapshot | None = None,
 ) -> tuple[ReadResult, Snapshot]:
-    """Return the events of ``data`` (as :func:`read_ical` would) and the snapshot for next time.
+    """Return what :func:`read_ical` would, reading only what changed since ``previous``.
 
     Groups whose text, context and (for series) window are unchanged since
-    ``previous`` are taken from it instead of being parsed again.
+    ``previous`` are not parsed, and their events are not repeated in
+    ``result.events``: their source uids are in ``result.unchanged`` (and
+    their events in the returned snapshot). Without ``previous``, the result
+    is exactly :func:`read_ical`'s.
     """
     window = window or Window.around()
     digest = file_digest(data)
@@ -163,113 +184,141 @@ def read_ical_incremental(
         result = read_ical(data, defaults, window=window)
         return result, _snapshot_from_full(result, digest, wkey, context, groups)
 
-    result = ReadResult(warnings=list(decode_warnings))
     kept: dict[str, Group] = {}
+    stale: dict[str, _RawGroup] = {}
     for uid, raw in groups.items():
-        group_digest = raw.digest()
         old = previous.groups.get(uid)
         if (
             old is not None
-            and old.digest == group_digest
+            and old.digest == raw.digest()
             and (not raw.recurring or previous.window_key == wkey)
         ):
-            group = old
+            kept[uid] = old
         else:
-            group = _read_group(header, raw, defaults, window, group_digest)
-        kept[uid] = group
+            stale[uid] = raw
     file_warnings = [w for w in previous.warnings if w not in decode_warnings]
-    result.warnings.extend(file_warnings)
-    for group in kept.values():
-        result.events.extend(group.events)
+    fresh: dict[str, Group] = {}
+    fresh_events: dict[str, list[Event]] = {}
+    if stale:
+        # all changed groups in one parse, so the VTIMEZONEs are parsed once
+        read = read_ical(_calendar_of(header, stale), defaults, window=window)
+        sorted_out = _sort_into_groups(read, stale)
+        if sorted_out is None:  # events we cannot place: read the file whole
+            result = read_ical(data, defaults, window=window)
+            return result, _snapshot_from_full(result, digest, wkey, context, groups)
+        fresh, fresh_events, loose = sorted_out
+        file_warnings = list(dict.fromkeys(file_warnings + loose))
+
+    result = ReadResult(warnings=decode_warnings + file_warnings)
+    for uid in groups:
+        group = kept[uid] if uid in kept else fresh[uid]
+        if uid in kept:
+            result.unchanged.extend(group.uids)
+        else:
+            result.events.extend(fresh_events[uid])
         result.warnings.extend(group.warnings)
         result.failed_entries += group.failed
     result.warnings = list(dict.fromkeys(result.warnings))
     recurring = any(raw.recurring for raw in groups.values())
-    snapshot = Snapshot(digest, wkey, context, recurring, file_warnings, kept)
-    return result, snapshot
+    return result, Snapshot(digest, wkey, context, recurring, file_warnings, kept | fresh)
 
 
-def _groups(data: bytes) -> tuple[list[str], list[str], dict[str, _RawGroup]] | None:
-    """Return (decoding warnings, header lines, UID groups), or None when not splittable."""
+def _groups(data: bytes) -> tuple[list[str], str, dict[str, _RawGroup]] | None:
+    """Return (decoding warnings, calendar header text, UID groups), or None when not splittable."""
     warnings: list[str] = []
     text = _decode(data, warnings)
-    calendars = _split(text)
-    if len(calendars) != 1:
-        return None  # several VCALENDARs (or none): rare, read whole
-    pieces = calendars[0]
-    header = list(pieces.header)
-    for _, lines in pieces.timezones:
-        header.extend(lines)
+    if len(_VCALENDAR_LINE.findall(text)) != 2:
+        return None  # several VCALENDARs, or one cut short: read whole
     groups: dict[str, _RawGroup] = {}
-    for _, lines in pieces.events:
-        if not lines or not lines[-1].strip().upper().startswith("END:VEVENT"):
-            return None  # a block cut short: the full reader knows how to report it
-        uid = _uid(lines)
-        group = groups.setdefault(uid, _RawGroup())
-        group.blocks.append(lines)
-        group.recurring = group.recurring or any(_RRULE.match(line) for line in lines)
-    return warnings, header, groups
+    header: list[str] = []
+    position = 0
+    for match in _VEVENT_BLOCK.finditer(text):
+        header.append(text[position : match.start()])
+        position = match.end()
+        block = match.group(0)
+        if block.upper().count("BEGIN:VEVENT") != 1:
+            return None  # a VEVENT never closed: the full reader reports it
+        group = groups.setdefault(_uid(block), _RawGroup())
+        group.blocks.append(block)
+        group.recurring = group.recurring or bool(_RRULE.search(block))
+    rest = text[position:]
+    if "BEGIN:VEVENT" in rest.upper():
+        return None
+    header.append(rest)
+    # the calendar's properties and VTIMEZONEs, without its BEGIN/END lines
+    context = _VCALENDAR_LINE.sub("", "".join(header))
+    return warnings, context, groups
 
 
-def _uid(lines: list[str]) -> str:
+def _unified(text: str) -> bytes:
+    """Return ``text`` without DTSTAMP lines and with LF line ends, for digests."""
+    return _DTSTAMP_TEXT.sub("", text).replace("\r\n", "\n").encode("utf-8", "surrogatepass")
+
+
+def _uid(block: str) -> str:
     """Return the UID of a raw VEVENT block, unfolded ("" when it has none)."""
-    unfolded: list[str] = []
-    for line in lines:
-        if line[:1] in (" ", "\t") and unfolded:
-            unfolded[-1] += line[1:]
-        else:
-            unfolded.append(line)
-    for line in unfolded:
-        name, _, value = line.partition(":")
-        if name.split(";")[0].strip().upper() == "UID":
-            return value.strip()
-    return ""
+    match = _UID_LINE.search(block)
+    if match is None:
+        return ""
+    return _FOLD.sub("", match.group(0)).partition(":")[2].strip()
 
 
-def _context_digest(header: list[str], defaults: SourceDefaults) -> str:
+def _context_digest(header: str, defaults: SourceDefaults) -> str:
     h = hashlib.blake2b(digest_size=16)
     h.update(repr(defaults).encode())
-    for line in header:
-        if not _DTSTAMP_TEXT.match(line):
-            h.update(line.encode("utf-8", "surrogatepass"))
-            h.update(b"\n")
+    h.update(_unified(header))
     return h.hexdigest()
 
 
-def _read_group(
-    header: list[str], raw: _RawGroup, defaults: SourceDefaults, window: Window, digest: str
-) -> Group:
-    """Return one group parsed on its own, with the file's properties and VTIMEZONEs."""
-    lines = ["BEGIN:VCALENDAR", *header]
-    for block in raw.blocks:
-        lines.extend(block)
-    lines.append("END:VCALENDAR")
-    result = read_ical("\r\n".join(lines).encode("utf-8", "surrogatepass"), defaults, window=window)
-    return Group(digest, raw.recurring, result.events, result.warnings, result.failed_entries)
+def _calendar_of(header: str, groups: dict[str, _RawGroup]) -> bytes:
+    """Return a calendar of the file's properties, VTIMEZONEs and these groups' VEVENTs."""
+    parts = ["BEGIN:VCALENDAR\r\n", header.strip("\r\n"), "\r\n"]
+    for raw in groups.values():
+        parts.extend(raw.blocks)
+    text = "".join(parts)
+    if not text.endswith("\n"):
+        text += "\r\n"
+    return (text + "END:VCALENDAR\r\n").encode("utf-8", "surrogatepass")
+
+
+def _sort_into_groups(
+    result: ReadResult, groups: dict[str, _RawGroup]
+) -> tuple[dict[str, Group], dict[str, list[Event]], list[str]] | None:
+    """Return ``result`` sorted into ``groups``: (groups, their events, warnings naming none).
+
+    None when an event or a failed entry cannot be placed in a group.
+    """
+    if result.failed_entries:
+        return None  # an entry that failed cannot be placed
+    events: dict[str, list[Event]] = {uid: [] for uid in groups}
+    for event in result.events:
+        base = event.source_uid.split("#", 1)[0]
+        owner = base if base in events else event.source_uid
+        if owner not in events:
+            return None  # a made-up uid, a UID with '#'
+        events[owner].append(event)
+    warnings: dict[str, list[str]] = {uid: [] for uid in groups}
+    loose = []
+    for warning in result.warnings:
+        owner = next((uid for uid in groups if uid and f"VEVENT {uid}" in warning), None)
+        if owner is None:
+            loose.append(warning)
+        else:
+            warnings[owner].append(warning)
+    built = {
+        uid: Group.of(raw.digest(), raw.recurring, events[uid], warnings[uid], 0)
+        for uid, raw in groups.items()
+    }
+    return built, events, loose
 
 
 def _snapshot_from_full(
     result: ReadResult, digest: str, wkey: str, context: str, groups: dict[str, _RawGroup]
 ) -> Snapshot:
     """Return the snapshot of a full read, its events and warnings sorted into UID groups."""
-    kept = {uid: Group(raw.digest(), raw.recurring) for uid, raw in groups.items()}
     recurring = any(raw.recurring for raw in groups.values())
-    for event in result.events:
-        base = event.source_uid.split("#", 1)[0]
-        group = kept.get(base) or kept.get(event.source_uid)
-        if group is None:
-            # an event we cannot place (a made-up uid, a UID with '#'):
-            # keep reading this file whole until it changes shape
-            return Snapshot(digest, wkey, context, recurring, list(result.warnings))
-        group.events.append(event)
-    file_warnings = []
-    for warning in result.warnings:
-        owner = next((g for uid, g in kept.items() if uid and f"VEVENT {uid}" in warning), None)
-        if owner is not None:
-            owner.warnings.append(warning)
-        else:
-            file_warnings.append(warning)
-    # entries that failed cannot be placed: while any did, read this file whole
-    if result.failed_entries:
+    sorted_out = _sort_into_groups(result, groups)
+    if sorted_out is None:  # read this file whole until it changes
         return Snapshot(digest, wkey, context, recurring, list(result.warnings))
+    kept, _, file_warnings = sorted_out
     return Snapshot(digest, wkey, context, recurring, file_warnings, kept)

@@ -140,6 +140,7 @@ def upsert_events(
     *,
     now: datetime | None = None,
     complete: bool = True,
+    keep: Iterable[str] = (),
 ) -> UpsertResult:
     """Store what ``source`` currently says, in one transaction; return the counts.
 
@@ -147,8 +148,10 @@ def upsert_events(
     only when time, place or status changed); unchanged ones only get
     ``last_seen``. With ``complete`` (the records are everything the source
     lists now), entries missing from ``records`` whose event has not started
-    yet are marked removed, never deleted. Either all of it is written or,
-    on any error, none of it.
+    yet are marked removed, never deleted. Entries whose source uids are in
+    ``keep`` are known unchanged (an incremental reader skipped them): they
+    are left as they are and counted unchanged. Either all of it is written
+    or, on any error, none of it.
     """
     now = now or datetime.now(UTC)
     stamp = utc_stamp(now)
@@ -231,12 +234,15 @@ def upsert_events(
             len(unchanged),
         )
 
+        kept = set(keep) - batch.keys()
+        result.unchanged += sum(1 for uid in kept if uid in existing)
         if complete:
             gone = [
                 (known[0], known[1])
                 for source_uid, known in existing.items()
                 if source_uid not in batch
                 and source_uid not in seen_invalid
+                and source_uid not in kept
                 and known[4] is None  # not already removed
                 and known[5] > now_ts  # has not started: vanished, not over
             ]
