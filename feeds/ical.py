@@ -15,6 +15,7 @@ import hashlib
 import re
 import warnings as pywarnings
 from collections.abc import Iterator
+from itertools import islice
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
@@ -62,6 +63,9 @@ _MEETING_ONLY = re.compile(
 _NAME_AND_ADDRESS = re.compile(r"^(?P<venue>[^()]+?)\s*\((?P<address>[^()]*\d[^()]*)\)$")
 _STATUSES = {"CANCELLED": "cancelled", "CANCELED": "cancelled", "TENTATIVE": "tentative"}
 UNTITLED = "(untitled)"
+#: occurrences kept per series and window (a daily series for a year is 366)
+MAX_OCCURRENCES = 1000
+_SUB_DAILY = frozenset({"SECONDLY", "MINUTELY", "HOURLY"})
 _BROKEN = re.compile(r"on broken property '([A-Za-z0-9-]+)' \(expected '[^']*'\): (.*)", re.S)
 _APPLE_PLACE = "X-APPLE-STRUCTURED-LOCATION"
 
@@ -377,12 +381,23 @@ class _CalendarReader:
     def _expand(self, uid: str, entries: list[tuple[Component, int | None]]) -> None:
         """Add the occurrences of one recurring series that fall inside the window."""
         line = entries[0][1]
+        too_often = _too_frequent(entries)
+        if too_often:
+            # every second/minute/hour: no real event series; expanding it from
+            # its DTSTART to the window would take minutes (a hostile feed's DoS)
+            self._skip(uid, line, f"repeats {too_often}", "series skipped")
+            return
         try:
             series = Series([EventAdapter(self.zones.walk_event(event)) for event, _ in entries])
-            occurrences = list(series.between(self.window.start, self.window.end))
+            occurrences = list(
+                islice(series.between(self.window.start, self.window.end), MAX_OCCURRENCES + 1)
+            )
         except Exception as error:  # noqa: BLE001 - a bad RRULE costs only its series
             self._skip(uid, line, f"recurrence unreadable ({_reason(error)})", "series skipped")
             return
+        if len(occurrences) > MAX_OCCURRENCES:
+            occurrences = occurrences[:MAX_OCCURRENCES]
+            self._warn(uid, line, f"more than {MAX_OCCURRENCES} occurrences; first kept")
         taken: set[str] = set()
         for occurrence in occurrences:
             try:
@@ -581,6 +596,19 @@ def _apple_geo(event: Component) -> tuple[float | None, float | None]:
         return None, None
     lat, lon = float(found.group(1)), float(found.group(2))
     return (lat, lon) if -90 <= lat <= 90 and -180 <= lon <= 180 else (None, None)
+
+
+def _too_frequent(entries: list[tuple[Component, int | None]]) -> str | None:
+    """Return the FREQ of a series that repeats more often than daily, else None."""
+    for event, _ in entries:
+        rules = event.get("RRULE")
+        for rule in rules if isinstance(rules, list) else [rules]:
+            if not rule:
+                continue
+            for freq in rule.get("FREQ", []) if hasattr(rule, "get") else []:
+                if str(freq).upper() in _SUB_DAILY:
+                    return str(freq).lower()
+    return None
 
 
 def _recurs(event: Component) -> bool:
