@@ -15,9 +15,9 @@ import hashlib
 import re
 import warnings as pywarnings
 from collections.abc import Iterator
-from itertools import islice
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from itertools import islice
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
