@@ -3,8 +3,9 @@
 Reading is pure and may run in worker processes; storing happens in the
 calling process, one transaction per source. A body that is the same as
 last time (ignoring DTSTAMP and feed build dates) is neither parsed nor
-stored again, and in a changed iCal file only the changed UID groups are
-parsed (:mod:`techcal.feeds.incremental`).
+stored again; in a changed iCal file only the changed UID groups are parsed
+(:mod:`techcal.feeds.incremental`), in a changed feed only the new or
+changed entries (:mod:`techcal.feeds.incremental_rss`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from techcal.errors import SourceFileError
 from techcal.feeds.base import ReadResult, SourceDefaults, Window
 from techcal.feeds.detect import detect_type, read_body
 from techcal.feeds.incremental import Snapshot, file_digest, read_ical_incremental, window_key
+from techcal.feeds.incremental_rss import read_feed_incremental
 from techcal.store import Source, UpsertResult, add_source, get_source, upsert_events
 from techcal.store.reader_state import ReaderState, get_reader_state, save_reader_state
 from techcal.store.sources import name_from_url
@@ -102,9 +104,13 @@ def read_job(job: ReadJob) -> ReadOutcome:
         )
         state = ReaderState(digest, wkey, snapshot.recurring, snapshot.to_bytes())
         return ReadOutcome(kind, False, read, state)
-    read = read_body(data, kind, job.defaults, window=job.window)
-    state = ReaderState(digest, wkey, False, None) if kind == "rss" else None
-    return ReadOutcome(kind, False, read, state)
+    if kind == "rss":
+        before = Snapshot.from_bytes(previous.snapshot) if previous and previous.snapshot else None
+        read, snapshot = read_feed_incremental(
+            data, job.defaults, window=job.window, previous=before
+        )
+        return ReadOutcome(kind, False, read, ReaderState(digest, wkey, False, snapshot.to_bytes()))
+    return ReadOutcome(kind, False, read_body(data, kind, job.defaults, window=job.window), None)
 
 
 def _compare(job: ReadJob, data: bytes) -> tuple[str, str, ReadOutcome | None]:

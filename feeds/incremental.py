@@ -35,7 +35,7 @@ _VEVENT_BLOCK = re.compile(
 _VCALENDAR_LINE = re.compile(r"^(BEGIN|END):VCALENDAR[ \t]*\r?$", re.I | re.M)
 _UID_LINE = re.compile(r"^UID[;:][^\r\n]*(?:\r?\n[ \t][^\r\n]*)*", re.I | re.M)
 _FOLD = re.compile(r"\r?\n[ \t]")
-_FORMAT = 2
+_FORMAT = 3
 
 
 def file_digest(data: bytes) -> str:
@@ -67,14 +67,23 @@ class Group:
     events_json: str = "[]"
     warnings: list[str] = field(default_factory=list)
     failed: int = 0
+    #: links to visit (feed entries without event data)
+    pages: list[str] = field(default_factory=list)
 
     @classmethod
     def of(
-        cls, digest: str, recurring: bool, events: list[Event], warnings: list[str], failed: int
+        cls,
+        digest: str,
+        recurring: bool,
+        events: list[Event],
+        warnings: list[str],
+        failed: int,
+        pages: list[str] | None = None,
     ) -> Group:
         """Return a group holding ``events``."""
         encoded = json.dumps([e.to_dict() for e in events], separators=(",", ":"))
-        return cls(digest, recurring, [e.source_uid for e in events], encoded, warnings, failed)
+        uids = [e.source_uid for e in events]
+        return cls(digest, recurring, uids, encoded, warnings, failed, list(pages or []))
 
     def events(self) -> list[Event]:
         """Return the group's events."""
@@ -107,7 +116,7 @@ class Snapshot:
             "groups": None
             if self.groups is None
             else {
-                uid: [g.digest, g.recurring, g.uids, g.events_json, g.warnings, g.failed]
+                uid: [g.digest, g.recurring, g.uids, g.events_json, g.warnings, g.failed, g.pages]
                 for uid, g in self.groups.items()
             },
         }
@@ -130,8 +139,8 @@ class Snapshot:
                 groups=None
                 if groups is None
                 else {
-                    uid: Group(d, r, uids, events, w, f)
-                    for uid, (d, r, uids, events, w, f) in groups.items()
+                    uid: Group(d, r, uids, events, w, f, p)
+                    for uid, (d, r, uids, events, w, f, p) in groups.items()
                 },
             )
         except (ValueError, KeyError, TypeError, zlib.error):

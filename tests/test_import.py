@@ -74,6 +74,10 @@ def test_feed_rebuilt_with_a_new_build_date_is_unchanged(runner, db_path, tmp_pa
     feed.write_text(rebuilt)
     again = runner.invoke(cli, ["--db", str(db_path), "import", str(feed)])
     assert "unchanged since the last import" in again.output
+    retitled = rebuilt.replace("Btrfs snapshots", "Btrfs snapshots and send/receive", 1)
+    feed.write_text(retitled)
+    edited = runner.invoke(cli, ["--db", str(db_path), "import", str(feed)])
+    assert "0 new, 1 updated, 1 unchanged, 0 removed" in edited.output
 
 
 def test_reading_in_worker_processes_stores_the_same(tmp_path):

@@ -1,0 +1,87 @@
+"""Incremental feed reading gives what a whole read gives, reading only new entries."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+import techcal.feeds.incremental_rss as incremental_rss
+from techcal.feeds.base import SourceDefaults, Window
+from techcal.feeds.incremental import Snapshot
+from techcal.feeds.incremental_rss import read_feed_incremental
+from techcal.feeds.rss import read_feed
+
+from conftest import FIXTURES, SHARED_FIXTURES
+
+WINDOW = Window.around(datetime(2026, 11, 22, 12, tzinfo=UTC))
+DEFAULTS = SourceDefaults(source="feed", timezone="America/Chicago")
+FILES = [
+    p
+    for p in sorted((FIXTURES / "rss").iterdir()) + sorted((SHARED_FIXTURES / "feeds").glob("*"))
+    if not p.name.endswith(".toml")
+]
+_TITLE = re.compile(rb"(<item[\s>].*?<title[^>]*>)", re.S)
+
+
+def whole(result, snapshot=None):
+    events = list(result.events)
+    if result.unchanged:
+        wanted = set(result.unchanged)
+        events += [
+            e for g in snapshot.groups.values() for e in g.events() if e.source_uid in wanted
+        ]
+    return sorted((e.to_dict() for e in events), key=lambda d: (d["source_uid"], d["start"]))
+
+
+def same(a, b, snapshot=None):
+    assert whole(a, snapshot) == whole(b)
+    assert a.pages == b.pages
+    assert a.failed_entries == b.failed_entries and a.recognised == b.recognised
+
+
+def roundtrip(snapshot: Snapshot) -> Snapshot:
+    again = Snapshot.from_bytes(snapshot.to_bytes())
+    assert again is not None
+    return again
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_incremental_equals_whole_read(path: Path):
+    data = path.read_bytes()
+    full = read_feed(data, DEFAULTS, window=WINDOW)
+    cold, snapshot = read_feed_incremental(data, DEFAULTS, window=WINDOW)
+    same(cold, full)
+    learnt, snapshot = read_feed_incremental(
+        data, DEFAULTS, window=WINDOW, previous=roundtrip(snapshot)
+    )
+    same(learnt, full, snapshot)
+    again, _ = read_feed_incremental(data, DEFAULTS, window=WINDOW, previous=roundtrip(snapshot))
+    same(again, full, snapshot)
+    changed = _TITLE.sub(rb"\1Changed: ", data, count=1)
+    if changed != data:
+        warm, warm_snapshot = read_feed_incremental(
+            changed, DEFAULTS, window=WINDOW, previous=roundtrip(snapshot)
+        )
+        same(warm, read_feed(changed, DEFAULTS, window=WINDOW), warm_snapshot)
+
+
+def test_only_new_entries_are_read(monkeypatch):
+    data = (FIXTURES / "rss" / "the-events-calendar.xml").read_bytes()
+    _, snapshot = read_feed_incremental(data, DEFAULTS, window=WINDOW)
+    _, snapshot = read_feed_incremental(data, DEFAULTS, window=WINDOW, previous=snapshot)
+    reads: list[bytes] = []
+    real = incremental_rss.read_feed
+
+    def counting(body, *args, **kwargs):
+        reads.append(body)
+        return real(body, *args, **kwargs)
+
+    monkeypatch.setattr(incremental_rss, "read_feed", counting)
+    item = re.search(rb"<item[\s>].*?</item>", data, re.S).group(0)
+    added = data.replace(item, item.replace(b"<title>", b"<title>Extra: ", 1) + item, 1)
+    result, _ = read_feed_incremental(added, DEFAULTS, window=WINDOW, previous=snapshot)
+    assert len(reads) == 1 and b"Extra: " in reads[0]
+    assert len(result.unchanged) >= 1
