@@ -66,6 +66,18 @@ UNTITLED = "(untitled)"
 #: occurrences kept per series and window (a daily series for a year is 366)
 MAX_OCCURRENCES = 1000
 _SUB_DAILY = frozenset({"SECONDLY", "MINUTELY", "HOURLY"})
+_MONTH_DAYS = {2: 29, 4: 30, 6: 30, 9: 30, 11: 30}
+# RFC 5545 3.3.10 value ranges (absolute values; negative ones count from the end)
+_RULE_RANGES = {
+    "BYMONTH": (1, 12),
+    "BYMONTHDAY": (1, 31),
+    "BYYEARDAY": (1, 366),
+    "BYWEEKNO": (1, 53),
+    "BYHOUR": (0, 23),
+    "BYMINUTE": (0, 59),
+    "BYSECOND": (0, 60),
+    "BYSETPOS": (1, 366),
+}
 _BROKEN = re.compile(r"on broken property '([A-Za-z0-9-]+)' \(expected '[^']*'\): (.*)", re.S)
 _APPLE_PLACE = "X-APPLE-STRUCTURED-LOCATION"
 
@@ -381,11 +393,9 @@ class _CalendarReader:
     def _expand(self, uid: str, entries: list[tuple[Component, int | None]]) -> None:
         """Add the occurrences of one recurring series that fall inside the window."""
         line = entries[0][1]
-        too_often = _too_frequent(entries)
-        if too_often:
-            # every second/minute/hour: no real event series; expanding it from
-            # its DTSTART to the window would take minutes (a hostile feed's DoS)
-            self._skip(uid, line, f"repeats {too_often}", "series skipped")
+        bad = _bad_rule(entries)
+        if bad:
+            self._skip(uid, line, bad, "series skipped")
             return
         try:
             series = Series([EventAdapter(self.zones.walk_event(event)) for event, _ in entries])
@@ -598,16 +608,41 @@ def _apple_geo(event: Component) -> tuple[float | None, float | None]:
     return (lat, lon) if -90 <= lat <= 90 and -180 <= lon <= 180 else (None, None)
 
 
-def _too_frequent(entries: list[tuple[Component, int | None]]) -> str | None:
-    """Return the FREQ of a series that repeats more often than daily, else None."""
+def _bad_rule(entries: list[tuple[Component, int | None]]) -> str | None:
+    """Return why a series must not be expanded, or None.
+
+    dateutil walks a rule from its DTSTART until it has what was asked for:
+    a rule that repeats every second since 1970, or one that can never match
+    (INTERVAL=0, BYMONTH=13, a BYSETPOS with nothing to select from) walks
+    for minutes, up to the year 9999. No real event series needs either.
+    """
     for event, _ in entries:
         rules = event.get("RRULE")
         for rule in rules if isinstance(rules, list) else [rules]:
-            if not rule:
+            if not rule or not hasattr(rule, "get"):
                 continue
-            for freq in rule.get("FREQ", []) if hasattr(rule, "get") else []:
+            for freq in rule.get("FREQ", []):
                 if str(freq).upper() in _SUB_DAILY:
-                    return str(freq).lower()
+                    return f"repeats {str(freq).lower()}"
+            for interval in rule.get("INTERVAL", []):
+                if not isinstance(interval, int) or interval < 1:
+                    return f"INTERVAL={interval} in RRULE"
+            for part, (low, high) in _RULE_RANGES.items():
+                for value in rule.get(part, []):
+                    if isinstance(value, int) and not (low <= abs(value) <= high):
+                        return f"{part}={value} in RRULE"
+            if "BYSETPOS" in rule and not any(p in rule for p in _RULE_RANGES if p != "BYSETPOS"):
+                if "BYDAY" not in rule:
+                    return "BYSETPOS without another BY rule part"
+            months, days = rule.get("BYMONTH", []), rule.get("BYMONTHDAY", [])
+            if (
+                months
+                and days
+                and not any(
+                    abs(day) <= _MONTH_DAYS.get(month, 31) for month in months for day in days
+                )
+            ):
+                return "RRULE can never match (no such day in those months)"
     return None
 
 

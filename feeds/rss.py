@@ -105,7 +105,22 @@ def read_feed(data: bytes, defaults: SourceDefaults, *, window: Window | None = 
     feed = Feed(defaults, tribe=_is_tribe_feed(parsed))
     for entry in parsed.entries:
         _read_entry(entry, feed, result)
+    _drop_repeats(result)
     return result
+
+
+def _drop_repeats(result: ReadResult) -> None:
+    """Keep the first event of each source uid (feeds glued together repeat entries)."""
+    seen: set[str] = set()
+    kept = []
+    for event in result.events:
+        if event.source_uid not in seen:
+            seen.add(event.source_uid)
+            kept.append(event)
+    repeats = len(result.events) - len(kept)
+    if repeats:
+        result.events = kept
+        result.warnings.append(f"{repeats} entries repeat earlier ones (same id); skipped")
 
 
 def _parse(data: bytes) -> Any:
