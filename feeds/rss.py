@@ -80,20 +80,29 @@ def read_feed(data: bytes, defaults: SourceDefaults, *, window: Window | None = 
     accepted for the reader contract; feed entries are single events.
     """
     result = ReadResult()
+    try:
+        _read(data, defaults, result)
+    except Exception as error:  # noqa: BLE001 - a reader must never sink the crawl
+        result.warnings.append(f"{defaults.source}: feed reader failed ({type(error).__name__})")
+        result.failed_entries += 1  # what was lost is unknown: never treat this read as whole
+    return result
+
+
+def _read(data: bytes, defaults: SourceDefaults, result: ReadResult) -> None:
     if not data or not data.strip():
         result.recognised = False
         result.warnings.append(f"{defaults.source}: empty body, not a feed")
-        return result
+        return
     try:
         parsed = _parse(data)
     except Exception as exc:  # noqa: BLE001 - feedparser promises not to raise; stay pure anyway
         result.recognised = False
         result.warnings.append(f"{defaults.source}: feed could not be parsed ({exc!r})")
-        return result
+        return
     if not parsed.get("version") and not parsed.entries:
         result.recognised = False
         result.warnings.append(f"{defaults.source}: not an RSS or Atom feed ({_problem(parsed)})")
-        return result
+        return
     if parsed.get("bozo"):
         result.warnings.append(
             f"{defaults.source}: feed is malformed, read what parsed ({_problem(parsed)})"
@@ -106,7 +115,6 @@ def read_feed(data: bytes, defaults: SourceDefaults, *, window: Window | None = 
     for entry in parsed.entries:
         _read_entry(entry, feed, result)
     _drop_repeats(result)
-    return result
 
 
 def _drop_repeats(result: ReadResult) -> None:
@@ -177,7 +185,17 @@ def _label(entry: Any) -> str:
 
 
 def _read_entry(entry: Any, feed: Feed, result: ReadResult) -> None:
+    """Add what one entry announces; an entry that cannot be read costs only itself."""
     label = _label(entry)
+    try:
+        _read_entry_data(entry, label, feed, result)
+    except (ValueError, OverflowError, RecursionError, TypeError, KeyError) as exc:
+        # dates past the year 9999, broken URLs, JSON nested too deep...
+        result.failed_entries += 1
+        result.warnings.append(f"{label}: unreadable entry ({type(exc).__name__}: {exc}); skipped")
+
+
+def _read_entry_data(entry: Any, label: str, feed: Feed, result: ReadResult) -> None:
     html = _entry_html(entry)
     objects, problems = jsonld_objects(html)
     result.warnings.extend(f"{label}: {p}" for p in problems)
