@@ -631,9 +631,9 @@ def _bad_rule(entries: list[tuple[Component, int | None]]) -> str | None:
                 for value in rule.get(part, []):
                     if isinstance(value, int) and not (low <= abs(value) <= high):
                         return f"{part}={value} in RRULE"
-            if "BYSETPOS" in rule and not any(p in rule for p in _RULE_RANGES if p != "BYSETPOS"):
-                if "BYDAY" not in rule:
-                    return "BYSETPOS without another BY rule part"
+            positions = [abs(p) for p in rule.get("BYSETPOS", []) if isinstance(p, int)]
+            if positions and min(positions) > _set_size_bound(rule):
+                return "BYSETPOS beyond what each period can hold"
             months, days = rule.get("BYMONTH", []), rule.get("BYMONTHDAY", [])
             if (
                 months
@@ -644,6 +644,22 @@ def _bad_rule(entries: list[tuple[Component, int | None]]) -> str | None:
             ):
                 return "RRULE can never match (no such day in those months)"
     return None
+
+
+def _set_size_bound(rule: Any) -> int:
+    """Return an upper bound on the occurrences one period of ``rule`` holds (for BYSETPOS)."""
+    freq = str((rule.get("FREQ") or ["YEARLY"])[0]).upper()
+    days = {"DAILY": 1, "WEEKLY": 7, "MONTHLY": 31}.get(freq, 366)
+    weekdays = len(rule.get("BYDAY", []))
+    if weekdays:
+        days = min(days, weekdays * {"DAILY": 1, "WEEKLY": 1, "MONTHLY": 5}.get(freq, 53))
+    if rule.get("BYMONTHDAY"):
+        months = 1 if freq in ("DAILY", "WEEKLY", "MONTHLY") else 12
+        days = min(days, len(rule["BYMONTHDAY"]) * months)
+    times = 1
+    for part in ("BYHOUR", "BYMINUTE", "BYSECOND"):
+        times *= max(1, len(rule.get(part, [])))
+    return days * times
 
 
 def _recurs(event: Component) -> bool:
