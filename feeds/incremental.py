@@ -235,7 +235,9 @@ def read_ical_incremental(
 def _groups(data: bytes) -> tuple[list[str], str, dict[str, _RawGroup]] | None:
     """Return (decoding warnings, calendar header text, UID groups), or None when not splittable."""
     warnings: list[str] = []
-    text = _decode(data, warnings)
+    # DTSTAMP and line ends never matter to the reader: drop them once, here,
+    # so each group's digest is a plain hash of its text
+    text = _DTSTAMP_TEXT.sub("", _decode(data, warnings)).replace("\r\n", "\n")
     if len(_VCALENDAR_LINE.findall(text)) != 2:
         return None  # several VCALENDARs, or one cut short: read whole
     groups: dict[str, _RawGroup] = {}
@@ -260,8 +262,8 @@ def _groups(data: bytes) -> tuple[list[str], str, dict[str, _RawGroup]] | None:
 
 
 def _unified(text: str) -> bytes:
-    """Return ``text`` without DTSTAMP lines and with LF line ends, for digests."""
-    return _DTSTAMP_TEXT.sub("", text).replace("\r\n", "\n").encode("utf-8", "surrogatepass")
+    """Return ``text`` (already without DTSTAMP lines and CRs) as bytes, for digests."""
+    return text.encode("utf-8", "surrogatepass")
 
 
 def _uid(block: str) -> str:
