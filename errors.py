@@ -17,6 +17,18 @@ class TechcalError(Exception):
     #: process exit status the CLI uses for this error
     exit_code = 1
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # errors raised in reader worker processes travel back pickled; keep
+        # the one-line message rather than re-running a subclass __init__
+        return (_rebuild, (type(self), str(self), dict(self.__dict__)))
+
+
+def _rebuild(cls: type[TechcalError], message: str, state: dict[str, object]) -> TechcalError:
+    error = TechcalError.__new__(cls)
+    Exception.__init__(error, message)
+    error.__dict__.update(state)
+    return error
+
 
 class NotATechcalDatabase(TechcalError):
     """The database path points at something techcal must not touch."""

@@ -25,10 +25,21 @@ import sqlite_utils
 from techcal.errors import SourceFileError
 from techcal.feeds.base import ReadResult, SourceDefaults, Window
 from techcal.feeds.detect import detect_type, read_body
-from techcal.feeds.incremental import Snapshot, file_digest, read_ical_incremental, window_key
+from techcal.feeds.incremental import (
+    READER_VERSION,
+    Snapshot,
+    file_digest,
+    read_ical_incremental,
+    window_key,
+)
 from techcal.feeds.incremental_rss import read_feed_incremental
 from techcal.store import Source, UpsertResult, add_source, get_source, upsert_events
-from techcal.store.reader_state import ReaderState, get_reader_state, save_reader_state
+from techcal.store.reader_state import (
+    ReaderState,
+    forget_reader_state,
+    get_reader_state,
+    save_reader_state,
+)
 from techcal.store.sources import name_from_url
 
 # feed-level dates that change on every build without any entry changing
@@ -77,9 +88,8 @@ class ReadOutcome:
 def body_digest(data: bytes, source_type: str, defaults: SourceDefaults) -> str:
     """Return the key an unchanged body is recognised by (content, reader and source defaults)."""
     content = file_digest(data) if source_type == "ics" else _feed_digest(data)
-    return hashlib.blake2b(
-        f"{content}|{source_type}|{defaults!r}".encode(), digest_size=16
-    ).hexdigest()
+    key = f"{READER_VERSION}|{content}|{source_type}|{defaults!r}"
+    return hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
 
 
 def _feed_digest(data: bytes) -> str:
@@ -161,6 +171,8 @@ def store_outcome(
     )
     if outcome.state is not None and whole:
         save_reader_state(db, source.name, outcome.state, now=now)
+    elif not whole:
+        forget_reader_state(db, source.name)
     return Ingested(source.name, outcome.type, "read", outcome.read, stored)
 
 

@@ -25,7 +25,7 @@ from xml.sax.saxutils import quoteattr
 import tomli_w
 
 from techcal.errors import SourceError, SourceFileError
-from techcal.store.sources import Source, check_source, name_from_url, normalise_url
+from techcal.store.sources import Source, check_source, normalise_url
 
 OPML_NS = "urn:x-techcal:opml:1"
 _TOML_KEYS = {"name", "url", "kind", "type", "city", "topics", "enabled"}
@@ -49,6 +49,8 @@ def read_sources(path: Path) -> list[Source]:
     urls: dict[str, int] = {}
     for index, source in enumerate(sources, 1):
         for seen, key in ((names, source.name), (urls, source.url)):
+            if not key:
+                continue
             if key in seen:
                 raise SourceFileError(path, f"entry {index} repeats {key!r} of entry {seen[key]}")
             seen[key] = index
@@ -79,7 +81,7 @@ def _read_toml(path: Path, data: bytes) -> list[Source]:
         try:
             url = normalise_url(str(entry["url"]))
             source = Source(
-                name=str(entry.get("name") or name_from_url(url)),
+                name=str(entry.get("name") or ""),  # made up from the URL when added
                 url=url,
                 kind=str(entry.get("kind", "other")),
                 type=str(entry.get("type", "auto")),
@@ -114,7 +116,7 @@ def _read_opml(path: Path, data: bytes) -> list[Source]:
         try:
             url = normalise_url(url)
             source = Source(
-                name=ours.get("name") or name_from_url(url),
+                name=ours.get("name") or "",  # made up from the URL when added
                 url=url,
                 kind=ours.get("kind", "other"),
                 type=source_type,

@@ -70,6 +70,9 @@ class Window:
         before: timedelta = WINDOW_BEFORE,
         after: timedelta = WINDOW_AFTER,
     ) -> Window:
-        """Return the default window: ``now`` - 7 days .. ``now`` + 365 days."""
+        """Return the default window: the start of ``now``'s UTC day - 7 days .. + 366 days."""
+        # whole UTC days, so that a read later the same day expands the same
+        # window (incremental reads key their results by the day)
         now = now or datetime.now(UTC)
-        return cls(now - before, now + after)
+        today = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        return cls(today - before, today + after + timedelta(days=1))

@@ -26,8 +26,9 @@ from techcal.event import Event
 from techcal.feeds.base import ReadResult, SourceDefaults, Window
 from techcal.feeds.ical import _decode, read_ical
 
-_DTSTAMP = re.compile(rb"^DTSTAMP[;:][^\n]*\n?", re.I | re.M)
-_DTSTAMP_TEXT = re.compile(r"^DTSTAMP[;:][^\n]*\n?", re.I | re.M)
+# a DTSTAMP line with its folded continuation lines
+_DTSTAMP = re.compile(rb"^DTSTAMP[;:][^\n]*(?:\n[ \t][^\n]*)*\n?", re.I | re.M)
+_DTSTAMP_TEXT = re.compile(r"^DTSTAMP[;:][^\n]*(?:\n[ \t][^\n]*)*\n?", re.I | re.M)
 _RRULE = re.compile(r"^(RRULE|RDATE)[;:]", re.I | re.M)
 _VEVENT_BLOCK = re.compile(
     r"^BEGIN:VEVENT[ \t]*\r?\n.*?^END:VEVENT[ \t]*(?:\r?\n|\Z)", re.I | re.M | re.S
@@ -36,6 +37,13 @@ _VCALENDAR_LINE = re.compile(r"^(BEGIN|END):VCALENDAR[ \t]*\r?$", re.I | re.M)
 _UID_LINE = re.compile(r"^UID[;:][^\r\n]*(?:\r?\n[ \t][^\r\n]*)*", re.I | re.M)
 _FOLD = re.compile(r"\r?\n[ \t]")
 _FORMAT = 3
+_RRULE_BYTES = re.compile(rb"^(RRULE|RDATE)[;:]", re.I | re.M)
+#: part of every digest: a reader that reads differently must not trust old results
+READER_VERSION = "2026-11-22.1"
+
+
+def _is_utf16(data: bytes) -> bool:
+    return data[:2] in (b"\xff\xfe", b"\xfe\xff") or data[1:2] == b"\x00" or data[:1] == b"\x00"
 
 
 def file_digest(data: bytes) -> str:
@@ -183,11 +191,19 @@ def read_ical_incremental(
         split = None
     if split is None:
         result = read_ical(data, defaults, window=window)
-        return result, Snapshot(digest, wkey, warnings=list(result.warnings))
+        # read whole every time; still say whether series need the window re-expanded
+        recurring = bool(_RRULE_BYTES.search(data)) or _is_utf16(data)
+        return result, Snapshot(digest, wkey, recurring=recurring, warnings=list(result.warnings))
     decode_warnings, header, groups = split
     context = _context_digest(header, defaults)
 
-    if previous is None or previous.groups is None or previous.context != context:
+    if (
+        previous is None
+        or previous.groups is None
+        or previous.context != context
+        # file-level warnings (floating times, encodings) are only known whole
+        or previous.warnings
+    ):
         # cold: one full parse is cheaper than a parse per group (VTIMEZONEs
         # would be parsed once per group); the events are then sorted into groups
         result = read_ical(data, defaults, window=window)
@@ -276,7 +292,7 @@ def _uid(block: str) -> str:
 
 def _context_digest(header: str, defaults: SourceDefaults) -> str:
     h = hashlib.blake2b(digest_size=16)
-    h.update(repr(defaults).encode())
+    h.update(f"{READER_VERSION}|{defaults!r}".encode())
     h.update(_unified(header))
     return h.hexdigest()
 

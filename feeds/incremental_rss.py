@@ -71,6 +71,11 @@ def read_feed_incremental(
             result.events.extend(read.events)
         kept[key] = group
         result.pages.extend(group.pages)
+    uids = [e.source_uid for e in result.events] + result.unchanged
+    if len(uids) != len(set(uids)):
+        # two entries share an id: which one a whole read keeps depends on order
+        whole = read_feed(data, defaults, window=window)
+        return whole, Snapshot(digest, wkey, context, False, list(whole.warnings))
     result.pages = list(dict.fromkeys(result.pages))
     return result, Snapshot(digest, wkey, context, False, [], kept)
 

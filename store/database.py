@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import platformdirs
@@ -112,15 +115,23 @@ def open_store(path: str | os.PathLike[str] | None = None) -> sqlite_utils.Datab
         db_path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise NotATechcalDatabase(db_path, f"cannot create its folder ({exc.strerror})") from None
-    try:
-        conn = connect(db_path)
-    except sqlite3.DatabaseError as exc:
-        raise NotATechcalDatabase(db_path, f"SQLite cannot open it ({exc})") from None
+    conn = _connect_waiting(db_path)
     db = sqlite_utils.Database(conn)
+    if MIGRATIONS.pending(db):
+        # several processes may open a new or old database at once: one
+        # migrates while the others wait, then find nothing left to do
+        with _migration_lock(db_path):
+            _migrate(db, db_path)
+    else:
+        _migrate(db, db_path)
+    return db
+
+
+def _migrate(db: sqlite_utils.Database, db_path: Path) -> None:
     applied = {m.name for m in MIGRATIONS.applied(db)}
     unknown = applied - known_migrations()
     if unknown:
-        conn.close()
+        db.conn.close()
         raise NotATechcalDatabase(
             db_path,
             "it was written by a newer techcal (schema "
@@ -128,4 +139,42 @@ def open_store(path: str | os.PathLike[str] | None = None) -> sqlite_utils.Datab
             + "); upgrade techcal to use it",
         )
     MIGRATIONS.apply(db)
-    return db
+
+
+def _connect_waiting(db_path: Path) -> sqlite3.Connection:
+    """Return a connection, waiting out another process that holds the file (up to the timeout)."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            return connect(db_path)
+        except sqlite3.OperationalError as exc:
+            busy = "locked" in str(exc) or "busy" in str(exc)
+            if busy and time.monotonic() < deadline:
+                time.sleep(0.05)
+                continue
+            if busy:
+                raise  # our own database, held too long: a database error, not a foreign file
+            raise NotATechcalDatabase(db_path, f"SQLite cannot open it ({exc})") from None
+        except sqlite3.DatabaseError as exc:
+            raise NotATechcalDatabase(db_path, f"SQLite cannot open it ({exc})") from None
+
+
+@contextmanager
+def _migration_lock(db_path: Path) -> Iterator[None]:
+    """Hold an exclusive flock(2) on the database file while migrating.
+
+    flock locks are separate from the POSIX record locks SQLite takes, so this
+    only orders techcal processes among themselves. Where there is no flock
+    (Windows), migrations rely on SQLite's own locking alone.
+    """
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    fd = os.open(db_path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)

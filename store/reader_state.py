@@ -54,3 +54,16 @@ def save_reader_state(
             " saved_at = excluded.saved_at",
             (row[0], state.digest, state.window_key, int(state.recurring), state.snapshot, stamp),
         )
+
+
+def forget_reader_state(db: sqlite_utils.Database, source: str) -> None:
+    """Drop what the last read of ``source`` left, so its next body is read in full.
+
+    For writes that do not show the source's whole content (several files
+    imported into one source): the kept state would no longer match the store.
+    """
+    with db.conn:
+        db.conn.execute(
+            "DELETE FROM reader_state WHERE source_id = (SELECT id FROM sources WHERE name = ?)",
+            (source,),
+        )

@@ -71,7 +71,11 @@ def normalise_url(url: str) -> str:
     url = url.strip()
     if not url:
         raise SourceError("(no url)", "the URL is empty")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError as exc:
+        raise SourceError(url, f"the URL is malformed ({exc})") from None
     scheme = parts.scheme.lower()
     if scheme not in _URL_SCHEMES:
         shown = f"scheme {parts.scheme!r}" if parts.scheme else "no scheme"
@@ -119,7 +123,8 @@ def check_source(source: Source) -> Source:
     """Return ``source`` with its URL normalised; raise SourceError on bad fields."""
     source.url = normalise_url(source.url)
     label = source.name or source.url
-    if not _NAME_RE.match(source.name or ""):
+    # an empty name is made up from the URL when the source is added
+    if source.name and not _NAME_RE.match(source.name):
         raise SourceError(
             label,
             "name must be 1-63 lower-case letters, digits, '.', '_' or '-' "
@@ -160,15 +165,26 @@ def add_sources(db: sqlite_utils.Database, sources: list[Source]) -> tuple[int, 
     Returns (added count, names skipped because their URL or name was
     already registered). Any invalid entry raises before anything is stored.
     """
-    for source in sources:
+    derived = set()
+    for index, source in enumerate(sources):
         if not source.name:
             source.url = normalise_url(source.url)
             source.name = name_from_url(source.url)
+            derived.add(index)
         check_source(source)
     skipped: list[str] = []
     added = 0
     with db.conn:
-        for source in sources:
+        for index, source in enumerate(sources):
+            known = db.conn.execute(
+                "SELECT name FROM sources WHERE url = ?", (source.url,)
+            ).fetchone()
+            if known is not None:
+                skipped.append(known[0])
+                continue
+            if index in derived:
+                # a name made up from the URL gives way; a name the file gives does not
+                source.name = _free_name(db, source.name)
             try:
                 _refuse_duplicate(db, source)
             except SourceExists:
@@ -263,13 +279,15 @@ def remove_source(db: sqlite_utils.Database, name: str, *, now: datetime | None 
         db.conn.execute("DELETE FROM provenance WHERE source_id = ?", (row[0],))
         db.conn.execute("DELETE FROM sources WHERE id = ?", (row[0],))
         marked = 0
+        now_ts = int((now or datetime.now(UTC)).timestamp())
         for event_id in event_ids:
+            # past events stay as they were: they happened, whoever listed them
             cursor = db.conn.execute(
                 "UPDATE events SET removed_at = ?, sequence = sequence + 1, changed_at = ?,"
-                " updated_at = ? WHERE id = ? AND removed_at IS NULL AND NOT EXISTS"
-                " (SELECT 1 FROM provenance p WHERE p.event_id = events.id"
+                " updated_at = ? WHERE id = ? AND start_utc > ? AND removed_at IS NULL"
+                " AND NOT EXISTS (SELECT 1 FROM provenance p WHERE p.event_id = events.id"
                 " AND p.removed_at IS NULL)",
-                (stamp, stamp, stamp, event_id),
+                (stamp, stamp, stamp, event_id, now_ts),
             )
             marked += cursor.rowcount
     return marked

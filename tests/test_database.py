@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -156,3 +158,25 @@ def test_reopening_applies_nothing_twice(tmp_path):
     db = open_store(path)
     assert len(MIGRATIONS.applied(db)) == 3
     assert [s.name for s in list_sources(db)] == ["a"]
+
+
+def test_processes_opening_a_new_database_at_once_all_succeed(tmp_path):
+    path = tmp_path / "shared.db"
+    code = (
+        "import sys; from techcal.store import open_store; "
+        "db = open_store(sys.argv[1]); print(len(db.table_names()) > 3)"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(path)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(6)
+    ]
+    results = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 6, [err for _, err in results]
+    assert all(out.strip() == "True" for out, _ in results)
+    db = open_store(path)
+    assert len(MIGRATIONS.applied(db)) == 3

@@ -110,3 +110,27 @@ def test_state_is_kept_only_once_the_events_are_stored(tmp_path):
     (done,) = import_files(db, [ics])
     assert done.status == "read" and done.stored.new == 3
     assert get_reader_state(db, "meetup") is not None
+
+
+def test_importing_several_files_into_one_source_forgets_its_reader_state(tmp_path):
+    db = open_store(tmp_path / "t.db")
+    ics = tmp_path / "meetup.ics"
+    shutil.copy(MEETUP, ics)
+    (first,) = import_files(db, [ics])
+    assert get_reader_state(db, "meetup") is not None
+    other = tmp_path / "other.ics"
+    shutil.copy(FIXTURES / "ical" / "luma.ics", other)
+    list(import_files(db, [ics, other], source_name="meetup"))
+    assert get_reader_state(db, "meetup") is None
+    (again,) = import_files(db, [ics])
+    assert again.status == "read"  # the store no longer matched the old state
+
+
+def test_errors_from_worker_processes_arrive_whole():
+    import pickle
+
+    from techcal.errors import SourceFileError
+
+    error = pickle.loads(pickle.dumps(SourceFileError(MEETUP, "cannot read it")))
+    assert isinstance(error, SourceFileError)
+    assert str(error) == f"{MEETUP}: cannot read it" and error.problem == "cannot read it"

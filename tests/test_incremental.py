@@ -63,7 +63,7 @@ def test_incremental_equals_full_read_on_every_fixture(path: Path):
         data, DEFAULTS, window=window, previous=roundtrip(snapshot)
     )
     same(again, cold, again_snapshot)
-    if snapshot.groups is not None:
+    if snapshot.groups is not None and not snapshot.warnings:
         assert again.events == [] and len(again.unchanged) == len(cold.events)
 
     # one SUMMARY changed: only that group is read again, and the result is a full read's
@@ -130,3 +130,31 @@ def test_changed_timezone_or_defaults_reads_everything_again():
 def test_unreadable_snapshot_is_ignored():
     assert Snapshot.from_bytes(b"not zlib") is None
     assert Snapshot.from_bytes(b"x\x01" + b"\x00" * 10) is None
+
+
+def test_a_file_read_whole_still_says_it_has_series():
+    # two VCALENDARs in one file cannot be split into groups: read whole, and
+    # the caller must still re-read it when the window moves
+    one = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:w@x\r\n"
+        "DTSTART:20261103T180000Z\r\nRRULE:FREQ=WEEKLY\r\nSUMMARY:Hack night\r\n"
+        "END:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    _, snapshot = read_ical_incremental((one + one).encode(), DEFAULTS, window=WINDOW)
+    assert snapshot.groups is None and snapshot.recurring
+
+
+def test_folded_dtstamp_is_ignored_whole():
+    text = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\n"
+        "BEGIN:VEVENT\r\nUID:a@x\r\nDTSTAMP:20261122\r\n T000000Z\r\n"
+        "DTSTART:20261201T180000Z\r\nSUMMARY:Rust night\r\nEND:VEVENT\r\n"
+        "BEGIN:VEVENT\r\nUID:b@x\r\nDTSTART:20261202T180000Z\r\nSUMMARY:Go night\r\n"
+        "END:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    data = text.encode()
+    _, snapshot = read_ical_incremental(data, DEFAULTS, window=WINDOW)
+    changed = data.replace(b"Go night", b"Go night!")
+    warm, warm_snapshot = read_ical_incremental(changed, DEFAULTS, window=WINDOW, previous=snapshot)
+    same(warm, read_ical(changed, DEFAULTS, window=WINDOW), warm_snapshot)
+    assert file_digest(data) == file_digest(data.replace(b"\r\n T000000Z", b"\r\n T120000Z"))

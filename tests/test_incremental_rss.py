@@ -81,7 +81,20 @@ def test_only_new_entries_are_read(monkeypatch):
 
     monkeypatch.setattr(incremental_rss, "read_feed", counting)
     item = re.search(rb"<item[\s>].*?</item>", data, re.S).group(0)
-    added = data.replace(item, item.replace(b"<title>", b"<title>Extra: ", 1) + item, 1)
+    extra = item.replace(b"<title>", b"<title>Extra: ", 1).replace(b"p=2231", b"p=9999")
+    added = data.replace(item, extra + item, 1)
     result, _ = read_feed_incremental(added, DEFAULTS, window=WINDOW, previous=snapshot)
     assert len(reads) == 1 and b"Extra: " in reads[0]
-    assert len(result.unchanged) >= 1
+    assert [e.title for e in result.events] == ["Extra: OCLUG December meeting: Btrfs snapshots"]
+    assert len(result.unchanged) == 2
+
+
+def test_a_new_entry_reusing_an_id_reads_the_whole_feed():
+    data = (FIXTURES / "rss" / "the-events-calendar.xml").read_bytes()
+    _, snapshot = read_feed_incremental(data, DEFAULTS, window=WINDOW)
+    _, snapshot = read_feed_incremental(data, DEFAULTS, window=WINDOW, previous=snapshot)
+    item = re.search(rb"<item[\s>].*?</item>", data, re.S).group(0)
+    later_copy = data.replace(item, item + item.replace(b"<title>", b"<title>Stale: ", 1), 1)
+    result, _ = read_feed_incremental(later_copy, DEFAULTS, window=WINDOW, previous=snapshot)
+    same(result, read_feed(later_copy, DEFAULTS, window=WINDOW))
+    assert not any(e.title.startswith("Stale") for e in result.events)

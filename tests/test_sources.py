@@ -94,6 +94,8 @@ def test_file_urls_are_accepted(runner, db_path, tmp_path):
         (["example.org/events.ics"], "no scheme is not supported"),
         (["https:///events.ics"], "has no host name"),
         (["file://"], "file:// URL needs a path"),
+        (["http://[fe80::1/events.ics"], "the URL is malformed"),
+        (["https://example.org:port/x.ics"], "the URL is malformed"),
         (["https://example.org/x.ics", "--name", "Bad Name!"], "name must be"),
         (["https://example.org/x.ics", "--topic", "C++"], "topic 'C++'"),
     ],
@@ -221,3 +223,36 @@ def test_export_imports_back_identically(runner, db_path, tmp_path, fmt):
 
     assert fields(second) == fields(db_path)
     assert len(fields(second)) >= 40
+
+
+def test_a_new_url_whose_made_up_name_is_taken_gets_a_free_name(runner, db_path, tmp_path):
+    run(runner, db_path, "sources", "add", "https://lug.example.org/events.ics")
+    listing = tmp_path / "more.toml"
+    listing.write_text('[[source]]\nurl = "https://lug.example.org/calendar.ics"\n')
+    out = run(runner, db_path, "sources", "import", str(listing)).output
+    assert out.strip() == f"imported 1 source(s) from {listing}"
+    names = {s.name: s.url for s in list_sources(open_store(db_path))}
+    assert names == {
+        "lug-example": "https://lug.example.org/events.ics",
+        "lug-example-2": "https://lug.example.org/calendar.ics",
+    }
+
+
+def test_removing_a_source_marks_only_its_upcoming_events(db):
+    from techcal.store import Source, add_source, remove_source, upsert_events
+
+    from conftest import NOW, make_event
+
+    add_source(db, Source(name="plug", url="https://pdxlinux.org/events.ics"))
+    upsert_events(db, "plug", [make_event(1, days=-30), make_event(2, days=30)], now=NOW)
+    assert remove_source(db, "plug", now=NOW) == 1
+    rows = {
+        r["title"][:12]: (r["removed_at"], r["sequence"]) for r in db.query("SELECT * FROM events")
+    }
+    assert rows["PLUG meeting"] is not None
+    past, future = sorted(
+        db.query("SELECT start_utc, removed_at, sequence FROM events ORDER BY start_utc"),
+        key=lambda r: r["start_utc"],
+    )
+    assert (past["removed_at"], past["sequence"]) == (None, 0)
+    assert future["removed_at"] is not None and future["sequence"] == 1
