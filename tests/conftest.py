@@ -66,3 +66,23 @@ def make_event(n: int, *, source: str = "plug", days: int = 10, **changes) -> Ev
     )
     values.update(changes)
     return Event(**values)
+
+
+def all_events(result, snapshot=None) -> list[dict]:
+    """Return an incremental read's events plus those it left in the snapshot, sorted."""
+    events = list(result.events)
+    if result.unchanged:
+        wanted = set(result.unchanged)
+        events += [
+            e for g in snapshot.groups.values() for e in g.events() if e.source_uid in wanted
+        ]
+    return sorted((e.to_dict() for e in events), key=lambda d: (d["source_uid"], d["start"]))
+
+
+def roundtrip(snapshot):
+    """Return ``snapshot`` after a trip through its stored form, as the store keeps it."""
+    from techcal.feeds.incremental import Snapshot
+
+    again = Snapshot.from_bytes(snapshot.to_bytes())
+    assert again is not None
+    return again

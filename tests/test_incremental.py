@@ -13,7 +13,7 @@ from techcal.feeds.base import SourceDefaults, Window
 from techcal.feeds.ical import read_ical
 from techcal.feeds.incremental import Snapshot, file_digest, read_ical_incremental
 
-from conftest import FIXTURES, SHARED_FIXTURES
+from conftest import FIXTURES, SHARED_FIXTURES, all_events, roundtrip
 
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
 WINDOW = Window.around(NOW)
@@ -22,31 +22,14 @@ FILES = sorted((FIXTURES / "ical").glob("*.ics")) + sorted((SHARED_FIXTURES / "i
 _SUMMARY = re.compile(rb"^(SUMMARY[^:\r\n]*:)", re.M | re.I)
 
 
-def whole(result, snapshot=None):
-    """Return the result's events plus those it left in the snapshot as unchanged."""
-    events = list(result.events)
-    if result.unchanged:
-        wanted = set(result.unchanged)
-        events += [
-            e for g in snapshot.groups.values() for e in g.events() if e.source_uid in wanted
-        ]
-    return sorted((e.to_dict() for e in events), key=lambda d: (d["source_uid"], d["start"]))
-
-
 def same(a, b, snapshot=None):
-    assert whole(a, snapshot) == whole(b)
+    assert all_events(a, snapshot) == all_events(b)
     assert a.failed_entries == b.failed_entries
     assert _ignoring_lines(a.warnings) == _ignoring_lines(b.warnings)
 
 
 def _ignoring_lines(warnings):
     return {re.sub(r" \(line \d+\)", "", w) for w in warnings}
-
-
-def roundtrip(snapshot: Snapshot) -> Snapshot:
-    again = Snapshot.from_bytes(snapshot.to_bytes())
-    assert again is not None
-    return again
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)

@@ -10,11 +10,10 @@ import pytest
 
 import techcal.feeds.incremental_rss as incremental_rss
 from techcal.feeds.base import SourceDefaults, Window
-from techcal.feeds.incremental import Snapshot
 from techcal.feeds.incremental_rss import read_feed_incremental
 from techcal.feeds.rss import read_feed
 
-from conftest import FIXTURES, SHARED_FIXTURES
+from conftest import FIXTURES, SHARED_FIXTURES, all_events, roundtrip
 
 WINDOW = Window.around(datetime(2026, 11, 22, 12, tzinfo=UTC))
 DEFAULTS = SourceDefaults(source="feed", timezone="America/Chicago")
@@ -26,26 +25,10 @@ FILES = [
 _TITLE = re.compile(rb"(<item[\s>].*?<title[^>]*>)", re.S)
 
 
-def whole(result, snapshot=None):
-    events = list(result.events)
-    if result.unchanged:
-        wanted = set(result.unchanged)
-        events += [
-            e for g in snapshot.groups.values() for e in g.events() if e.source_uid in wanted
-        ]
-    return sorted((e.to_dict() for e in events), key=lambda d: (d["source_uid"], d["start"]))
-
-
 def same(a, b, snapshot=None):
-    assert whole(a, snapshot) == whole(b)
+    assert all_events(a, snapshot) == all_events(b)
     assert a.pages == b.pages
     assert a.failed_entries == b.failed_entries and a.recognised == b.recognised
-
-
-def roundtrip(snapshot: Snapshot) -> Snapshot:
-    again = Snapshot.from_bytes(snapshot.to_bytes())
-    assert again is not None
-    return again
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
