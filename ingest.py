@@ -40,7 +40,6 @@ from techcal.store.reader_state import (
     get_reader_state,
     save_reader_state,
 )
-from techcal.store.sources import name_from_url
 
 # feed-level dates that change on every build without any entry changing
 # (only looked for in the channel header, before the first item or entry)
@@ -222,12 +221,7 @@ def source_for_file(db: sqlite_utils.Database, path: Path, name: str | None) -> 
     row = db.conn.execute("SELECT name FROM sources WHERE url = ?", (url,)).fetchone()
     if row:
         return get_source(db, row[0])
-    base = name_from_url(url)
-    taken = {r[0] for r in db.conn.execute("SELECT name FROM sources")}
-    candidate, n = base, 2
-    while candidate in taken:
-        candidate, n = f"{base}-{n}", n + 1
-    return add_source(db, Source(name=candidate, url=url))
+    return add_source(db, Source(name="", url=url))  # a free name made up from the URL
 
 
 def import_files(
