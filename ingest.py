@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -32,7 +31,7 @@ from techcal.feeds.incremental import (
     read_ical_incremental,
     window_key,
 )
-from techcal.feeds.incremental_rss import read_feed_incremental
+from techcal.feeds.incremental_rss import feed_digest, read_feed_incremental
 from techcal.store import Source, UpsertResult, add_source, get_source, upsert_events
 from techcal.store.reader_state import (
     ReaderState,
@@ -41,9 +40,6 @@ from techcal.store.reader_state import (
     save_reader_state,
 )
 
-# feed-level dates that change on every build without any entry changing
-# (only looked for in the channel header, before the first item or entry)
-_FEED_VOLATILE = re.compile(rb"<(lastBuildDate|pubDate|updated|dc:date)>[^<]*</\1>", re.I)
 #: below this many bytes in all, worker processes cost more than they save
 PARALLEL_MIN_BYTES = 4 * 2**20
 
@@ -86,16 +82,9 @@ class ReadOutcome:
 
 def body_digest(data: bytes, source_type: str, defaults: SourceDefaults) -> str:
     """Return the key an unchanged body is recognised by (content, reader and source defaults)."""
-    content = file_digest(data) if source_type == "ics" else _feed_digest(data)
+    content = file_digest(data) if source_type == "ics" else feed_digest(data)
     key = f"{READER_VERSION}|{content}|{source_type}|{defaults!r}"
     return hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
-
-
-def _feed_digest(data: bytes) -> str:
-    head, _, rest = data.partition(b"<item")
-    if not rest:
-        head, _, rest = data.partition(b"<entry")
-    return hashlib.blake2b(_FEED_VOLATILE.sub(b"", head) + rest, digest_size=16).hexdigest()
 
 
 def read_job(job: ReadJob) -> ReadOutcome:

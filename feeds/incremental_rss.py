@@ -18,7 +18,17 @@ from techcal.feeds.incremental import Group, Snapshot, window_key
 from techcal.feeds.rss import read_feed
 
 _ENTRY = re.compile(rb"<(item|entry)(?:\s[^>]*)?>.*?</\1\s*>", re.S)
+# feed-level dates that change on every build without any entry changing
+# (only looked for in the channel header, before the first item or entry)
 _VOLATILE = re.compile(rb"<(lastBuildDate|pubDate|updated|dc:date)>[^<]*</\1>", re.I)
+
+
+def feed_digest(data: bytes) -> str:
+    """Return a digest of a feed body that ignores the channel's build dates."""
+    head, _, rest = data.partition(b"<item")
+    if not rest:
+        head, _, rest = data.partition(b"<entry")
+    return hashlib.blake2b(_VOLATILE.sub(b"", head) + rest, digest_size=16).hexdigest()
 
 
 def read_feed_incremental(
