@@ -233,26 +233,37 @@ def import_files(
             raise SourceFileError(path, "no such file")
     sources = [source_for_file(db, path, source_name) for path in paths]
     whole = len({s.name for s in sources}) == len(sources)
+    jobs = [
+        make_job(db, source, path=path, now=now, remember=whole)
+        for source, path in zip(sources, paths, strict=True)
+    ]
+    big = sum(path.stat().st_size for path in paths) >= PARALLEL_MIN_BYTES
+    if workers == 1 or (workers is None and not big):
+        # read_job itself recognises an unchanged body: each file is read once
+        for source, path, job in zip(sources, paths, jobs, strict=True):
+            yield _with_path(store_outcome(db, source, read_job(job), now=now, whole=whole), path)
+        return
+    # unchanged files are recognised here, cheaply, and never sent to a worker
     pending: list[tuple[Source, Path, ReadJob]] = []
-    for source, path in zip(sources, paths, strict=True):
-        job = make_job(db, source, path=path, now=now, remember=whole)
+    for source, path, job in zip(sources, paths, jobs, strict=True):
         skipped = _compare(job, _read_path(path))[2] if job.previous else None
         if skipped is not None:
             yield _with_path(store_outcome(db, source, skipped, now=now, whole=whole), path)
         else:
             pending.append((source, path, job))
     if workers is None:
-        big = sum(path.stat().st_size for _, path, _ in pending) >= PARALLEL_MIN_BYTES
-        workers = min(os.cpu_count() or 1, len(pending)) if big else 1
-    if workers > 1:
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-            chunk = max(1, len(pending) // (workers * 8))
-            outcomes = pool.map(read_job, [job for _, _, job in pending], chunksize=chunk)
-            for (source, path, _), outcome in zip(pending, outcomes, strict=True):
-                yield _with_path(store_outcome(db, source, outcome, now=now, whole=whole), path)
-    else:
+        enough = sum(path.stat().st_size for _, path, _ in pending) >= PARALLEL_MIN_BYTES
+        workers = min(os.cpu_count() or 1, len(pending)) if enough else 1
+    if workers <= 1:
+        # too little changed to pay for worker processes (these few are read twice)
         for source, path, job in pending:
             yield _with_path(store_outcome(db, source, read_job(job), now=now, whole=whole), path)
+        return
+    with ProcessPoolExecutor(min(workers, len(pending)), mp_context=get_context("spawn")) as pool:
+        chunk = max(1, len(pending) // (workers * 8))
+        outcomes = pool.map(read_job, [job for _, _, job in pending], chunksize=chunk)
+        for (source, path, _), outcome in zip(pending, outcomes, strict=True):
+            yield _with_path(store_outcome(db, source, outcome, now=now, whole=whole), path)
 
 
 def _with_path(done: Ingested, path: Path) -> Ingested:
