@@ -159,6 +159,20 @@ def m003_reader_state(db: sqlite_utils.Database) -> None:
     )
 
 
+@MIGRATIONS()
+def m004_listing_state(db: sqlite_utils.Database) -> None:
+    """What a web source's listing pages said, and when its event pages were last all read."""
+    db.execute(
+        """
+        CREATE TABLE listing_state (
+            source_id INTEGER PRIMARY KEY REFERENCES sources(id) ON DELETE CASCADE,
+            digest TEXT NOT NULL,
+            full_read_at TEXT NOT NULL
+        )
+        """
+    )
+
+
 def known_migrations() -> set[str]:
     """Return the names of every migration this version of techcal knows."""
     return {m.name for m in MIGRATIONS._migrations}

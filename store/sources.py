@@ -40,6 +40,8 @@ class Source:
     http_status: int | None = None
     last_error: str | None = None
     failures: int = 0
+    #: when a failing source is tried again (None: at the next crawl)
+    next_due: str | None = None
     events: int = 0
 
     def to_dict(self) -> dict[str, Any]:
@@ -58,6 +60,7 @@ class Source:
             "http_status": self.http_status,
             "last_error": self.last_error,
             "failures": self.failures,
+            "next_due": self.next_due,
             "events": self.events,
         }
 
@@ -308,5 +311,6 @@ def _from_row(row: dict[str, Any], events: int) -> Source:
         http_status=row.get("http_status"),
         last_error=row.get("last_error"),
         failures=row.get("failures") or 0,
+        next_due=row.get("next_due"),
         events=events,
     )

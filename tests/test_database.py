@@ -15,7 +15,7 @@ from techcal.cli import cli
 from techcal.errors import NotATechcalDatabase
 from techcal.store import Source, add_source, list_sources, open_store, upsert_events
 from techcal.store.database import APPLICATION_ID, connect, resolve_db_path
-from techcal.store.schema import MIGRATIONS
+from techcal.store.schema import MIGRATIONS, known_migrations
 
 from conftest import NOW, make_event
 
@@ -35,6 +35,7 @@ def test_new_database_is_created_with_its_folder_in_wal_mode(tmp_path):
         "m001_initial",
         "m002_source_crawl_state",
         "m003_reader_state",
+        "m004_listing_state",
     ]
 
 
@@ -156,7 +157,7 @@ def test_reopening_applies_nothing_twice(tmp_path):
     path = tmp_path / "t.db"
     add_source(open_store(path), Source(name="a", url="https://a.example.org/x.ics"))
     db = open_store(path)
-    assert len(MIGRATIONS.applied(db)) == 3
+    assert len(MIGRATIONS.applied(db)) == len(known_migrations())
     assert [s.name for s in list_sources(db)] == ["a"]
 
 
@@ -179,4 +180,4 @@ def test_processes_opening_a_new_database_at_once_all_succeed(tmp_path):
     assert [p.returncode for p in procs] == [0] * 6, [err for _, err in results]
     assert all(out.strip() == "True" for out, _ in results)
     db = open_store(path)
-    assert len(MIGRATIONS.applied(db)) == 3
+    assert len(MIGRATIONS.applied(db)) == len(known_migrations())

@@ -68,6 +68,7 @@ def test_add_list_remove(runner, db_path):
         "http_status": None,
         "last_error": None,
         "failures": 0,
+        "next_due": None,
         "events": 0,
     }
     table = run(runner, db_path, "sources", "list").output
