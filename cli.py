@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,14 @@ import sqlite_utils
 from tabulate import tabulate
 
 from techcal import __version__
+from techcal.crawler.settings import (
+    DOWNLOAD_TIMEOUT,
+    MAX_BYTES,
+    MAX_DEPTH,
+    MAX_PAGES,
+    PER_HOST,
+    REVISIT_HOURS,
+)
 from techcal.errors import NotAvailableYet, TechcalError
 from techcal.event import KINDS
 from techcal.ingest import import_files
@@ -204,10 +214,33 @@ def sources_list(app: App, as_json: bool) -> None:
         click.echo("no sources yet: try `techcal sources import data/sources.toml`")
         return
     rows = [
-        (s.name, s.kind, s.type, s.city or "", s.events, s.last_status or "never", s.url)
+        (
+            s.name,
+            s.kind,
+            s.type,
+            s.city or "",
+            s.events,
+            _last_crawl(s),
+            s.failures or "",
+            s.url,
+        )
         for s in found
     ]
-    click.echo(tabulate(rows, headers=("name", "kind", "type", "city", "events", "last", "url")))
+    headers = ("name", "kind", "type", "city", "events", "last crawl", "failures", "url")
+    click.echo(tabulate(rows, headers=headers, disable_numparse=True))
+    for s in found:
+        if s.last_error:
+            wait = f"; next try after {s.next_due}" if s.next_due else ""
+            click.echo(f"  {s.name}: {s.last_error}{wait}")
+
+
+def _last_crawl(source: Source) -> str:
+    if not source.last_fetched:
+        return "never"
+    status = source.last_status or "?"
+    if source.http_status and source.http_status != 200:
+        status += f" ({source.http_status})"
+    return f"{status} {source.last_fetched.replace('T', ' ').removesuffix('+00:00')}Z"
 
 
 @sources.command(name="remove")
@@ -304,16 +337,160 @@ def import_(app: App, files: tuple[Path, ...], source_name: str | None) -> None:
 
 
 @cli.command()
-@click.option("--source", "names", multiple=True, help="Only these sources (repeatable).")
-def crawl(names: tuple[str, ...]) -> None:
+@click.option(
+    "--source",
+    "names",
+    multiple=True,
+    help="Only these sources, due or not (repeatable).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=DOWNLOAD_TIMEOUT,
+    show_default=True,
+    help="Seconds to wait for one download.",
+)
+@click.option(
+    "--max-size",
+    "max_mb",
+    type=click.FloatRange(min=0.1),
+    default=MAX_BYTES / 2**20,
+    show_default=True,
+    help="Largest body to download, in MB.",
+)
+@click.option(
+    "--per-host",
+    type=click.IntRange(min=1, max=16),
+    default=PER_HOST,
+    show_default=True,
+    help="Requests at once to one host.",
+)
+@click.option(
+    "--max-pages",
+    type=click.IntRange(min=1),
+    default=MAX_PAGES,
+    show_default=True,
+    help="Pages read per source (a listing and its event pages).",
+)
+@click.option(
+    "--max-depth",
+    type=click.IntRange(min=0),
+    default=MAX_DEPTH,
+    show_default=True,
+    help="Links followed from a source's own page.",
+)
+@click.option(
+    "--revisit",
+    "revisit_hours",
+    type=click.FloatRange(min=0),
+    default=REVISIT_HOURS,
+    show_default=True,
+    help="Hours before the event pages of an unchanged listing are read again (0: always).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Show Scrapy's log on standard error.")
+@pass_app
+def crawl(
+    app: App,
+    names: tuple[str, ...],
+    as_json: bool,
+    timeout: float,
+    max_mb: float,
+    per_host: int,
+    max_pages: int,
+    max_depth: int,
+    revisit_hours: float,
+    verbose: bool,
+) -> None:
     """Fetch every source that is due and store what it lists.
+
+    One polite Scrapy crawl: robots.txt is obeyed, each host gets a few
+    requests at a time, calendars and feeds are fetched conditionally, and
+    sources that keep failing are tried less often (see `sources list`).
+    Exits with status 1 when no source could be fetched.
 
     \b
     Example:
         techcal crawl
-        techcal crawl --source calagator
+        techcal crawl --source calagator --json
     """
-    raise NotAvailableYet("crawl")
+    from techcal.crawler.run import CrawlOptions, plan_crawl, run_crawl
+
+    if not names and not list_sources(app.db):
+        raise click.UsageError("no sources yet: add some with `techcal sources add URL`")
+    plans, waiting = plan_crawl(app.db, names)
+    options = CrawlOptions(
+        timeout=timeout,
+        max_bytes=int(max_mb * 2**20),
+        per_host=per_host,
+        max_pages=max_pages,
+        max_depth=max_depth,
+        revisit_hours=revisit_hours,
+        verbose=verbose,
+    )
+    with crawl_progress(len(plans), quiet=verbose) as on_report:
+        report = run_crawl(app.db_path, plans, options=options, on_report=on_report)
+    report.not_due = waiting
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        echo_crawl_report(report)
+    if plans and report.fetched == 0:
+        click.get_current_context().exit(1)
+
+
+@contextmanager
+def crawl_progress(total: int, *, quiet: bool) -> Iterator[Callable[[Any], None] | None]:
+    """Yield the per-source callback: a bar on a terminal, one line per source otherwise."""
+    err = sys.stderr
+    if quiet or total == 0:
+        yield None
+    elif err.isatty():
+        # the bar shows the name of the source stored last
+        bar: Any = click.progressbar(
+            length=total, label="crawling", file=err, show_pos=True, item_show_func=str
+        )
+        with bar:
+            yield lambda line: bar.update(1, line.source)
+    else:
+        done = 0
+
+        def log_line(line: Any) -> None:
+            nonlocal done
+            done += 1
+            detail = (
+                line.error
+                if line.status == "error"
+                else (
+                    f"{line.new} new, {line.updated} updated, {line.unchanged} unchanged,"
+                    f" {line.removed} removed"
+                )
+            )
+            click.echo(
+                f"[{done}/{total}] {line.source}: {line.status} ({detail}) {line.seconds:.1f}s",
+                err=True,
+            )
+
+        yield log_line
+
+
+def echo_crawl_report(report: Any) -> None:
+    """Print the summary table, each source's problems, and what was not due."""
+    if not report.sources:
+        click.echo("nothing to crawl: every source is waiting after failures (see `sources list`)")
+        return
+    click.echo(report.table())
+    for line in sorted(report.sources, key=lambda line: line.source):
+        problems = ([line.error] if line.error else []) + [
+            w for w in line.warnings if w != line.error
+        ]
+        for problem in problems:
+            click.echo(f"  {line.source}: {problem}", err=True)
+    if report.not_due:
+        click.echo(
+            f"{len(report.not_due)} source(s) not due yet after repeated failures:"
+            f" {', '.join(report.not_due)} (crawl them now with --source NAME)"
+        )
 
 
 @cli.command()

@@ -47,7 +47,6 @@ CONTRACT = {
     ("import",),
 }
 NOT_YET = [
-    ["crawl"],
     ["search", "python"],
     ["show", "1"],
     ["topics"],

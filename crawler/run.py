@@ -1,0 +1,141 @@
+"""Run one crawl: plan from the store, fetch with Scrapy in this process, report.
+
+Scrapy's reactor runs once per process, so one call of :func:`run_crawl`
+per process (the CLI, a benchmark, a scheduler that starts a process per
+round).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from techcal.crawler.items import SourcePlan
+from techcal.crawler.report import CrawlReport, SourceReport
+from techcal.crawler.settings import (
+    DOWNLOAD_TIMEOUT,
+    MAX_BYTES,
+    MAX_DEPTH,
+    MAX_PAGES,
+    PER_HOST,
+    REVISIT_HOURS,
+    crawl_settings,
+)
+from techcal.ingest import make_job
+from techcal.store.crawl_state import crawl_state, due_sources, listing_memo
+
+
+@dataclass
+class CrawlOptions:
+    """The knobs of one crawl (`techcal crawl` options)."""
+
+    timeout: float = DOWNLOAD_TIMEOUT
+    max_bytes: int = MAX_BYTES
+    per_host: int = PER_HOST
+    max_pages: int = MAX_PAGES
+    max_depth: int = MAX_DEPTH
+    revisit_hours: float = REVISIT_HOURS
+    verbose: bool = False
+
+
+def plan_crawl(
+    db: sqlite_utils.Database,
+    names: tuple[str, ...] | list[str] = (),
+    *,
+    now: datetime | None = None,
+) -> tuple[list[SourcePlan], list[str]]:
+    """Return the plans of the sources to crawl now, and the names of those backing off."""
+    now = now or datetime.now(UTC)
+    due, waiting = due_sources(db, names, now=now)
+    plans = []
+    for source in due:
+        job = make_job(db, source, now=now)
+        state = crawl_state(db, source.name)
+        # Validators are sent only for a calendar or feed whose last read is
+        # remembered: a 304 then means "what we stored is current". A web
+        # source's events live on pages the 304 says nothing about, and a
+        # source whose last read was partial must be read in full.
+        conditional = job.previous is not None and job.previous.snapshot is not None
+        plans.append(
+            SourcePlan(
+                source=source,
+                defaults=job.defaults,
+                window=job.window,
+                previous=job.previous,
+                etag=state.etag if conditional else None,
+                last_modified=state.last_modified if conditional else None,
+                listing=listing_memo(db, source.name),
+            )
+        )
+    return plans, [s.name for s in waiting]
+
+
+def run_crawl(
+    db_path: Path,
+    plans: list[SourcePlan],
+    *,
+    options: CrawlOptions | None = None,
+    on_report: Callable[[SourceReport], None] | None = None,
+) -> CrawlReport:
+    """Fetch and store every planned source with one Scrapy crawl; return the report.
+
+    ``on_report`` is called as each source is stored (for progress).
+    Sources still in flight when the crawl is stopped (Ctrl-C) are
+    reported "not done"; what was stored before stays stored.
+    """
+    from scrapy.crawler import AsyncCrawlerProcess
+
+    from techcal.crawler.spiders.sources import SourcesSpider
+
+    options = options or CrawlOptions()
+    report = CrawlReport()
+    if not plans:
+        return report
+    _quiet_logs(options.verbose)
+
+    def collect(line: SourceReport) -> None:
+        report.sources.append(line)
+        if on_report is not None:
+            on_report(line)
+
+    settings: dict[str, Any] = crawl_settings(
+        timeout=options.timeout,
+        max_bytes=options.max_bytes,
+        per_host=options.per_host,
+        log_level="DEBUG" if options.verbose else "ERROR",
+    )
+    settings["LOG_INSTALL_ROOT_HANDLER"] = options.verbose
+    process = AsyncCrawlerProcess(settings)
+    started = time.monotonic()
+    process.crawl(
+        SourcesSpider,
+        plans=plans,
+        max_pages=options.max_pages,
+        max_depth=options.max_depth,
+        revisit_hours=options.revisit_hours,
+        db_path=str(db_path),
+        on_report=collect,
+    )
+    process.start()
+    report.seconds = time.monotonic() - started
+    done = {line.source for line in report.sources}
+    for plan in plans:
+        if plan.source.name not in done:
+            report.sources.append(
+                SourceReport(plan.source.name, plan.source.url, "not done", errors=1)
+            )
+    return report
+
+
+def _quiet_logs(verbose: bool) -> None:
+    """Keep Scrapy's and Twisted's log lines for --verbose; the summary says what failed."""
+    level = logging.DEBUG if verbose else logging.CRITICAL
+    for name in ("scrapy", "twisted", "py.warnings", "techcal", "protego", "asyncio"):
+        logging.getLogger(name).setLevel(level)
