@@ -104,7 +104,9 @@ def techcal(db: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], flo
         "    cli.main(sys.argv[1:], prog_name='techcal')\n"
         "finally:\n"
         "    use = resource.getrusage(resource.RUSAGE_SELF)\n"
-        "    print(f'PEAK_KB {use.ru_maxrss} {use.ru_utime + use.ru_stime}', file=sys.stderr)\n"
+        "    kids = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+        "    cpu = use.ru_utime + use.ru_stime + kids.ru_utime + kids.ru_stime\n"
+        "    print(f'PEAK_KB {use.ru_maxrss} {cpu} {kids.ru_maxrss}', file=sys.stderr)\n"
     )
     started = time.perf_counter()
     done = subprocess.run(
@@ -113,8 +115,8 @@ def techcal(db: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], flo
     seconds = time.perf_counter() - started
     use = [line.split() for line in done.stderr.splitlines() if line.startswith("PEAK_KB")]
     if not use:
-        return done, seconds, float("nan"), float("nan")
-    return done, seconds, float(use[-1][2]), int(use[-1][1]) / 1024
+        return done, seconds, float("nan"), float("nan"), float("nan")
+    return done, seconds, float(use[-1][2]), int(use[-1][1]) / 1024, int(use[-1][3]) / 1024
 
 
 def main() -> None:
@@ -139,7 +141,7 @@ def main() -> None:
         )
         for label in ("first crawl", "unchanged re-crawl"):
             hits_before = sum(site.hits.values())
-            done, seconds, cpu, peak = techcal(db, "crawl", "--json", *extra)
+            done, seconds, cpu, peak, worker = techcal(db, "crawl", "--json", *extra)
             if done.returncode != 0:
                 sys.exit(f"crawl failed ({done.returncode}):\n{done.stderr[-3000:]}")
             totals = json.loads(done.stdout)["totals"]
@@ -147,11 +149,11 @@ def main() -> None:
             events = totals["new"] + totals["updated"] + totals["unchanged"]
             print(
                 f"{label:>19}: {seconds:6.1f} s wall ({totals['seconds']:.1f} s crawling,"
-                f" {cpu:.1f} s CPU),"
+                f" {cpu:.1f} s CPU in all),"
                 f" {fetched} requests, {fetched / seconds:6.0f} pages/s,"
                 f" {events / seconds:7.0f} events/s ({totals['new']} new,"
                 f" {totals['unchanged']} unchanged), statuses {totals['statuses']},"
-                f" peak memory {peak:.0f} MB"
+                f" peak memory {peak:.0f} MB (+ {worker:.0f} MB per reader worker)"
             )
 
 

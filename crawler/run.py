@@ -8,6 +8,7 @@ round).
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,6 +32,9 @@ from techcal.crawler.settings import (
 from techcal.ingest import make_job
 from techcal.store.crawl_state import crawl_state, due_sources, listing_memo
 
+#: from this many sources on, bodies and pages are read in worker processes
+PARALLEL_MIN_SOURCES = 40
+
 
 @dataclass
 class CrawlOptions:
@@ -42,6 +46,8 @@ class CrawlOptions:
     max_pages: int = MAX_PAGES
     max_depth: int = MAX_DEPTH
     revisit_hours: float = REVISIT_HOURS
+    #: processes reading bodies and pages beside the fetching (None: decided by the crawl's size)
+    workers: int | None = None
     verbose: bool = False
 
 
@@ -120,6 +126,7 @@ def run_crawl(
         max_pages=options.max_pages,
         max_depth=options.max_depth,
         revisit_hours=options.revisit_hours,
+        workers=reader_workers(len(plans), options.workers),
         db_path=str(db_path),
         on_report=collect,
     )
@@ -132,6 +139,19 @@ def run_crawl(
                 SourceReport(plan.source.name, plan.source.url, "not done", errors=1)
             )
     return report
+
+
+def reader_workers(sources: int, asked: int | None = None) -> int:
+    """Return how many processes read what the crawl fetches (1: the crawl's own).
+
+    Starting a worker costs about a second of imports: worth it only for a
+    crawl with many sources.
+    """
+    if asked is not None:
+        return max(1, asked)
+    if sources < PARALLEL_MIN_SOURCES:
+        return 1
+    return max(1, min(os.cpu_count() or 1, 4))
 
 
 def _quiet_logs(verbose: bool) -> None:

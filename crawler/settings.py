@@ -41,9 +41,14 @@ def crawl_settings(
         "CONCURRENT_REQUESTS": 32,
         "CONCURRENT_REQUESTS_PER_DOMAIN": per_host,
         "AUTOTHROTTLE_ENABLED": True,
+        "EXTENSIONS": {
+            "scrapy.extensions.throttle.AutoThrottle": None,
+            "techcal.crawler.middlewares.FastServerAutoThrottle": 0,
+        },
+        "AUTOTHROTTLE_MIN_USEFUL_DELAY": 0.005,
         "AUTOTHROTTLE_START_DELAY": 0.5,
         "AUTOTHROTTLE_MAX_DELAY": 30.0,
-        "AUTOTHROTTLE_TARGET_CONCURRENCY": float(per_host) / 2,
+        "AUTOTHROTTLE_TARGET_CONCURRENCY": float(per_host),
         # limits: a hostile or broken server costs at most this much
         "DOWNLOAD_TIMEOUT": timeout,
         "DOWNLOAD_MAXSIZE": max_bytes,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -58,8 +59,19 @@ def respond(request: Request, body: bytes, *, status: int = 200, **headers: str)
     )
 
 
+def drive(output) -> list:
+    """Return everything a callback yields (callbacks that read are async generators)."""
+    if hasattr(output, "__aiter__"):
+
+        async def collect() -> list:
+            return [item async for item in output]
+
+        return asyncio.run(collect())
+    return list(output)
+
+
 def split(output) -> tuple[list[Request], list[SourceResult]]:
-    items = list(output)
+    items = drive(output)
     return (
         [i for i in items if isinstance(i, Request)],
         [i for i in items if isinstance(i, SourceResult)],

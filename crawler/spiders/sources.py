@@ -10,12 +10,17 @@ source is done, one :class:`SourceResult` is yielded for the pipelines.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import signal
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
+from multiprocessing import get_context
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,7 +29,7 @@ from scrapy.http import Request, Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from techcal.crawler.extract import read_page
+from techcal.crawler.extract import Page, read_page
 from techcal.crawler.items import SourcePlan, SourceResult
 from techcal.crawler.middlewares import STARTED_KEY, retry_after_seconds
 from techcal.crawler.settings import MAX_DEPTH, MAX_PAGES, REVISIT_HOURS
@@ -50,6 +55,49 @@ def fetch_url(url: str) -> str:
     if sep and scheme.lower() == "webcal":
         return f"https://{rest}"
     return url
+
+
+def _ignore_interrupts() -> None:
+    # Ctrl-C reaches the whole process group: the crawl process stops the
+    # workers itself, without a traceback from each
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class Readers:
+    """Where bodies and pages are read: in the crawl's process, or in worker processes.
+
+    Reading is the crawl's CPU work (icalendar, feedparser, extruct); in
+    worker processes it runs beside the fetching and on every core.
+    """
+
+    def __init__(self, workers: int = 1) -> None:
+        self.pool: ProcessPoolExecutor | None = None
+        if workers > 1:
+            self.pool = ProcessPoolExecutor(
+                workers, mp_context=get_context("spawn"), initializer=_ignore_interrupts
+            )
+
+    async def _call(self, func: Callable[..., Any], *args: Any) -> Any:
+        if self.pool is None:
+            return func(*args)
+        return await asyncio.get_running_loop().run_in_executor(self.pool, func, *args)
+
+    async def job(self, job: ReadJob) -> ReadOutcome:
+        """Return what a calendar or feed body holds (see :func:`techcal.ingest.read_job`)."""
+        outcome: ReadOutcome = await self._call(read_job, job)
+        return outcome
+
+    async def page(self, response: Response, defaults: Any) -> Page:
+        """Return what a web page holds (see :func:`techcal.crawler.extract.read_page`)."""
+        encoding = getattr(response, "encoding", None)
+        reader = partial(read_page, encoding=encoding)
+        page: Page = await self._call(reader, response.body, response.url, defaults)
+        return page
+
+    def close(self) -> None:
+        if self.pool is not None:
+            # what is queued is dropped; a worker finishes the page it is on
+            self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 @dataclass
@@ -92,6 +140,7 @@ class SourcesSpider(scrapy.Spider):
         max_pages: int = MAX_PAGES,
         max_depth: int = MAX_DEPTH,
         revisit_hours: float = REVISIT_HOURS,
+        workers: int = 1,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -100,10 +149,14 @@ class SourcesSpider(scrapy.Spider):
         self.max_depth = max_depth
         self.revisit = timedelta(hours=revisit_hours)
         self.runs: dict[str, _Run] = {}
+        self.readers = Readers(workers)
 
     async def start(self) -> AsyncIterator[Any]:
         for plan in self.plans:
             yield self.source_request(plan)
+
+    def closed(self, reason: str) -> None:
+        self.readers.close()
 
     # ------------------------------------------------------------ requests
 
@@ -162,7 +215,7 @@ class SourcesSpider(scrapy.Spider):
 
     # ----------------------------------------------------------- callbacks
 
-    def parse_source(self, response: Response) -> Iterator[Any]:
+    async def parse_source(self, response: Response) -> AsyncIterator[Any]:
         """Read a source's own URL: a feed, a calendar or a web page."""
         run = self.runs[response.meta["source"]]
         run.started = response.meta.get(STARTED_KEY)
@@ -173,7 +226,8 @@ class SourcesSpider(scrapy.Spider):
             if response.status == 304:
                 run.result = self._result(run, response, "unchanged")
             else:
-                yield from self._read_source(run, response)
+                async for request in self._read_source(run, response):
+                    yield request
         except Exception as exc:  # a reader bug must cost one source, never the crawl
             self.logger.debug("reading %s failed", response.url, exc_info=True)
             run.result = SourceResult(
@@ -184,18 +238,22 @@ class SourcesSpider(scrapy.Spider):
                 error=f"could not read {response.url}: {type(exc).__name__}: {exc}",
             )
         run.seconds += time.monotonic() - started
-        yield from self._done(run)
+        for item in self._done(run):
+            yield item
 
-    def _read_source(self, run: _Run, response: Response) -> Iterator[Request]:
+    async def _read_source(self, run: _Run, response: Response) -> AsyncIterator[Request]:
         plan = run.plan
         content_type = _header(response, b"Content-Type")
         kind = detect_type(response.body, plan.source.type, content_type)
         run.result = self._result(run, response, "read")
         if kind == "html":
             run.listing_pending += 1
-            yield from self._read_html(run, response, depth=0, listing=True)
+            page = await self.readers.page(response, plan.defaults)
+            for request in self._took_page(run, response.url, page, depth=0, listing=True):
+                yield request
             run.listing_pending -= 1
-            yield from self._listing_read(run)
+            for request in self._listing_read(run):
+                yield request
             return
         job = ReadJob(
             defaults=plan.defaults,
@@ -205,7 +263,7 @@ class SourcesSpider(scrapy.Spider):
             data=response.body,
             content_type=content_type,
         )
-        outcome = read_job(job)
+        outcome = await self.readers.job(job)
         run.outcome = outcome
         if outcome.skipped:
             run.result.status = "unchanged"
@@ -220,9 +278,10 @@ class SourcesSpider(scrapy.Spider):
             )
             return
         # feed entries that carry no event data: their pages may
-        yield from self._follow(run, outcome.read.pages, 1, listing=False)
+        for request in self._follow(run, outcome.read.pages, 1, listing=False):
+            yield request
 
-    def parse_page(self, response: Response) -> Iterator[Any]:
+    async def parse_page(self, response: Response) -> AsyncIterator[Any]:
         """Read one more page of a source (an event's page, or a listing's next page)."""
         run = self.runs[response.meta["source"]]
         run.pages += 1
@@ -230,28 +289,30 @@ class SourcesSpider(scrapy.Spider):
         started = time.monotonic()
         listing = response.meta.get("listing", False)
         try:
-            yield from self._read_html(
-                run, response, depth=response.meta.get("depth", 1), listing=listing
-            )
+            page = await self.readers.page(response, run.plan.defaults)
+            depth = response.meta.get("depth", 1)
+            for request in self._took_page(run, response.url, page, depth, listing=listing):
+                yield request
         except Exception as exc:
             self.logger.debug("reading %s failed", response.url, exc_info=True)
             run.page_errors.append(f"{response.url}: could not read it ({type(exc).__name__})")
         run.seconds += time.monotonic() - started
         if listing:
             run.listing_pending -= 1
-            yield from self._listing_read(run)
-        yield from self._done(run)
+            for request in self._listing_read(run):
+                yield request
+        for item in self._done(run):
+            yield item
 
-    def _read_html(
-        self, run: _Run, response: Response, depth: int, *, listing: bool
+    def _took_page(
+        self, run: _Run, url: str, page: Page, depth: int, *, listing: bool
     ) -> Iterator[Request]:
-        encoding = getattr(response, "encoding", None)
-        page = read_page(response.body, response.url, run.plan.defaults, encoding=encoding)
+        """Keep what a web page says; return the requests for the pages it leads to."""
         run.events.extend(page.events)
         run.warnings.extend(page.warnings)
         links = page.event_links if depth < self.max_depth else []
         if listing:
-            run.listing_parts[response.url] = _signature(page)
+            run.listing_parts[url] = _signature(page)
         if listing and self._holding(run):
             run.held.extend((link, depth + 1) for link in links)
         else:
