@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import sqlite3
 import subprocess
@@ -217,6 +218,12 @@ def test_hostile_sources_fail_alone_and_are_recorded(site: Site, tmp_path: Path)
         ),
         "loop": site.add("/loop", "", status=302, headers={"Location": "/loop"}),
         "huge": site.add("/huge.ics", content_type=ICS, size=50 * 2**20),
+        "bomb": site.add(
+            "/bomb.ics",
+            gzip.compress(b"BEGIN:VCALENDAR\r\n" + b" " * 30 * 2**20),
+            content_type=ICS,
+            headers={"Content-Encoding": "gzip"},
+        ),
         "octet": site.add("/octet", good, content_type="application/octet-stream"),
         "private": site.add("/private/cal.ics", good, content_type=ICS),
         "gone": site.add("/gone.ics", "no such calendar", status=404),
@@ -235,6 +242,7 @@ def test_hostile_sources_fail_alone_and_are_recorded(site: Site, tmp_path: Path)
         "closed": "error",
         "loop": "error",
         "huge": "error",
+        "bomb": "error",
         "octet": "ok",
         "private": "error",
         "gone": "error",
@@ -250,6 +258,7 @@ def test_hostile_sources_fail_alone_and_are_recorded(site: Site, tmp_path: Path)
     assert "timeout" in lines["slow"]["error"]
     assert "too many redirects" in lines["loop"]["error"]
     assert "size limit" in lines["huge"]["error"]
+    assert "size limit once decompressed" in lines["bomb"]["error"]
     assert "robots.txt" in lines["private"]["error"]
     assert "connection refused" in lines["refused"]["error"]
     assert "HTTP 404" in lines["gone"]["error"]

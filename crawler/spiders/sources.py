@@ -505,6 +505,8 @@ def describe_failure(failure: Failure, url: str) -> str:
             return f"{url}: robots.txt does not allow fetching it"
         if "redirect" in text.lower():
             return f"{url}: too many redirects (a redirect loop?)"
+        if "MAXSIZE" in text.upper().replace("_", "").replace(" ", ""):
+            return f"{url}: the body is larger than the download size limit once decompressed"
         return f"{url}: {text or 'request dropped'}"
     message = str(exc).strip() or type(exc).__name__
     return f"{url}: {message}"
