@@ -441,3 +441,32 @@ def test_two_hundred_sources_with_hostile_ones_then_unchanged(site: Site, tmp_pa
     assert {second[name]["status"] for name in good} == {"unchanged"}
     assert {second[name]["status"] for name in hostile} == {"error"}
     assert rows(db, "SELECT count(*) FROM events WHERE removed_at IS NULL")[0][0] == stored
+
+
+def test_real_world_pages_crawled_give_their_events(site: Site, tmp_path: Path) -> None:
+    from test_extract import _ref, _ref_events
+
+    from conftest import SHARED_FIXTURES
+
+    pages = sorted((SHARED_FIXTURES / "html").glob("*.html")) if SHARED_FIXTURES.exists() else []
+    if not pages:
+        pytest.skip("../shared/fixtures is not on this machine (tests/fixtures cover the cases)")
+    db = tmp_path / "techcal.db"
+    expected = {}
+    imported = tmp_path / "sources.toml"
+    entries = []
+    for n, page in enumerate(pages):
+        url = site.add(f"/shared/{n}.html", page.read_bytes())
+        events = _ref_events(_ref(page))
+        # an h-event without a start is no event; the rest are all expected
+        expected[f"page-{n}"] = sum(
+            1 for e in events if e.get("type") != ["h-event"] or "start" in e["properties"]
+        )
+        entries.append(f'[[source]]\nname = "page-{n}"\nurl = "{url}"\ntype = "html"\n')
+    imported.write_text("".join(entries))
+    assert techcal(db, "sources", "import", str(imported)).returncode == 0
+    lines = by_source(crawl_json(db, "--max-depth", "0"))
+    assert {name: line["status"] for name, line in lines.items()} == dict.fromkeys(expected, "ok")
+    found = {name: line["new"] for name, line in lines.items()}
+    assert found == expected
+    assert sum(found.values()) >= 70  # 49 + 13 + 4 + 1 songkick concerts, and the rest
