@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -104,7 +105,6 @@ def run_crawl(
     report = CrawlReport()
     if not plans:
         return report
-    _quiet_logs(options.verbose)
 
     def collect(line: SourceReport) -> None:
         report.sources.append(line)
@@ -119,6 +119,8 @@ def run_crawl(
     )
     settings["LOG_INSTALL_ROOT_HANDLER"] = options.verbose
     process = AsyncCrawlerProcess(settings)
+    # after the process: it sets up Scrapy's logging, and would undo this
+    _quiet_logs(options.verbose)
     started = time.monotonic()
     process.crawl(
         SourcesSpider,
@@ -154,8 +156,27 @@ def reader_workers(sources: int, asked: int | None = None) -> int:
     return max(1, min(os.cpu_count() or 1, 4))
 
 
+class _StopNotice(logging.Handler):
+    """Say in techcal's words what Ctrl-C does (Scrapy logs it, and its log is quiet)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if "shutting down gracefully" in message:
+            text = "stopping: finishing the downloads in progress (Ctrl-C again to stop now)"
+        elif "forcing unclean shutdown" in message:
+            text = "stopping now; sources in flight are not stored"
+        else:
+            return
+        print(f"techcal: {text}", file=sys.stderr, flush=True)
+
+
 def _quiet_logs(verbose: bool) -> None:
     """Keep Scrapy's and Twisted's log lines for --verbose; the summary says what failed."""
     level = logging.DEBUG if verbose else logging.CRITICAL
     for name in ("scrapy", "twisted", "py.warnings", "techcal", "protego", "asyncio"):
         logging.getLogger(name).setLevel(level)
+    if not verbose:
+        crawler_log = logging.getLogger("scrapy.crawler")
+        crawler_log.setLevel(logging.INFO)
+        crawler_log.propagate = False
+        crawler_log.addHandler(_StopNotice())

@@ -470,3 +470,74 @@ def test_real_world_pages_crawled_give_their_events(site: Site, tmp_path: Path) 
     found = {name: line["new"] for name, line in lines.items()}
     assert found == expected
     assert sum(found.values()) >= 70  # 49 + 13 + 4 + 1 songkick concerts, and the rest
+
+
+def test_a_progress_bar_on_a_terminal(site: Site, tmp_path: Path) -> None:
+    import os
+    import pty
+
+    db = tmp_path / "techcal.db"
+    ics = meetup_ics("PLUG", monthly("plug", "PLUG meeting", NOW, 1), stamp=NOW)
+    add(db, site.add("/a.ics", ics, content_type=ICS), "a")
+    controller, terminal = pty.openpty()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", "from techcal.cli import main; main()", "--db", str(db),
+             "crawl"],
+            stdout=subprocess.PIPE,
+            stderr=terminal,
+            text=True,
+            timeout=120,
+        )  # fmt: skip
+        os.close(terminal)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # the terminal side is closed: all is read
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(controller)
+    assert done.returncode == 0
+    assert b"crawling" in shown and b"1/1" in shown
+    assert b"[1/1] a:" not in shown  # a bar, not the plain lines
+    assert "a " in done.stdout and "ok" in done.stdout
+
+
+def test_ctrl_c_stops_the_crawl_and_keeps_what_was_stored(site: Site, tmp_path: Path) -> None:
+    import signal
+    import time
+
+    db = tmp_path / "techcal.db"
+    ics = meetup_ics("PLUG", monthly("plug", "PLUG meeting", NOW, 2), stamp=NOW)
+    add(db, site.add("/fast.ics", ics, content_type=ICS), "fast")
+    add(db, site.add("/slow.ics", ics, content_type=ICS, delay=20), "slow")
+    crawl = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from techcal.cli import main; main()",
+            "--db",
+            str(db),
+            "crawl",
+            "--timeout",
+            "5",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while titles(db, "fast") == [] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    crawl.send_signal(signal.SIGINT)
+    out, err = crawl.communicate(timeout=60)
+    assert crawl.returncode == 0, err
+    lines = {line.split()[0]: line.split()[1:3] for line in out.splitlines()[2:-1]}
+    assert lines["fast"][0] == "ok" and lines["slow"] == ["not", "done"]
+    assert titles(db, "fast") == ["PLUG meeting #1", "PLUG meeting #2"]
+    assert "techcal: stopping: finishing the downloads in progress" in err
+    assert "Traceback" not in err
