@@ -323,3 +323,50 @@ def test_event_pages_of_an_unchanged_listing_wait_for_the_revisit_time(db) -> No
     spider = spider_for(db, revisit_hours=0)
     (result,), fetched = crawl_offline(spider, start(spider, "plug"), lug_site(more))
     assert len(fetched) == 6 and result.status == "unchanged"  # read, and the same events
+
+
+def test_callbacks_on_saved_files(db) -> None:
+    """Responses built from the project's fixture files, as real servers sent them."""
+    from conftest import FIXTURES
+
+    listing_url = "https://pdxpython.org/events/"
+    spider = spider_for(
+        db,
+        Source(name="pdxpython", url=listing_url, type="html", kind="user-group"),
+        Source(name="meetup", url="https://www.meetup.com/pdxpython/events/ical/"),
+    )
+    request = start(spider, "pdxpython")
+    body = (FIXTURES / "html" / "listing.html").read_bytes()
+    requests, results = split(request.callback(respond(request, body)))
+    assert results == []  # its event pages are still to be read
+    assert [r.url for r in requests] == [
+        "https://pdxpython.org/events/2027-01-project-night/",
+        "https://pdxpython.org/talks/intro-to-polars/",
+        "https://www.pdxpython.org/events/2027-01-new-year-dojo/",
+        "https://pdxpython.org/events/2027-01-pyladies-study-group/",
+        "https://pdxpython.org/events/page/2/",
+    ]
+    assert [r.priority for r in requests] == [1, 1, 1, 1, 0]  # event pages first
+    # every page of the source fails: the one event of the listing is what it has
+    for follow in requests:
+        failure = Failure(IgnoreRequest("Forbidden by robots.txt"))
+        failure.request = follow  # type: ignore[attr-defined]
+        _, done = split(follow.errback(failure))
+    (result,) = done
+    assert [e.title for e in result.outcome.read.events] == ["Holiday Lightning Talks"]
+    assert result.whole is False and len(result.page_errors) == 5
+
+    request = start(spider, "meetup")
+    body = (FIXTURES / "ical" / "meetup.ics").read_bytes()
+    _, (result,) = split(request.callback(respond(request, body, Content_Type="text/calendar")))
+    assert result.status == "read" and result.outcome.type == "ics"
+    events = result.outcome.read.events
+    assert sorted(e.source_uid for e in events) == [
+        "event_312345678@meetup.com",
+        "event_312345999@meetup.com",
+        "event_312346000@meetup.com",
+    ]
+    assert {e.source for e in events} == {"meetup"}
+    assert result.outcome.read.warnings == [
+        "VEVENT event_312346000@meetup.com (line 59): GEO 140.7,-73.98 out of range; ignored"
+    ]
