@@ -148,7 +148,7 @@ def store_outcome(
     """
     if outcome.skipped:
         return Ingested(source.name, outcome.type, "unchanged", outcome.read, None)
-    complete = whole and outcome.type != "html" and outcome.read.complete
+    complete = whole and outcome.read.complete
     stored = upsert_events(
         db,
         source.name,

@@ -64,6 +64,8 @@ def read_body(
         from techcal.feeds.rss import read_feed
 
         return read_feed(data, defaults, window=window)
+    # not a calendar or feed: nothing here is the source's list of events
     return ReadResult(
-        warnings=[f"{defaults.source}: web pages are read by the crawler (`techcal crawl`)"]
+        warnings=[f"{defaults.source}: web pages are read by the crawler (`techcal crawl`)"],
+        recognised=False,
     )

@@ -141,8 +141,11 @@ def test_the_page_budget_stops_a_listing_and_keeps_it_from_marking_removals(db) 
     results, fetched = crawl_offline(spider, start(spider, "plug"), lug_site(meetings))
     assert len(fetched) == 3
     (result,) = results
-    assert result.whole is False  # pages were left unread
     assert len(result.outcome.read.events) == 2
+    # pages were left unread: nothing may be marked removed for them...
+    assert result.outcome.read.complete is False
+    # ...but what was read stays remembered (the budget would stop the next crawl alike)
+    assert result.whole is True
 
 
 def test_depth_zero_reads_only_the_source_page(db) -> None:
@@ -370,3 +373,24 @@ def test_callbacks_on_saved_files(db) -> None:
     assert result.outcome.read.warnings == [
         "VEVENT event_312346000@meetup.com (line 59): GEO 140.7,-73.98 out of range; ignored"
     ]
+
+
+def test_a_web_source_read_whole_marks_what_it_no_longer_lists(db) -> None:
+    meetings = monthly("m", "PLUG meeting", NOW, 3)
+    spider = spider_for(db, Source(name="plug", url=f"{BASE}/events/", type="html"))
+    (result,), _ = crawl_offline(spider, start(spider, "plug"), lug_site(meetings))
+    assert StorePipeline.store_result(db, result).new == 3
+
+    # one meeting's page fails to load: nothing is marked removed
+    pages = lug_site(meetings[:2])
+    del pages[f"{BASE}/events/{meetings[0].id}/"]
+    spider = spider_for(db)
+    (result,), _ = crawl_offline(spider, start(spider, "plug"), pages)
+    assert result.whole is False
+    assert StorePipeline.store_result(db, result).removed == 0
+
+    # read whole, the listing no longer has the third meeting: it is marked removed
+    spider = spider_for(db)
+    (result,), _ = crawl_offline(spider, start(spider, "plug"), lug_site(meetings[:2]))
+    report = StorePipeline.store_result(db, result)
+    assert (report.removed, report.unchanged) == (1, 2)

@@ -396,9 +396,14 @@ class SourcesSpider(scrapy.Spider):
             result.outcome = self._outcome(run)
             if result.outcome is not None and result.outcome.skipped:
                 result.status = "unchanged"
-            # a page that failed, or pages left unread, leave the source's
-            # content partly unknown: nothing may be marked removed
-            result.whole = not run.page_errors and not run.skipped_pages
+            # A page that failed leaves the source partly unknown: nothing is
+            # marked removed, and its next crawl reads everything again. Pages
+            # left unread for the page budget only keep removals from being
+            # marked: they would be left unread next time too.
+            result.whole = not run.page_errors
+            outcome = result.outcome
+            if run.skipped_pages and outcome is not None and not outcome.skipped:
+                outcome.read.failed_entries += run.skipped_pages
         del self.runs[run.plan.source.name]
         yield result
 
