@@ -125,7 +125,8 @@ class StorePipeline:
         if item.listing_digest is not None:
             if not item.whole:
                 forget_listing_memo(db, name)  # the next crawl reads every page
-            elif item.full_read:
+            elif item.full_read and item.outcome is not None and item.outcome.read.recognised:
+                # (pages without any event are read again each time, never taken as known)
                 save_listing_memo(db, name, ListingMemo(item.listing_digest, now))
         status = "unchanged" if stored is None else "ok"
         record_success(

@@ -394,3 +394,20 @@ def test_a_web_source_read_whole_marks_what_it_no_longer_lists(db) -> None:
     (result,), _ = crawl_offline(spider, start(spider, "plug"), lug_site(meetings[:2]))
     report = StorePipeline.store_result(db, result)
     assert (report.removed, report.unchanged) == (1, 2)
+
+
+def test_a_page_with_no_events_never_empties_a_source(db) -> None:
+    body = meetup_ics("PLUG", monthly("m", "PLUG meeting", NOW, 2), stamp=NOW)
+    spider = spider_for(db, Source(name="plug", url=f"{BASE}/plug.ics"))
+    request = start(spider, "plug")
+    _, (result,) = split(request.callback(respond(request, body)))
+    assert StorePipeline.store_result(db, result).new == 2
+    # the server now answers 200 with a maintenance page (or nothing at all)
+    for page in (b"<html><body><h1>Down for maintenance</h1></body></html>", b""):
+        spider = spider_for(db)
+        request = start(spider, "plug")
+        _, (result,) = split(request.callback(respond(request, page)))
+        report = StorePipeline.store_result(db, result)
+        assert (report.status, report.removed) == ("ok", 0)
+        assert f"{BASE}/plug.ics: no events found on its pages" in report.warnings
+    assert plug_source(db).events == 2

@@ -425,7 +425,15 @@ class SourcesSpider(scrapy.Spider):
         state = ReaderState(digest, window_key(run.plan.window), False, None)
         if previous is not None and previous.digest == digest:
             return ReadOutcome("html", True, ReadResult(warnings=run.warnings), None)
-        return ReadOutcome("html", False, ReadResult(events=events, warnings=run.warnings), state)
+        read = ReadResult(events=events, warnings=run.warnings)
+        if not events:
+            # An error page served with 200, a calendar that became a login
+            # page: pages with no event at all are never taken as "the
+            # source lists nothing now".
+            read.recognised = False
+            read.warnings.append(f"{run.plan.source.url}: no events found on its pages")
+            return ReadOutcome("html", False, read, None)  # and said again next time
+        return ReadOutcome("html", False, read, state)
 
 
 def _unique(events: list[Any], already: list[Any]) -> list[Any]:
