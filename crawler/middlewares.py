@@ -10,6 +10,7 @@ it), else ``RETRY_BACKOFF_BASE`` doubled for each retry.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -18,12 +19,14 @@ from typing import Any
 from scrapy import Request
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
+from scrapy.exceptions import IgnoreRequest
 from scrapy.extensions.throttle import AutoThrottle
 from scrapy.http import Response
 from scrapy.robotstxt import RobotParser
 from scrapy.settings import BaseSettings
 from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.defer import Deferred
+from w3lib.url import file_uri_to_path
 
 #: meta key: seconds to wait before this request is downloaded
 DELAY_KEY = "techcal_retry_delay"
@@ -142,3 +145,28 @@ class FastServerAutoThrottle(AutoThrottle):
         super()._adjust_delay(slot, latency, response)
         if slot.delay < self.min_useful:
             slot.delay = 0.0
+
+
+class FileSizeMiddleware:
+    """Hold ``file://`` sources to the download size limit too.
+
+    Scrapy's file handler reads a whole file whatever its size; a source
+    pointing at a 2 GB log by mistake must fail like a 2 GB download.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> FileSizeMiddleware:
+        return cls(crawler.settings.getint("DOWNLOAD_MAXSIZE"))
+
+    def process_request(self, request: Request) -> None:
+        if not self.max_bytes or not request.url.startswith("file:"):
+            return
+        try:
+            size = os.stat(file_uri_to_path(request.url)).st_size
+        except OSError:
+            return  # the file handler says what is wrong with it
+        if size > self.max_bytes:
+            raise IgnoreRequest(f"the file is larger than DOWNLOAD_MAXSIZE ({size} bytes)")

@@ -67,6 +67,7 @@ def crawl_settings(
             # after the retry middleware on the way out, so a retried request
             # waits before it takes a download slot
             "techcal.crawler.middlewares.RetryDelayMiddleware": 560,
+            "techcal.crawler.middlewares.FileSizeMiddleware": 570,
         },
         "ITEM_PIPELINES": {
             "techcal.crawler.pipelines.ValidationPipeline": 100,

@@ -541,3 +541,17 @@ def test_ctrl_c_stops_the_crawl_and_keeps_what_was_stored(site: Site, tmp_path: 
     assert titles(db, "fast") == ["PLUG meeting #1", "PLUG meeting #2"]
     assert "techcal: stopping: finishing the downloads in progress" in err
     assert "Traceback" not in err
+
+
+def test_a_local_file_is_held_to_the_size_limit(tmp_path: Path) -> None:
+    db = tmp_path / "techcal.db"
+    big = tmp_path / "big.ics"
+    big.write_bytes(b"BEGIN:VCALENDAR\r\n" + b"X" * 200_000)
+    missing = tmp_path / "missing.ics"
+    add(db, big.as_uri(), "big")
+    add(db, missing.as_uri(), "missing")
+    lines = by_source(crawl_json(db, "--max-size", "0.1", status=1))
+    too_big = "the body is larger than the download size limit"
+    assert lines["big"]["error"] == f"{big.as_uri()}: {too_big}"
+    unreadable = "cannot read it (No such file or directory)"
+    assert lines["missing"]["error"] == f"{missing.as_uri()}: {unreadable}"

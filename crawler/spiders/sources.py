@@ -519,8 +519,11 @@ def describe_failure(failure: Failure, url: str) -> str:
         if "redirect" in text.lower():
             return f"{url}: too many redirects (a redirect loop?)"
         if "MAXSIZE" in text.upper().replace("_", "").replace(" ", ""):
-            return f"{url}: the body is larger than the download size limit once decompressed"
+            once = " once decompressed" if "decompress" in text else ""
+            return f"{url}: the body is larger than the download size limit{once}"
         return f"{url}: {text or 'request dropped'}"
+    if isinstance(exc, OSError) and url.startswith("file:") and exc.strerror:
+        return f"{url}: cannot read it ({exc.strerror})"
     message = str(exc).strip() or type(exc).__name__
     return f"{url}: {message}"
 
