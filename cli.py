@@ -418,7 +418,7 @@ def crawl(
 
     if not names and not list_sources(app.db):
         raise click.UsageError("no sources yet: add some with `techcal sources add URL`")
-    plans, waiting = plan_crawl(app.db, names)
+    plans, waiting = plan_crawl(app.db, names, revisit_hours=revisit_hours)
     options = CrawlOptions(
         timeout=timeout,
         max_bytes=int(max_mb * 2**20),
@@ -477,9 +477,16 @@ def crawl_progress(total: int, *, quiet: bool) -> Iterator[Callable[[Any], None]
 def echo_crawl_report(report: Any) -> None:
     """Print the summary table, each source's problems, and what was not due."""
     if not report.sources:
-        click.echo("nothing to crawl: every source is waiting after failures (see `sources list`)")
-        return
-    click.echo(report.table())
+        why = (
+            "every enabled source is waiting after failures (see `sources list`)"
+            if report.not_due
+            else "no source is enabled"
+        )
+        click.echo(f"nothing to crawl: {why}")
+        if not report.not_due:
+            return
+    else:
+        click.echo(report.table())
     for line in sorted(report.sources, key=lambda line: line.source):
         problems = ([line.error] if line.error else []) + [
             w for w in line.warnings if w != line.error

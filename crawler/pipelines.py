@@ -8,7 +8,6 @@ stored is lost when a source fails.
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
@@ -92,7 +91,7 @@ class StorePipeline:
         assert self.db is not None
         try:
             report = self.store_result(self.db, item)
-        except (sqlite3.Error, OSError) as exc:
+        except Exception as exc:  # noqa: BLE001 - one source's failure never ends the crawl
             # e.g. a full disk: this source's transaction is rolled back, the crawl goes on
             logger.error("storing %s failed: %s", item.source.name, exc)
             report = SourceReport.of(item, status="error", error=f"could not store it: {exc}")
@@ -118,6 +117,14 @@ class StorePipeline:
             return SourceReport.of(item, status="error", error=item.error, failures=failures)
         stored = None
         warnings: list[str] = []
+        outcome = item.outcome
+        # validators go with a body whose read was stored whole (304s and
+        # unchanged bodies keep the ones stored before)
+        forget = (
+            outcome is not None
+            and not outcome.skipped
+            and (outcome.state is None or not item.whole or not outcome.read.recognised)
+        )
         if item.outcome is not None:
             done = store_outcome(db, item.source, item.outcome, now=now, whole=item.whole)
             stored = done.stored
@@ -136,7 +143,8 @@ class StorePipeline:
             http_status=item.http_status,
             etag=item.etag,
             last_modified=item.last_modified,
-            problem=_pages_problem(item),
+            problem=_pages_problem(item) or _nothing_found(item),
+            forget_validators=forget,
             now=now,
         )
         known = get_source(db, name).events if stored is None else None
@@ -148,3 +156,10 @@ def _pages_problem(item: SourceResult) -> str | None:
         return None
     count = len(item.page_errors)
     return f"{count} of its {item.pages + count} pages failed, e.g. {item.page_errors[0]}"
+
+
+def _nothing_found(item: SourceResult) -> str | None:
+    outcome = item.outcome
+    if outcome is None or outcome.skipped or outcome.read.recognised:
+        return None
+    return next((w for w in outcome.read.warnings if "no events found" in w), None)

@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +30,9 @@ from techcal.crawler.settings import (
     REVISIT_HOURS,
     crawl_settings,
 )
+from techcal.feeds.incremental import window_key
 from techcal.ingest import make_job
-from techcal.store.crawl_state import crawl_state, due_sources, listing_memo
+from techcal.store.crawl_state import FEED_PAGES, crawl_state, due_sources, listing_memo
 
 #: from this many sources on, bodies and pages are read in worker processes
 PARALLEL_MIN_SOURCES = 40
@@ -57,6 +58,7 @@ def plan_crawl(
     names: tuple[str, ...] | list[str] = (),
     *,
     now: datetime | None = None,
+    revisit_hours: float = REVISIT_HOURS,
 ) -> tuple[list[SourcePlan], list[str]]:
     """Return the plans of the sources to crawl now, and the names of those backing off."""
     now = now or datetime.now(UTC)
@@ -69,16 +71,30 @@ def plan_crawl(
         # remembered: a 304 then means "what we stored is current". A web
         # source's events live on pages the 304 says nothing about, and a
         # source whose last read was partial must be read in full.
-        conditional = job.previous is not None and job.previous.snapshot is not None
+        previous = job.previous
+        memo = listing_memo(db, source.name)
+        if (
+            memo is not None
+            and memo.digest == FEED_PAGES
+            and now - memo.full_read_at >= timedelta(hours=revisit_hours)
+        ):
+            # a feed whose entries lead to event pages: those pages are read
+            # again after the revisit time even when the feed is the same
+            previous = None
+        conditional = previous is not None and previous.snapshot is not None
+        if previous is not None and previous.recurring:
+            # a calendar with series is read again when the window moved,
+            # even if the server would say 304: new occurrences come into it
+            conditional = conditional and previous.window_key == window_key(job.window)
         plans.append(
             SourcePlan(
                 source=source,
                 defaults=job.defaults,
                 window=job.window,
-                previous=job.previous,
+                previous=previous,
                 etag=state.etag if conditional else None,
                 last_modified=state.last_modified if conditional else None,
-                listing=listing_memo(db, source.name),
+                listing=memo if memo is None or memo.digest != FEED_PAGES else None,
             )
         )
     return plans, [s.name for s in waiting]

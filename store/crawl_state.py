@@ -15,6 +15,10 @@ import sqlite_utils
 from techcal.errors import UnknownSource
 from techcal.store.sources import Source, get_source, list_sources
 
+#: the listing memo of a feed whose entries led to event pages (re-read after the revisit time)
+FEED_PAGES = "feed-pages"
+#: a server's Retry-After is honoured up to this long
+RETRY_AFTER_MAX = timedelta(days=7)
 #: consecutive failures after which a source is no longer tried every crawl
 BACKOFF_AFTER = 5
 #: the wait after the BACKOFF_AFTER-th failure; it doubles with each further one
@@ -92,7 +96,8 @@ def next_try(failures: int, now: datetime, retry_after: float | None = None) -> 
         wait = BACKOFF_FIRST * 2 ** min(failures - BACKOFF_AFTER, 16)
         due = now + min(wait, BACKOFF_MAX)
     if retry_after:
-        asked = now + timedelta(seconds=retry_after)
+        # a Retry-After of years (or one that overflows) must not silence a source
+        asked = now + min(timedelta(seconds=min(retry_after, 1e9)), RETRY_AFTER_MAX)
         due = max(due, asked) if due else asked
     return due
 
@@ -106,9 +111,14 @@ def record_success(
     etag: str | None,
     last_modified: str | None,
     problem: str | None = None,
+    forget_validators: bool = False,
     now: datetime | None = None,
 ) -> None:
     """Note that ``name`` was fetched (``status``: ok or unchanged); clear its failures.
+
+    ``forget_validators`` drops the stored ETag and Last-Modified: the body
+    that came with them was not stored whole, so a later 304 must not
+    stand for it.
 
     ``problem`` is kept as its last error when part of it failed (a page of
     a listing). Validators are replaced only when the response carried
@@ -118,14 +128,17 @@ def record_success(
         cursor = db.conn.execute(
             "UPDATE sources SET last_fetched = ?, last_status = ?, http_status = ?,"
             " last_error = ?, failures = 0, next_due = NULL,"
-            " etag = coalesce(?, etag), last_modified = coalesce(?, last_modified)"
+            " etag = CASE WHEN ? THEN NULL ELSE coalesce(?, etag) END,"
+            " last_modified = CASE WHEN ? THEN NULL ELSE coalesce(?, last_modified) END"
             " WHERE name = ?",
             (
                 _stamp(now or datetime.now(UTC)),
                 status,
                 http_status,
                 problem,
+                forget_validators,
                 etag,
+                forget_validators,
                 last_modified,
                 name,
             ),

@@ -411,3 +411,99 @@ def test_a_page_with_no_events_never_empties_a_source(db) -> None:
         assert (report.status, report.removed) == ("ok", 0)
         assert f"{BASE}/plug.ics: no events found on its pages" in report.warnings
     assert plug_source(db).events == 2
+
+
+# ------------------------------------------------- found in review, kept fixed
+
+
+def test_every_page_of_a_long_listing_is_read(db) -> None:
+    """Scrapy's own depth counts a listing's next pages; the spider's must not."""
+    meetings = monthly("m", "PLUG meeting", NOW, 8)
+    pages: dict[str, bytes] = {}
+    for number in range(4):
+        url = f"{BASE}/events/" + (f"?page={number + 1}" if number else "")
+        following = f"/events/?page={number + 2}" if number < 3 else None
+        chunk = meetings[2 * number : 2 * number + 2]
+        links = [(ev.title, f"/events/{ev.id}/") for ev in chunk]
+        pages[url] = listing_html("Meetings", links, next_page=following)
+        for ev in chunk:
+            pages[f"{BASE}/events/{ev.id}/"] = detail_html(ev, f"{BASE}/events/{ev.id}/")
+    spider = spider_for(db, Source(name="plug", url=f"{BASE}/events/", type="html"))
+    request = start(spider, "plug")
+    queue, results = [request], []
+    while queue:  # as Scrapy's DepthMiddleware would, give each response its parent depth + 1
+        current = queue.pop(0)
+        if current.url in pages:
+            output = current.callback(respond(current, pages[current.url]))
+        requests, done = split(output)
+        for follow in requests:
+            follow.meta["depth"] = current.meta.get("depth", 0) + 1
+        queue.extend(requests)
+        results.extend(done)
+    (result,) = results
+    assert len(result.outcome.read.events) == 8 and result.pages == 12
+
+
+def test_a_recurring_calendar_is_fetched_unconditionally_when_its_window_moved(db) -> None:
+    from techcal.crawler.run import plan_crawl
+
+    weekly = (
+        b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\n"
+        b"UID:weekly@pdxlinux.org\r\nSUMMARY:PLUG hack night\r\n"
+        b"DTSTART:20261125T020000Z\r\nDTEND:20261125T040000Z\r\nRRULE:FREQ=WEEKLY\r\n"
+        b"END:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    spider = spider_for(db, Source(name="plug", url=f"{BASE}/plug.ics"))
+    request = start(spider, "plug")
+    _, (result,) = split(request.callback(respond(request, weekly, ETag='"w1"')))
+    StorePipeline.store_result(db, result)
+    same_day, _ = plan_crawl(db, now=NOW)
+    assert same_day[0].etag == '"w1"'
+    two_months_on, _ = plan_crawl(db, now=NOW + timedelta(days=60))
+    assert two_months_on[0].etag is None  # the server's 304 would hide new occurrences
+
+
+def test_pages_a_feed_leads_to_are_read_again_after_the_revisit_time(db) -> None:
+    from sitegen import wordpress_rss
+
+    from techcal.crawler.run import plan_crawl
+
+    ev = monthly("talk", "Hack Night", NOW, 1)[0]
+    page = f"{BASE}/talks/{ev.id}/"
+    feed = wordpress_rss(BASE, [(ev.title, page)], built=NOW)
+    spider = spider_for(db, Source(name="blog", url=f"{BASE}/feed/"))
+    (result,), _ = crawl_offline(
+        spider, start(spider, "blog"), {f"{BASE}/feed/": feed, page: detail_html(ev, page)}
+    )
+    StorePipeline.store_result(db, result)
+    soon, _ = plan_crawl(db, now=datetime.now(UTC) + timedelta(hours=1))
+    assert soon[0].previous is not None  # an unchanged feed is skipped, pages and all
+    later, _ = plan_crawl(db, now=datetime.now(UTC) + timedelta(hours=13))
+    assert later[0].previous is None and later[0].etag is None  # read in full, pages too
+
+
+def test_validators_are_kept_only_with_a_body_stored_whole(db) -> None:
+    body = meetup_ics("PLUG", monthly("m", "PLUG meeting", NOW, 2), stamp=NOW)
+    spider = spider_for(db, Source(name="plug", url=f"{BASE}/plug.ics"))
+    request = start(spider, "plug")
+    _, (result,) = split(request.callback(respond(request, body, ETag='"v1"')))
+    StorePipeline.store_result(db, result)
+    assert crawl_state(db, "plug").etag == '"v1"'
+    # the calendar URL now serves a login page with validators of its own
+    spider = spider_for(db)
+    request = start(spider, "plug")
+    login = b"<html><body><form>Sign in</form></body></html>"
+    _, (result,) = split(
+        request.callback(respond(request, login, Last_Modified="Fri, 01 Jan 2100"))
+    )
+    StorePipeline.store_result(db, result)
+    state = crawl_state(db, "plug")
+    assert (state.etag, state.last_modified) == (None, None)
+    assert "no events found" in plug_source(db).last_error
+    assert plug_source(db).events == 2
+
+
+def test_a_huge_retry_after_is_capped() -> None:
+    now = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+    assert next_try(1, now, retry_after=99999999999999) == now + timedelta(days=7)
+    assert next_try(1, now, retry_after=31536000) == now + timedelta(days=7)

@@ -37,8 +37,12 @@ from techcal.feeds.base import ReadResult
 from techcal.feeds.detect import detect_type
 from techcal.feeds.incremental import READER_VERSION, window_key
 from techcal.ingest import ReadJob, ReadOutcome, read_job
+from techcal.store.crawl_state import FEED_PAGES
 from techcal.store.reader_state import ReaderState
 
+#: meta key of a page's link depth from its source (Scrapy's DepthMiddleware
+#: rewrites "depth" as parent + 1, which would count a listing's next pages)
+DEPTH_KEY = "techcal_depth"
 #: a listing's "next page" links followed per source, within its page budget
 MAX_LISTING_PAGES = 10
 
@@ -180,7 +184,13 @@ class SourcesSpider(scrapy.Spider):
             headers=headers,
             # several sources may list the same page: each reads it for itself
             dont_filter=True,
-            meta={"source": plan.source.name, "depth": 0, "handle_httpstatus_list": [304]},
+            meta={
+                "source": plan.source.name,
+                DEPTH_KEY: 0,
+                "handle_httpstatus_list": [304],
+                # a local file that is missing stays missing: no retries
+                "dont_retry": url.startswith("file:"),
+            },
         )
 
     def _follow(
@@ -210,7 +220,7 @@ class SourcesSpider(scrapy.Spider):
                 # detail pages before further listing pages: a long calendar
                 # spends its budget on events, not on empty months
                 priority=0 if listing else 1,
-                meta={"source": run.plan.source.name, "depth": depth, "listing": listing},
+                meta={"source": run.plan.source.name, DEPTH_KEY: depth, "listing": listing},
             )
 
     # ----------------------------------------------------------- callbacks
@@ -278,6 +288,9 @@ class SourcesSpider(scrapy.Spider):
             )
             return
         # feed entries that carry no event data: their pages may
+        if outcome.read.pages:
+            run.result.listing_digest = FEED_PAGES
+            run.result.full_read = True
         for request in self._follow(run, outcome.read.pages, 1, listing=False):
             yield request
 
@@ -290,7 +303,7 @@ class SourcesSpider(scrapy.Spider):
         listing = response.meta.get("listing", False)
         try:
             page = await self.readers.page(response, run.plan.defaults)
-            depth = response.meta.get("depth", 1)
+            depth = response.meta.get(DEPTH_KEY, 1)
             for request in self._took_page(run, response.url, page, depth, listing=listing):
                 yield request
         except Exception as exc:
