@@ -111,6 +111,9 @@ def crawl_offline(spider: SourcesSpider, first: Request, pages: dict[str, bytes]
             failure.request = request  # type: ignore[attr-defined]
             output = request.errback(failure)
         requests, done = split(output)
+        for follow in requests:
+            # as Scrapy's DepthMiddleware does: each new request gets its parent's depth + 1
+            follow.meta["depth"] = request.meta.get("depth", 0) + 1
         queue.extend(requests)
         results.extend(done)
     return results, fetched
@@ -429,17 +432,7 @@ def test_every_page_of_a_long_listing_is_read(db) -> None:
         for ev in chunk:
             pages[f"{BASE}/events/{ev.id}/"] = detail_html(ev, f"{BASE}/events/{ev.id}/")
     spider = spider_for(db, Source(name="plug", url=f"{BASE}/events/", type="html"))
-    request = start(spider, "plug")
-    queue, results = [request], []
-    while queue:  # as Scrapy's DepthMiddleware would, give each response its parent depth + 1
-        current = queue.pop(0)
-        if current.url in pages:
-            output = current.callback(respond(current, pages[current.url]))
-        requests, done = split(output)
-        for follow in requests:
-            follow.meta["depth"] = current.meta.get("depth", 0) + 1
-        queue.extend(requests)
-        results.extend(done)
+    results, _ = crawl_offline(spider, start(spider, "plug"), pages)
     (result,) = results
     assert len(result.outcome.read.events) == 8 and result.pages == 12
 
