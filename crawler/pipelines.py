@@ -125,8 +125,8 @@ class StorePipeline:
             and not outcome.skipped
             and (outcome.state is None or not item.whole or not outcome.read.recognised)
         )
-        if item.outcome is not None:
-            done = store_outcome(db, item.source, item.outcome, now=now, whole=item.whole)
+        if outcome is not None:
+            done = store_outcome(db, item.source, outcome, now=now, whole=item.whole)
             stored = done.stored
             warnings = done.read.warnings
         if item.listing_digest is not None:
