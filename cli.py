@@ -8,12 +8,14 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import sqlite_utils
-from tabulate import tabulate
 
+# Only what every command needs is imported here: `techcal search` must start
+# in well under 0.15 s, so Scrapy, Apprise, sqlite-utils, the readers and the
+# web server are imported inside the commands that use them
+# (tests/test_search_cli.py checks).
 from techcal import __version__
 from techcal.crawler.settings import (
     DOWNLOAD_TIMEOUT,
@@ -24,19 +26,13 @@ from techcal.crawler.settings import (
     REVISIT_HOURS,
 )
 from techcal.errors import NotAvailableYet, TechcalError
-from techcal.event import KINDS
-from techcal.ingest import import_files
-from techcal.source_files import read_sources, sources_to_opml, sources_to_toml
-from techcal.store import (
-    SOURCE_TYPES,
-    Source,
-    add_source,
-    add_sources,
-    list_sources,
-    open_store,
-    remove_source,
-    resolve_db_path,
-)
+from techcal.event import KINDS, SOURCE_TYPES
+from techcal.store.database import resolve_db_path
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+    from techcal.store import Source
 
 
 class _UserError(click.ClickException):
@@ -70,9 +66,22 @@ class App:
 
     @property
     def db(self) -> sqlite_utils.Database:
+        """The database, opened (and migrated) for writing."""
         if self._db is None:
+            from techcal.store import open_store
+
             self._db = open_store(self.db_path)
         return self._db
+
+    @property
+    def reader(self) -> sqlite3.Connection:
+        """A plain connection for reading: the fast path of search and show."""
+        if self._db is not None:
+            conn: sqlite3.Connection = self._db.conn
+            return conn
+        from techcal.store import open_reader
+
+        return open_reader(self.db_path)
 
 
 pass_app = click.make_pass_decorator(App)
@@ -103,12 +112,20 @@ def search_filters(func: Callable[..., Any]) -> Callable[..., Any]:
             help="Radius around --near, e.g. 25km or 15mi (default 50km).",
         ),
         click.option(
-            "--from", "date_from", metavar="DATE", help="First day (YYYY-MM-DD, default today)."
+            "--from",
+            "date_from",
+            metavar="DATE",
+            help="Start of the window: YYYY-MM-DD, today, tomorrow, +7d, a weekday (default: now).",
         ),
-        click.option("--to", "date_to", metavar="DATE", help="Last day (YYYY-MM-DD)."),
+        click.option("--to", "date_to", metavar="DATE", help="Last day of the window (included)."),
         click.option("--days", type=click.IntRange(min=1), help="Number of days from --from."),
         click.option(
-            "--online/--in-person", default=None, help="Only online, or only in-person events."
+            "--online/--in-person",
+            default=None,
+            help="Only online events (with --near: online ones as well), or only in-person ones.",
+        ),
+        click.option(
+            "--include-cancelled", is_flag=True, help="Show cancelled events too (marked)."
         ),
     ]
     for option in reversed(options):
@@ -190,6 +207,8 @@ def sources_add(
         techcal sources add https://www.meetup.com/pdxpython/events/ical/ \\
             --name pdxpython --kind user-group --city "Portland, OR" --topic python
     """
+    from techcal.store import Source, add_source
+
     source = add_source(
         app.db, Source(name=name, url=url, kind=kind, type=source_type, city=city, topics=topics)
     )
@@ -206,6 +225,10 @@ def sources_list(app: App, as_json: bool) -> None:
     Example:
         techcal sources list --json
     """
+    from tabulate import tabulate
+
+    from techcal.store import list_sources
+
     found = list_sources(app.db)
     if as_json:
         click.echo(json.dumps([s.to_dict() for s in found], indent=2, ensure_ascii=False))
@@ -253,6 +276,8 @@ def sources_remove(app: App, name: str) -> None:
     Example:
         techcal sources remove calagator
     """
+    from techcal.store import remove_source
+
     marked = remove_source(app.db, name)
     click.echo(f"removed {name}; {marked} event(s) no longer listed by any source")
 
@@ -271,6 +296,9 @@ def sources_import(app: App, file: Path) -> None:
         techcal sources import data/sources.toml
         techcal sources import feeds.opml
     """
+    from techcal.source_files import read_sources
+    from techcal.store import add_sources
+
     added, skipped = add_sources(app.db, read_sources(file))
     click.echo(
         f"imported {added} source(s) from {file}"
@@ -297,6 +325,9 @@ def sources_export(app: App, fmt: str, output: Any) -> None:
     Example:
         techcal sources export --format opml -o techcal.opml
     """
+    from techcal.source_files import sources_to_opml, sources_to_toml
+    from techcal.store import list_sources
+
     found = list_sources(app.db)
     output.write(sources_to_toml(found) if fmt == "toml" else sources_to_opml(found))
 
@@ -319,6 +350,8 @@ def import_(app: App, files: tuple[Path, ...], source_name: str | None) -> None:
         techcal import plug.ics
         techcal import --source calagator ~/Downloads/calagator.ics
     """
+    from techcal.ingest import import_files
+
     for done in import_files(app.db, list(files), source_name=source_name):
         if done.stored is None:
             click.echo(
@@ -415,6 +448,7 @@ def crawl(
         techcal crawl --source calagator --json
     """
     from techcal.crawler.run import CrawlOptions, plan_crawl, run_crawl
+    from techcal.store import list_sources
 
     if not names and not list_sources(app.db):
         raise click.UsageError("no sources yet: add some with `techcal sources add URL`")
@@ -508,40 +542,154 @@ def echo_crawl_report(report: Any) -> None:
     type=click.Choice(["table", "json", "csv", "ics"]),
     default="table",
     show_default=True,
+    help="table for people; json, csv and ics for programs and calendars.",
 )
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
-def search(**_: Any) -> None:
+@click.option(
+    "--limit",
+    type=click.IntRange(min=0),
+    default=20,
+    show_default=True,
+    help="Most results to show (0: every match in the date window).",
+)
+@click.option("--tz", metavar="ZONE", help="Show times in this zone (default: this machine's).")
+@pass_app
+def search(app: App, fmt: str, limit: int, tz: str | None, **filters: Any) -> None:
     """Find upcoming events by text, topic, kind, place and date.
+
+    TEXT is a full-text search, ranked by relevance: plain words, "quoted
+    phrases", prefixes (kube*), OR and NOT. Without TEXT, results come in
+    start order. Dates take YYYY-MM-DD, today, tomorrow, +7d or a weekday;
+    the default is every upcoming event. --near takes a city ("Portland, OR",
+    Berlin) or LAT,LON; the place chosen is printed on standard error.
+    Cancelled events are hidden unless --include-cancelled.
 
     \b
     Example:
         techcal search --topic python --near "Portland, OR" --within 25km
-        techcal search rust --days 30 --format json
+        techcal search "kube*" --days 30 --format json
     """
-    raise NotAvailableYet("search")
+    from datetime import UTC, datetime
+
+    from techcal.store.query import build_query, zone
+    from techcal.store.search import search as run_search
+
+    now = datetime.now(UTC)
+    query = build_query(**filters, limit=limit, tz=tz, now=now)
+    if query.near is not None and filters.get("near") and query.near.population:
+        click.echo(f"searching {query.near.note()}", err=True)
+    hits = run_search(app.reader, query, now=now)
+    shown_tz = zone(tz)
+    if fmt == "json":
+        from techcal.output import to_json
+
+        click.echo(to_json(hits, shown_tz if tz else None))
+    elif fmt == "csv":
+        from techcal.output import to_csv
+
+        click.echo(to_csv(hits, shown_tz if tz else None), nl=False)
+    elif fmt == "ics":
+        from techcal.feeds.ical_out import calendar
+
+        body = calendar(((h.event, h.sources) for h in hits), name=f"techcal: {query.describe()}")
+        click.echo(body.decode("utf-8").replace("\r\n", "\n"), nl=False)
+    elif hits:
+        from techcal.output import to_table
+
+        click.echo(to_table(hits, shown_tz, now=now))
+    else:
+        click.echo("no events match", err=True)
 
 
 @cli.command()
 @click.argument("event_id")
-def show(event_id: str) -> None:
-    """Show one event with every source that lists it.
+@click.option("--json", "as_json", is_flag=True, help="Print the event as JSON.")
+@click.option("--tz", metavar="ZONE", help="Show times in this zone (default: this machine's).")
+@pass_app
+def show(app: App, event_id: str, as_json: bool, tz: str | None) -> None:
+    """Show one event in full, with every source that lists it.
+
+    EVENT_ID is the id from `techcal search` or the event's UID.
 
     \b
     Example:
         techcal show 42
+        techcal show 42 --json
     """
-    raise NotAvailableYet("show")
+    from datetime import UTC, datetime
+
+    from techcal.store.query import zone
+    from techcal.store.search import get_event
+
+    shown_tz = zone(tz)
+    hit = get_event(app.reader, event_id)
+    if hit is None:
+        raise click.ClickException(f"no event {event_id!r} (ids are in `techcal search` output)")
+    if as_json:
+        from techcal.output import hit_to_json
+
+        data = hit_to_json(hit, shown_tz if tz else None)
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        from techcal.output import to_text
+
+        click.echo(to_text(hit, shown_tz, now=datetime.now(UTC)))
 
 
 @cli.command()
-def topics() -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.option(
+    "--retag", is_flag=True, help="Tag every stored event again (after editing the taxonomy)."
+)
+@pass_app
+def topics(app: App, as_json: bool, retag: bool) -> None:
     """List the topics with the number of upcoming events each.
+
+    Events are tagged from their title, description and categories with the
+    synonyms in the taxonomy (data/topics.toml, or the file $TECHCAL_TOPICS
+    names), plus their source's topics. After the taxonomy changes, the next
+    crawl re-tags everything; --retag does it now.
 
     \b
     Example:
         techcal topics
+        techcal topics --retag
     """
-    raise NotAvailableYet("topics")
+    from techcal.store.normalise import renormalise, tags_are_current
+    from techcal.store.search import topic_counts
+    from techcal.store.topics import taxonomy
+
+    known = taxonomy()
+    if retag:
+        changed = renormalise(app.db.conn, topics=known)
+        click.echo(f"re-tagged: {changed} event(s) changed", err=True)
+    conn = app.reader
+    counts = topic_counts(conn)
+    stale = not tags_are_current(conn, known) and bool(
+        conn.execute("SELECT 1 FROM events LIMIT 1").fetchone()
+    )
+    rows = [
+        {"topic": t.slug, "label": t.label, "upcoming": counts.get(t.slug, 0)}
+        for t in known.topics.values()
+    ]
+    # source topics outside the taxonomy still count
+    rows += [
+        {"topic": slug, "label": slug, "upcoming": n}
+        for slug, n in counts.items()
+        if slug not in known.topics
+    ]
+    rows.sort(key=lambda r: (-r["upcoming"], r["topic"]))
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+    else:
+        width = max(len(r["topic"]) for r in rows)
+        for row in rows:
+            click.echo(f"{row['topic']:<{width}}  {row['upcoming']:>6}  {row['label']}")
+    if stale:
+        click.echo(
+            "the taxonomy changed since events were tagged: run `techcal topics --retag`"
+            " (or the next crawl will)",
+            err=True,
+        )
 
 
 @cli.command()

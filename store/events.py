@@ -13,7 +13,8 @@ import sqlite_utils
 
 from techcal.errors import UnknownSource
 from techcal.event import SCHEDULE_FIELDS, Event
-from techcal.store.schema import FTS_COLUMNS
+from techcal.store.normalise import Normaliser
+from techcal.store.schema import FTS_COLUMNS, INDEX_PLACES_SINCE, INDEX_TOPICS_SINCE
 
 # Column order of the event values a record supplies (insert and update).
 _EVENT_COLUMNS = (
@@ -41,6 +42,7 @@ _EVENT_COLUMNS = (
     "categories",
     "organizer",
     "cost",
+    "geo_precision",
 )
 
 _COLUMN_NAMES = tuple(c.strip('"') for c in _EVENT_COLUMNS)
@@ -175,10 +177,14 @@ def upsert_events(
     conn: sqlite3.Connection = db.conn
     conn.execute("BEGIN IMMEDIATE")
     try:
-        row = conn.execute("SELECT id FROM sources WHERE name = ?", (source,)).fetchone()
+        row = conn.execute(
+            "SELECT id, city, topics FROM sources WHERE name = ?", (source,)
+        ).fetchone()
         if row is None:
             raise UnknownSource(source)
-        source_id = row[0]
+        source_id, source_city = row[0], row[1]
+        source_topics = tuple(json.loads(row[2] or "[]"))
+        normaliser = Normaliser()
         existing = {
             r[0]: r[1:]
             for r in conn.execute(
@@ -193,7 +199,7 @@ def upsert_events(
         changed_events, changed_provenance = [], []
         unchanged = []
         for source_uid, record in batch.items():
-            row = _event_values(record)
+            row = _event_values(record, normaliser, source_city, source_topics)
             text = repr(row)
             content = _digest(text)
             known = existing.get(source_uid)
@@ -222,6 +228,8 @@ def upsert_events(
             # index the batch in one statement (rows revived through ON
             # CONFLICT keep their old id and were re-indexed by the trigger)
             conn.execute(_INDEX_NEW_EVENTS, (last_id,))
+            conn.execute(INDEX_TOPICS_SINCE, (last_id,))
+            conn.execute(INDEX_PLACES_SINCE, (last_id,))
             conn.executemany(_INSERT_PROVENANCE, new_provenance)
         if changed_events:
             conn.executemany(_UPDATE_EVENT, changed_events)
@@ -268,8 +276,28 @@ def upsert_events(
     return result
 
 
-def _event_values(record: Event) -> tuple[object, ...]:
+def _event_values(
+    record: Event,
+    normaliser: Normaliser,
+    source_city: str | None,
+    source_topics: tuple[str, ...],
+) -> tuple[object, ...]:
+    """Return the event columns of ``record``, with its topics and place worked out."""
     end = record.end
+    topics = normaliser.topics(
+        record.title, record.description, record.categories, (*record.topics, *source_topics)
+    )
+    lat, lon, precision = normaliser.locate(
+        lat=record.lat,
+        lon=record.lon,
+        venue=record.venue,
+        address=record.address,
+        city=record.city,
+        region=record.region,
+        country=record.country,
+        online=record.online,
+        source_city=source_city,
+    )
     return (
         record.title.strip(),
         record.description,
@@ -286,15 +314,16 @@ def _event_values(record: Event) -> tuple[object, ...]:
         record.city,
         record.region,
         record.country,
-        record.lat,
-        record.lon,
+        lat,
+        lon,
         int(record.online),
         record.online_url,
         record.kind,
-        _json_list(record.topics),
+        _json_list(topics),
         _json_list(record.categories),
         record.organizer,
         record.cost,
+        precision,
     )
 
 
@@ -312,5 +341,9 @@ def _record(row: tuple[object, ...]) -> str:
 
 
 def stored_record(text: str) -> dict[str, object]:
-    """Return a provenance ``record`` as a dict of event columns."""
-    return dict(zip(_COLUMN_NAMES, json.loads(text), strict=True))
+    """Return a provenance ``record`` as a dict of event columns.
+
+    Records stored before a column existed lack it: it reads as None.
+    """
+    values = json.loads(text)
+    return {name: values[i] if i < len(values) else None for i, name in enumerate(_COLUMN_NAMES)}

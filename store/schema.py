@@ -173,6 +173,91 @@ def m004_listing_state(db: sqlite_utils.Database) -> None:
     )
 
 
+@MIGRATIONS()
+def m005_search(db: sqlite_utils.Database) -> None:
+    """Topics and places for search: geo_precision, the topic and R*Tree indexes."""
+    db.execute("ALTER TABLE events ADD COLUMN geo_precision TEXT")
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    # One row per (topic, event), in start order within a topic: a topic
+    # search walks its own slice of this index in time order and stops at
+    # --limit, however many events the store holds.
+    db.execute(
+        """
+        CREATE TABLE event_topics (
+            topic TEXT NOT NULL,
+            start_utc INTEGER NOT NULL,
+            event_id INTEGER NOT NULL,
+            PRIMARY KEY (topic, start_utc, event_id)
+        ) WITHOUT ROWID
+        """
+    )
+    # Start time, latitude and longitude of every event that has a place: a
+    # "near X, in these dates" search reads only the candidates in its box
+    # (R*Tree keeps 32-bit floats rounded outwards, so the box is a superset
+    # and exact times and distances are checked on the candidates).
+    db.execute("CREATE VIRTUAL TABLE events_rtree USING rtree(id, t0, t1, lat0, lat1, lon0, lon1)")
+    # upsert_events fills both for new events in one statement per batch
+    # (like the FTS index); these triggers keep them right on every other
+    # write.
+    db.execute(
+        """
+        CREATE TRIGGER events_topics_au AFTER UPDATE OF topics, start_utc ON events BEGIN
+          DELETE FROM event_topics WHERE event_id = old.id AND start_utc = old.start_utc
+            AND topic IN (SELECT value FROM json_each(old.topics));
+          INSERT OR IGNORE INTO event_topics (topic, start_utc, event_id)
+            SELECT value, new.start_utc, new.id FROM json_each(new.topics);
+        END
+        """
+    )
+    db.execute(
+        """
+        CREATE TRIGGER events_topics_ad AFTER DELETE ON events BEGIN
+          DELETE FROM event_topics WHERE event_id = old.id AND start_utc = old.start_utc
+            AND topic IN (SELECT value FROM json_each(old.topics));
+        END
+        """
+    )
+    db.execute(
+        """
+        CREATE TRIGGER events_rtree_au AFTER UPDATE OF start_utc, lat, lon ON events BEGIN
+          DELETE FROM events_rtree WHERE id = old.id;
+          INSERT INTO events_rtree (id, t0, t1, lat0, lat1, lon0, lon1)
+            SELECT new.id, new.start_utc, new.start_utc, new.lat, new.lat, new.lon, new.lon
+            WHERE new.lat IS NOT NULL AND new.lon IS NOT NULL;
+        END
+        """
+    )
+    db.execute(
+        """
+        CREATE TRIGGER events_rtree_ad AFTER DELETE ON events BEGIN
+          DELETE FROM events_rtree WHERE id = old.id;
+        END
+        """
+    )
+    # kind-only searches walk this in start order
+    db.execute("CREATE INDEX events_kind_start ON events(kind, start_utc)")
+    db.execute("UPDATE events SET geo_precision = 'exact' WHERE lat IS NOT NULL")
+    db.execute(INDEX_TOPICS_SINCE, (0,))
+    db.execute(INDEX_PLACES_SINCE, (0,))
+    if db.execute("SELECT 1 FROM events LIMIT 1").fetchone():
+        # tag and place what older versions stored without
+        from techcal.store.normalise import renormalise
+
+        renormalise(db.conn, commit=False)
+
+
+#: index the topics and places of events with ids above ?: after a batch insert
+INDEX_TOPICS_SINCE = (
+    "INSERT OR IGNORE INTO event_topics (topic, start_utc, event_id)"
+    " SELECT j.value, e.start_utc, e.id FROM events e, json_each(e.topics) j WHERE e.id > ?"
+)
+INDEX_PLACES_SINCE = (
+    "INSERT INTO events_rtree (id, t0, t1, lat0, lat1, lon0, lon1)"
+    " SELECT id, start_utc, start_utc, lat, lat, lon, lon FROM events"
+    " WHERE id > ? AND lat IS NOT NULL AND lon IS NOT NULL"
+)
+
+
 def known_migrations() -> set[str]:
     """Return the names of every migration this version of techcal knows."""
     return {m.name for m in MIGRATIONS._migrations}

@@ -13,10 +13,8 @@ from urllib.parse import urlsplit
 import sqlite_utils
 
 from techcal.errors import SourceError, SourceExists, UnknownSource
-from techcal.event import KINDS
+from techcal.event import KINDS, SOURCE_TYPES
 
-#: how a source is read; "auto" decides from the response
-SOURCE_TYPES = ("auto", "ics", "rss", "html")
 _URL_SCHEMES = ("http", "https", "webcal", "file")
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 _TOPIC_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,40}$")

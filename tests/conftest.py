@@ -18,6 +18,19 @@ SHARED_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _own_cache_and_taxonomy(tmp_path_factory: pytest.TempPathFactory):
+    """Build the gazetteer once per run in a temporary folder; use the bundled taxonomy.
+
+    Environment variables reach the CLI subprocesses the tests start too.
+    """
+    patch = pytest.MonkeyPatch()
+    patch.setenv("TECHCAL_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    patch.delenv("TECHCAL_TOPICS", raising=False)
+    yield
+    patch.undo()
+
+
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "techcal.db"

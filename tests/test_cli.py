@@ -47,9 +47,6 @@ CONTRACT = {
     ("import",),
 }
 NOT_YET = [
-    ["search", "python"],
-    ["show", "1"],
-    ["topics"],
     ["feed", "-o", "x.ics"],
     ["serve"],
     ["publish", "site", "--base-url", "https://example.org/"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import sqlite3
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from techcal.errors import NotATechcalDatabase
 from techcal.store import Source, add_source, list_sources, open_store, upsert_events
 from techcal.store.database import APPLICATION_ID, connect, resolve_db_path
 from techcal.store.schema import MIGRATIONS, known_migrations
+from techcal.store.schema_names import MIGRATION_NAMES
 
 from conftest import NOW, make_event
 
@@ -31,12 +33,7 @@ def test_new_database_is_created_with_its_folder_in_wal_mode(tmp_path):
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert db.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
     assert {"sources", "events", "provenance", "events_fts"} <= set(db.table_names())
-    assert [m.name for m in MIGRATIONS.applied(db)] == [
-        "m001_initial",
-        "m002_source_crawl_state",
-        "m003_reader_state",
-        "m004_listing_state",
-    ]
+    assert [m.name for m in MIGRATIONS.applied(db)] == list(MIGRATION_NAMES)
 
 
 def test_text_file_is_refused_and_left_unchanged(tmp_path, runner):
@@ -121,12 +118,24 @@ def test_older_schema_is_migrated_in_place_keeping_data(tmp_path):
     MIGRATIONS.apply(old, stop_before="m002_source_crawl_state")
     assert "failures" not in old["sources"].columns_dict
     old.execute(
-        "INSERT INTO sources (name, url, kind, type, topics, enabled, added_at)"
-        " VALUES ('plug', 'https://pdxlinux.org/events.ics', 'lug', 'ics', '[\"linux\"]', 1,"
-        " '2026-01-01')"
+        "INSERT INTO sources (name, url, kind, type, city, topics, enabled, added_at)"
+        " VALUES ('plug', 'https://pdxlinux.org/events.ics', 'lug', 'ics', 'Portland, OR',"
+        " '[\"linux\"]', 1, '2026-01-01')"
+    )
+    # an event as that release stored it: no topics of its own, no place index
+    old.execute(
+        "INSERT INTO events (uid, title, description, start, start_utc, kind, topics,"
+        " venue, city, created_at, updated_at, changed_at) VALUES ('u1@techcal',"
+        " 'PLUG: Python on Linux', '', '2026-12-03T18:00:00-08:00', ?, 'lug', '[]',"
+        " 'Lucky Lab', 'Portland', '2026-01-01', '2026-01-01', '2026-01-01')",
+        (int(NOW.timestamp()) + 86400 * 11,),
+    )
+    old.execute(
+        "INSERT INTO provenance (event_id, source_id, source_uid, content_hash, schedule_hash,"
+        " first_seen, last_seen, record) VALUES (1, 1, 'e1', 'x', 'y', '2026-01-01',"
+        " '2026-01-01', '[]')"
     )
     old.conn.commit()
-    upsert_events(old, "plug", [make_event(1)], now=NOW)
     old.conn.close()
 
     db = open_store(path)
@@ -139,7 +148,14 @@ def test_older_schema_is_migrated_in_place_keeping_data(tmp_path):
         0,
         1,
     )
-    assert db["events"].count == 1
+    # m005 tagged and placed what the old release stored, and indexed it
+    event = db.execute("SELECT topics, lat, geo_precision FROM events").fetchone()
+    assert set(json.loads(event[0])) >= {"linux", "python"}
+    assert event[1] == pytest.approx(45.52, abs=0.01)
+    assert event[2] == "city"
+    assert db.execute("SELECT count(*) FROM events_rtree").fetchone()[0] == 1
+    topics = {r[0] for r in db.execute("SELECT topic FROM event_topics")}
+    assert {"linux", "python"} <= topics
 
 
 def test_database_from_a_newer_techcal_is_refused(tmp_path):
@@ -181,3 +197,8 @@ def test_processes_opening_a_new_database_at_once_all_succeed(tmp_path):
     assert all(out.strip() == "True" for out, _ in results)
     db = open_store(path)
     assert len(MIGRATIONS.applied(db)) == len(known_migrations())
+
+
+def test_the_light_list_of_migration_names_is_complete():
+    # open_reader trusts MIGRATION_NAMES to skip sqlite-utils on the search path
+    assert set(MIGRATION_NAMES) == known_migrations()

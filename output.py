@@ -1,0 +1,198 @@
+"""Search results as text: a table that fits the terminal, JSON, CSV, iCalendar.
+
+JSON carries DESIGN.md's fields (``id``, ``uid``, ``title``, ``start``,
+``end``, ``all_day``, ``timezone``, ``url``, ``venue``, ``city``, ``lat``,
+``lon``, ``online``, ``topics``, ``kind``, ``status``, ``sources``) and a few
+more; times are ISO 8601 with their offset: the event's own, or ``--tz``'s
+when given. The table shows times in the user's zone (``--tz``, else the
+machine's).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+import textwrap
+from collections.abc import Iterable
+from datetime import datetime, tzinfo
+from typing import Any
+
+from techcal.store.search import Hit
+
+#: the JSON fields of an event, in order
+JSON_FIELDS = (
+    "id", "uid", "title", "start", "end", "all_day", "timezone", "url", "venue", "address",
+    "city", "region", "country", "lat", "lon", "geo_precision", "online", "online_url",
+    "topics", "kind", "status", "organizer", "cost", "sequence", "description",
+)  # fmt: skip
+CSV_FIELDS = (
+    "id", "uid", "start", "end", "all_day", "timezone", "title", "url", "venue", "address",
+    "city", "region", "country", "lat", "lon", "online", "kind", "status", "topics", "sources",
+    "distance_km",
+)  # fmt: skip
+
+
+def _moment(text: str | None, tz: tzinfo | None, all_day: bool) -> str | None:
+    if text is None:
+        return None
+    if tz is None or all_day:
+        return text  # all-day dates are the same day everywhere
+    return datetime.fromisoformat(text).astimezone(tz).isoformat()
+
+
+def hit_to_json(hit: Hit, tz: tzinfo | None = None) -> dict[str, Any]:
+    """Return the JSON object of one result."""
+    event = hit.event
+    data = {name: event[name] for name in JSON_FIELDS}
+    data["start"] = _moment(event["start"], tz, event["all_day"])
+    data["end"] = _moment(event["end"], tz, event["all_day"])
+    data["sources"] = hit.sources
+    if hit.distance_km is not None:
+        data["distance_km"] = round(hit.distance_km, 2)
+    return data
+
+
+def to_json(hits: Iterable[Hit], tz: tzinfo | None = None) -> str:
+    """Return the results as a JSON array."""
+    return json.dumps([hit_to_json(h, tz) for h in hits], indent=2, ensure_ascii=False)
+
+
+def to_csv(hits: Iterable[Hit], tz: tzinfo | None = None) -> str:
+    """Return the results as CSV with a header row (lists joined with ';')."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_FIELDS)
+    for hit in hits:
+        data = hit_to_json(hit, tz)
+        data["topics"] = ";".join(data["topics"])
+        data["sources"] = ";".join(s["name"] for s in hit.sources)
+        data["distance_km"] = data.get("distance_km", "")
+        writer.writerow(["" if data.get(f) is None else data[f] for f in CSV_FIELDS])
+    return out.getvalue()
+
+
+def when(hit: Hit, tz: tzinfo, *, now: datetime) -> str:
+    """Return ``Thu 03 Dec 18:00`` (with the year when it is not this year's)."""
+    event = hit.event
+    start = hit.start
+    if not event["all_day"]:
+        start = start.astimezone(tz)
+    year = "" if start.year == now.astimezone(tz).year else f" {start.year}"
+    day = f"{start:%a %d %b}{year}"
+    return f"{day} all day" if event["all_day"] else f"{day} {start:%H:%M}"
+
+
+def where(event: dict[str, Any]) -> str:
+    """Return the shortest useful place text of an event."""
+    parts = [p for p in (event["venue"], event["city"]) if p]
+    if not parts and event["address"]:
+        parts = [event["address"]]
+    place = ", ".join(dict.fromkeys(parts))
+    if event["online"]:
+        return f"{place} + online" if place else "online"
+    return place or "?"
+
+
+def _cut(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+
+
+def to_table(hits: list[Hit], tz: tzinfo, *, now: datetime, width: int | None = None) -> str:
+    """Return the results as an aligned table that fits ``width`` columns."""
+    width = width or shutil.get_terminal_size((100, 24)).columns
+    show_km = any(h.distance_km is not None for h in hits)
+    rows = []
+    for hit in hits:
+        event = hit.event
+        title = event["title"]
+        if event["status"] == "cancelled":
+            title = f"CANCELLED: {title}"
+        km = f"{hit.distance_km:.0f}" if hit.distance_km is not None else ""
+        rows.append(
+            [
+                str(hit.id),
+                when(hit, tz, now=now),
+                title,
+                where(event),
+                km,
+                ",".join(event["topics"]),
+            ]
+        )
+    headers = ["id", "when", "title", "where", "km", "topics"]
+    if not show_km:
+        headers.pop(4)
+        for row in rows:
+            row.pop(4)
+    # fixed columns keep their width; title, where and topics share the rest
+    fixed = [0, 1] + ([4] if show_km else [])
+    widths = [max(len(headers[i]), *(len(r[i]) for r in rows)) for i in range(len(headers))]
+    flexible = [i for i in range(len(headers)) if i not in fixed]
+    spare = width - sum(widths[i] for i in fixed) - 2 * (len(headers) - 1)
+    shares = {flexible[0]: 0.5, flexible[1]: 0.3, flexible[2]: 0.2}
+    for i in flexible:
+        widths[i] = max(min(widths[i], int(spare * shares[i])), len(headers[i]))
+    # give what a narrow column leaves unused to the title
+    used = sum(widths) + 2 * (len(headers) - 1)
+    if used < width:
+        natural = max(len(headers[flexible[0]]), *(len(r[flexible[0]]) for r in rows))
+        widths[flexible[0]] = min(natural, widths[flexible[0]] + width - used)
+    lines = []
+    for row in [headers, *rows]:
+        cells = [_cut(cell, widths[i]) for i, cell in enumerate(row)]
+        cells = [
+            cell.rjust(widths[i]) if i == 0 or (show_km and i == 4) else cell.ljust(widths[i])
+            for i, cell in enumerate(cells)
+        ]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def to_text(hit: Hit, tz: tzinfo, *, now: datetime) -> str:
+    """Return one event in full, with every source that lists it (``techcal show``)."""
+    event = hit.event
+    lines = [event["title"], "=" * min(len(event["title"]), 78)]
+
+    def add(label: str, value: object) -> None:
+        if value not in (None, "", []):
+            lines.append(f"{label + ':':<12}{value}")
+
+    start = when(hit, tz, now=now)
+    end = hit.end
+    if end is not None and not event["all_day"]:
+        local_end = end.astimezone(tz)
+        same_day = local_end.date() == hit.start.astimezone(tz).date()
+        start += f" - {local_end:%H:%M}" if same_day else f" - {local_end:%a %d %b %H:%M}"
+    zone_name = getattr(tz, "key", None) or str(tz)
+    add("when", f"{start} ({zone_name})" if not event["all_day"] else start)
+    if event["timezone"] and event["timezone"] != zone_name and not event["all_day"]:
+        add("local time", f"{hit.start:%a %d %b %H:%M} ({event['timezone']})")
+    add("status", event["status"])
+    add("where", where(event))
+    add("address", event["address"])
+    if event["lat"] is not None:
+        add("coordinates", f"{event['lat']:.5f},{event['lon']:.5f} ({event['geo_precision']})")
+    add("online", event["online_url"])
+    add("url", event["url"])
+    add("kind", event["kind"])
+    add("topics", ", ".join(event["topics"]))
+    add("organizer", event["organizer"])
+    add("cost", event["cost"])
+    add("id", f"{event['id']}  uid {event['uid']}  sequence {event['sequence']}")
+    if event["description"]:
+        lines.append("")
+        for paragraph in event["description"].splitlines():
+            lines.extend(textwrap.wrap(paragraph, 78) or [""])
+    lines.append("")
+    lines.append(f"sources ({len(hit.sources)}):")
+    for source in hit.sources:
+        gone = " [no longer listed]" if source["removed"] else ""
+        lines.append(f"  {source['name']} ({source['kind']}){gone}")
+        lines.append(f"    title: {source['title']}")
+        lines.append(f"    start: {source['start']}")
+        if source["url"]:
+            lines.append(f"    url:   {source['url']}")
+        lines.append(f"    entry: {source['source_uid']}  (first seen {source['first_seen']})")
+    return "\n".join(lines)

@@ -1,0 +1,215 @@
+"""What the store adds to every record before keeping it: topics and coordinates.
+
+Coordinates come, in this order, from the record's own GEO / JSON-LD geo
+(``exact``), from its city or the city in its address via the gazetteer
+(``city``), or from the source's city (``source``); ``geo_precision`` keeps
+which. Online-only events get none: they are not anywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from techcal.store.gazetteer import Gazetteer, Place, fold, gazetteer
+from techcal.store.topics import Taxonomy, taxonomy
+
+#: geo_precision values, most precise first
+PRECISIONS = ("exact", "city", "source")
+_POSTCODE_RE = re.compile(r"\b[\w-]*\d[\w-]*\b")
+_META_TOPICS_DIGEST = "topics_digest"
+
+
+@dataclass(frozen=True, slots=True)
+class Normalised:
+    """The derived values of one record."""
+
+    topics: tuple[str, ...]
+    lat: float | None
+    lon: float | None
+    geo_precision: str | None
+
+
+class Normaliser:
+    """Tags and places records; one per batch (it caches lookups)."""
+
+    def __init__(self, topics: Taxonomy | None = None, places: Gazetteer | None = None) -> None:
+        self.taxonomy = topics or taxonomy()
+        self._places = places
+        self._address_cache: dict[tuple[str, str, str], Place | None] = {}
+
+    @property
+    def places(self) -> Gazetteer:
+        if self._places is None:
+            self._places = gazetteer()
+        return self._places
+
+    def topics(
+        self,
+        title: str,
+        description: str,
+        categories: Iterable[str],
+        extra: Iterable[str] = (),
+    ) -> tuple[str, ...]:
+        """Return the topics of an event (its text, its categories and ``extra``)."""
+        return self.taxonomy.tag(title, description, " ; ".join(categories), extra=extra)
+
+    def locate(
+        self,
+        *,
+        lat: float | None,
+        lon: float | None,
+        venue: str | None,
+        address: str | None,
+        city: str | None,
+        region: str | None,
+        country: str | None,
+        online: bool,
+        source_city: str | None,
+    ) -> tuple[float | None, float | None, str | None]:
+        """Return (lat, lon, geo_precision) for an event."""
+        if lat is not None and lon is not None:
+            return lat, lon, "exact"
+        own_city = city if city and (not source_city or fold(city) != fold(source_city)) else None
+        if online and not (venue or address or own_city):
+            return None, None, None
+        if own_city:
+            place = self._city(own_city, region, country)
+            if place is not None:
+                return place.lat, place.lon, "city"
+        if address:
+            place = self._address_city(address, region, country)
+            if place is not None:
+                return place.lat, place.lon, "city"
+        if source_city:
+            place = self._city(source_city, None, None)
+            if place is not None:
+                return place.lat, place.lon, "source"
+        return None, None, None
+
+    def _city(self, text: str, region: str | None, country: str | None) -> Place | None:
+        parts = [p.strip() for p in text.split(",") if p.strip()]
+        if not parts:
+            return None
+        qualifiers = parts[1:3]
+        if len(qualifiers) < 2 and region:
+            qualifiers.append(region)
+        if len(qualifiers) < 2 and country:
+            qualifiers.append(country)
+        return self.places.city(parts[0], *qualifiers[:2])
+
+    def _address_city(self, address: str, region: str | None, country: str | None) -> Place | None:
+        """Return the city an address names: the rightmost part that is a known city."""
+        key = (address, region or "", country or "")
+        if key in self._address_cache:
+            return self._address_cache[key]
+        parts = [_POSTCODE_RE.sub(" ", p).strip(" .") for p in re.split(r"[,\n]", address)]
+        parts = [" ".join(p.split()) for p in parts]
+        found = None
+        for index in range(len(parts) - 1, -1, -1):
+            candidate = parts[index]
+            if not candidate or self.places.is_region_or_country(candidate):
+                continue
+            qualifiers = [q for q in parts[index + 1 : index + 3] if q]
+            qualifiers += [q for q in (region, country) if q]
+            place = self.places.city(candidate, *qualifiers[:2])
+            if place is not None and not (
+                qualifiers and place.ignored == ", ".join(qualifiers[:2])
+            ):
+                found = place
+                break
+        if len(self._address_cache) > 10_000:
+            self._address_cache.clear()
+        self._address_cache[key] = found
+        return found
+
+
+def tags_are_current(conn: sqlite3.Connection, topics: Taxonomy | None = None) -> bool:
+    """Return True when stored topics were computed with the taxonomy in use."""
+    digest = (topics or taxonomy()).digest
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (_META_TOPICS_DIGEST,)).fetchone()
+    return row is not None and row[0] == digest
+
+
+def renormalise(
+    conn: sqlite3.Connection,
+    *,
+    topics: Taxonomy | None = None,
+    batch: int = 5000,
+    commit: bool = True,
+) -> int:
+    """Re-tag and re-place every stored event; return how many changed.
+
+    Run after the taxonomy changed (``techcal topics --retag``, or
+    automatically before a crawl), and by the migration that added topics
+    and places to older databases (inside its transaction: ``commit=False``).
+    Otherwise commits in batches: safe to interrupt, the next run redoes it.
+    """
+    normaliser = Normaliser(topics)
+    changed = 0
+    last_id = 0
+    while True:
+        rows = conn.execute(
+            "SELECT e.id, e.title, e.description, e.categories, e.topics, e.venue, e.address,"
+            " e.city, e.region, e.country, e.online, e.lat, e.lon, e.geo_precision,"
+            " s.city, s.topics FROM events e"
+            " LEFT JOIN provenance p"
+            " ON p.id = (SELECT min(id) FROM provenance WHERE event_id = e.id)"
+            " LEFT JOIN sources s ON s.id = p.source_id"
+            " WHERE e.id > ? ORDER BY e.id LIMIT ?",
+            (last_id, batch),
+        ).fetchall()
+        if not rows:
+            break
+        updates = []
+        for (
+            event_id, title, description, categories, old_topics, venue, address, city,
+            region, country, online, lat, lon, precision, source_city, source_topics,
+        ) in rows:  # fmt: skip
+            new_topics = normaliser.topics(
+                title,
+                description,
+                json.loads(categories or "[]"),
+                json.loads(source_topics or "[]"),
+            )
+            exact = precision == "exact" or (precision is None and lat is not None)
+            new_lat, new_lon, new_precision = normaliser.locate(
+                lat=lat if exact else None,
+                lon=lon if exact else None,
+                venue=venue,
+                address=address,
+                city=city,
+                region=region,
+                country=country,
+                online=bool(online),
+                source_city=source_city,
+            )
+            topics_json = json.dumps(list(new_topics), ensure_ascii=False) if new_topics else "[]"
+            if (topics_json, new_lat, new_lon, new_precision) != (old_topics, lat, lon, precision):
+                updates.append((topics_json, new_lat, new_lon, new_precision, event_id))
+        conn.executemany(
+            "UPDATE events SET topics = ?, lat = ?, lon = ?, geo_precision = ? WHERE id = ?",
+            updates,
+        )
+        if commit:
+            conn.commit()
+        changed += len(updates)
+        last_id = rows[-1][0]
+    conn.execute(
+        "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+        (_META_TOPICS_DIGEST, normaliser.taxonomy.digest),
+    )
+    if commit:
+        conn.commit()
+    return changed
+
+
+def ensure_tags_current(conn: sqlite3.Connection) -> int:
+    """Re-tag stored events if the taxonomy changed since they were tagged."""
+    topics = taxonomy()
+    if tags_are_current(conn, topics):
+        return 0
+    return renormalise(conn, topics=topics)

@@ -1,0 +1,192 @@
+"""The topic taxonomy (``data/topics.toml``) and tagging events with it.
+
+Each topic has a slug (``kubernetes``), a label and synonyms ("k8s",
+"KubeCon", "CNCF"). An event gets a topic when one of its synonyms appears
+in its title, description or categories as a whole word or phrase, in any
+case; a topic's ``related`` topics come with it (kubernetes brings cloud).
+The source's own topics are added to every event it lists.
+
+All synonyms of all topics are compiled into one regular expression, so an
+event is tagged in a single pass over its text whatever the taxonomy's size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from techcal.errors import TechcalError
+
+#: the bundled taxonomy
+TOPICS_FILE = Path(__file__).resolve().parent.parent / "data" / "topics.toml"
+_SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+# Links in descriptions are not what an event is about ("easter.php" is no PHP talk)
+_URL_RE = re.compile(r"\b(?:https?://|www\.)\S+|\S+@\S+\.\w+", re.IGNORECASE)
+
+
+class TaxonomyError(TechcalError):
+    """The topics file cannot be used."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        super().__init__(f"{path}: {problem}")
+
+
+class UnknownTopic(TechcalError):
+    """A topic asked for that the taxonomy does not have."""
+
+    exit_code = 2
+
+    def __init__(self, topic: str, suggestions: list[str]) -> None:
+        hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""
+        super().__init__(f"unknown topic {topic!r}{hint} (see `techcal topics`)")
+
+
+@dataclass(frozen=True)
+class Topic:
+    """One entry of the taxonomy."""
+
+    slug: str
+    label: str
+    synonyms: tuple[str, ...]
+    related: tuple[str, ...] = ()
+    description: str = ""
+
+
+@dataclass
+class Taxonomy:
+    """The topics, and the matcher that finds them in text."""
+
+    topics: dict[str, Topic]
+    #: digest of the file it was read from: a change means stored tags are stale
+    digest: str
+    _pattern: re.Pattern[str] | None = field(default=None, repr=False)
+    _groups: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        alternatives = []
+        for index, topic in enumerate(self.topics.values()):
+            group = f"t{index}"
+            self._groups[group] = topic.slug
+            parts = sorted({_synonym_regex(s) for s in topic.synonyms}, key=len, reverse=True)
+            alternatives.append(f"(?P<{group}>{'|'.join(parts)})")
+        if alternatives:
+            body = "|".join(alternatives)
+            # a word boundary, where a letter and an apostrophe count as part
+            # of the word: French "j'ai" is no "AI"
+            self._pattern = re.compile(
+                rf"(?<![\w])(?<!\w['’])(?:{body})(?![\w])(?!['’]\w)", re.IGNORECASE
+            )
+
+    def tag(self, *texts: str | None, extra: Iterable[str] = ()) -> tuple[str, ...]:
+        """Return the sorted topics found in ``texts``, plus ``extra`` and related topics."""
+        found = set(extra)
+        pattern = self._pattern
+        if pattern is not None:
+            groups = self._groups
+            for text in texts:
+                if text:
+                    if "/" in text or "@" in text or "www." in text:
+                        text = _URL_RE.sub(" ", text)
+                    for match in pattern.finditer(text):
+                        group = match.lastgroup
+                        if group is not None:
+                            found.add(groups[group])
+        # related topics, transitively (kubernetes -> cloud)
+        pending = list(found)
+        while pending:
+            topic = self.topics.get(pending.pop())
+            if topic is None:
+                continue
+            for slug in topic.related:
+                if slug not in found:
+                    found.add(slug)
+                    pending.append(slug)
+        return tuple(sorted(found))
+
+    def check(self, slug: str) -> str:
+        """Return the slug for ``slug`` (or a label/synonym of it); raise UnknownTopic."""
+        key = slug.strip().lower()
+        if key in self.topics:
+            return key
+        for topic in self.topics.values():
+            if key == topic.label.lower() or key in (s.lower() for s in topic.synonyms):
+                return topic.slug
+        from rapidfuzz import fuzz, process
+
+        close = process.extract(key, list(self.topics), scorer=fuzz.ratio, limit=3, score_cutoff=60)
+        raise UnknownTopic(slug, [c[0] for c in close])
+
+
+def _synonym_regex(synonym: str) -> str:
+    """Return the regex of one synonym: literal, spaces and hyphens interchangeable.
+
+    A trailing ``*`` matches any word ending (``pydata*`` finds "PyDataPDX").
+    """
+    prefix = synonym.endswith("*")
+    words = re.split(r"[\s\-]+", synonym.rstrip("*").strip())
+    body = r"[\s\-]+".join(re.escape(w) for w in words if w)
+    return body + (r"\w*" if prefix else "")
+
+
+def load_taxonomy(path: Path = TOPICS_FILE) -> Taxonomy:
+    """Read and check a topics file; raise TaxonomyError naming the problem."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise TaxonomyError(path, f"cannot read it ({exc.strerror})") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise TaxonomyError(path, f"not valid TOML ({exc})") from None
+    topics: dict[str, Topic] = {}
+    for slug, entry in data.items():
+        if not _SLUG_RE.match(slug):
+            raise TaxonomyError(path, f"topic {slug!r}: slugs are lower-case letters, digits, '-'")
+        if not isinstance(entry, dict):
+            raise TaxonomyError(path, f"topic {slug!r}: expected a table")
+        synonyms = entry.get("synonyms")
+        if not synonyms or not all(isinstance(s, str) and s.strip("* ") for s in synonyms):
+            raise TaxonomyError(path, f"topic {slug!r}: 'synonyms' must be a non-empty list")
+        related = entry.get("related", [])
+        topics[slug] = Topic(
+            slug=slug,
+            label=str(entry.get("label") or slug),
+            synonyms=tuple(synonyms),
+            related=tuple(related),
+            description=str(entry.get("description") or ""),
+        )
+    for topic in topics.values():
+        missing = [r for r in topic.related if r not in topics]
+        if missing:
+            raise TaxonomyError(
+                path, f"topic {topic.slug!r}: related topic {missing[0]!r} is not defined"
+            )
+    digest = hashlib.blake2b(raw, digest_size=16).hexdigest()
+    return Taxonomy(topics=topics, digest=digest)
+
+
+def topics_path() -> Path:
+    """Return the taxonomy in use: ``$TECHCAL_TOPICS`` if set, else the bundled one."""
+    env = os.environ.get("TECHCAL_TOPICS")
+    return Path(env).expanduser() if env else TOPICS_FILE
+
+
+@lru_cache(maxsize=4)
+def _cached(path: str, mtime_ns: int, size: int) -> Taxonomy:
+    return load_taxonomy(Path(path))
+
+
+def taxonomy(path: Path | None = None) -> Taxonomy:
+    """Return the taxonomy, read once per process (again if the file changes)."""
+    path = path or topics_path()
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        raise TaxonomyError(path, f"cannot read it ({exc.strerror})") from None
+    return _cached(str(path), stat.st_mtime_ns, stat.st_size)
