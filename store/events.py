@@ -8,13 +8,15 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from techcal.errors import UnknownSource
 from techcal.event import SCHEDULE_FIELDS, Event
 from techcal.store.normalise import Normaliser
-from techcal.store.schema import FTS_COLUMNS, INDEX_PLACES_SINCE, INDEX_TOPICS_SINCE
+from techcal.store.schema_names import FTS_COLUMNS, INDEX_PLACES_SINCE, INDEX_TOPICS_SINCE
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 # Column order of the event values a record supplies (insert and update).
 _EVENT_COLUMNS = (

@@ -353,7 +353,8 @@ def _build(data: Path, path: Path) -> None:
             }
         for alias, code in _COUNTRY_ALIASES.items():
             country_keys.setdefault(code, set()).add(alias)
-        places, names = [], set()
+        places: list[tuple[object, ...]] = []
+        names: set[tuple[str, int]] = set()
         for city in cities.values():
             country = city["countrycode"]
             admin1 = city.get("admin1code") or ""

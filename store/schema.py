@@ -9,10 +9,9 @@ from __future__ import annotations
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
-MIGRATIONS = Migrations("techcal")
+from techcal.store.schema_names import FTS_COLUMNS, INDEX_PLACES_SINCE, INDEX_TOPICS_SINCE
 
-#: columns of the full-text index over events
-FTS_COLUMNS = ("title", "description", "venue", "city")
+MIGRATIONS = Migrations("techcal")
 
 
 @MIGRATIONS()
@@ -244,18 +243,6 @@ def m005_search(db: sqlite_utils.Database) -> None:
         from techcal.store.normalise import renormalise
 
         renormalise(db.conn, commit=False)
-
-
-#: index the topics and places of events with ids above ?: after a batch insert
-INDEX_TOPICS_SINCE = (
-    "INSERT OR IGNORE INTO event_topics (topic, start_utc, event_id)"
-    " SELECT j.value, e.start_utc, e.id FROM events e, json_each(e.topics) j WHERE e.id > ?"
-)
-INDEX_PLACES_SINCE = (
-    "INSERT INTO events_rtree (id, t0, t1, lat0, lat1, lon0, lon1)"
-    " SELECT id, start_utc, start_utc, lat, lat, lon, lon FROM events"
-    " WHERE id > ? AND lat IS NOT NULL AND lon IS NOT NULL"
-)
 
 
 def known_migrations() -> set[str]:

@@ -1,9 +1,12 @@
-"""The names of the schema migrations, without importing them (or sqlite-utils).
+"""What the readers and writers of the schema share, without importing sqlite-utils.
 
-``open_reader`` compares a database's applied migrations with this list to
-skip the migration machinery when nothing is pending; a test checks that it
-equals ``techcal.store.schema.known_migrations()``.
+``open_reader`` compares a database's applied migrations with
+MIGRATION_NAMES to skip the migration machinery when nothing is pending; a
+test checks that it equals ``techcal.store.schema.known_migrations()``.
 """
+
+#: columns of the full-text index over events
+FTS_COLUMNS = ("title", "description", "venue", "city")
 
 MIGRATION_NAMES = (
     "m001_initial",
@@ -11,4 +14,16 @@ MIGRATION_NAMES = (
     "m003_reader_state",
     "m004_listing_state",
     "m005_search",
+)
+
+
+#: index the topics and places of events with ids above ?: after a batch insert
+INDEX_TOPICS_SINCE = (
+    "INSERT OR IGNORE INTO event_topics (topic, start_utc, event_id)"
+    " SELECT j.value, e.start_utc, e.id FROM events e, json_each(e.topics) j WHERE e.id > ?"
+)
+INDEX_PLACES_SINCE = (
+    "INSERT INTO events_rtree (id, t0, t1, lat0, lat1, lon0, lon1)"
+    " SELECT id, start_utc, start_utc, lat, lat, lon, lon FROM events"
+    " WHERE id > ? AND lat IS NOT NULL AND lon IS NOT NULL"
 )

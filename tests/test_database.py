@@ -14,12 +14,12 @@ import sqlite_utils
 
 from techcal.cli import cli
 from techcal.errors import NotATechcalDatabase
-from techcal.store import Source, add_source, list_sources, open_store, upsert_events
+from techcal.store import Source, add_source, list_sources, open_store
 from techcal.store.database import APPLICATION_ID, connect, resolve_db_path
 from techcal.store.schema import MIGRATIONS, known_migrations
 from techcal.store.schema_names import MIGRATION_NAMES
 
-from conftest import NOW, make_event
+from conftest import NOW
 
 
 def digest(path: Path) -> str:

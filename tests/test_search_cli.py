@@ -42,18 +42,22 @@ def store(db, db_path):
     add_source(db, Source(name="plug", url="https://pdxlinux.org/e.ics", kind="lug",
                           city="Portland, OR", topics=("linux",)))  # fmt: skip
     add_source(db, Source(name="bln", url="https://berlin.example/e.ics", city="Berlin"))
+
+    def at(*parts):
+        return datetime(*parts, tzinfo=la)
+
     upsert_events(
         db,
         "plug",
         [
             # the Saturday before US daylight saving time starts (2027-03-14)...
-            make_event(1, title="PLUG: Python packaging", start=datetime(2027, 3, 13, 18, tzinfo=la),
-                       end=datetime(2027, 3, 13, 20, tzinfo=la), timezone=LA),
+            make_event(1, title="PLUG: Python packaging", start=at(2027, 3, 13, 18),
+                       end=at(2027, 3, 13, 20), timezone=LA),
             # ...and the Monday after: same wall-clock time, an hour less offset
-            make_event(2, title="PLUG: Kubernetes at home", start=datetime(2027, 3, 15, 18, tzinfo=la),
-                       end=datetime(2027, 3, 15, 20, tzinfo=la), timezone=LA),
-            make_event(3, title="PLUG: all-day install fest", start=datetime(2027, 3, 20, tzinfo=la),
-                       end=datetime(2027, 3, 21, tzinfo=la), timezone=LA, all_day=True),
+            make_event(2, title="PLUG: Kubernetes at home", start=at(2027, 3, 15, 18),
+                       end=at(2027, 3, 15, 20), timezone=LA),
+            make_event(3, title="PLUG: all-day install fest", start=at(2027, 3, 20),
+                       end=at(2027, 3, 21), timezone=LA, all_day=True),
         ],
         now=NOW,
     )  # fmt: skip
@@ -61,10 +65,10 @@ def store(db, db_path):
         db,
         "bln",
         [
-            make_event(4, source="bln", title="Rust Berlin: embedded", city="Berlin",
-                       region=None, country="DE", lat=52.52, lon=13.405, kind="user-group",
-                       start=_at("2027-03-16T19:00:00+01:00"), end=None, timezone="Europe/Berlin",
-                       venue="c-base", topics=()),
+            make_event(4, source="bln", title="Rust Berlin: embedded", description="",
+                       city="Berlin", region=None, country="DE", lat=52.52, lon=13.405,
+                       kind="user-group", start=_at("2027-03-16T19:00:00+01:00"), end=None,
+                       timezone="Europe/Berlin", venue="c-base", topics=()),
         ],
         now=NOW,
     )  # fmt: skip
@@ -93,11 +97,12 @@ def test_table_shows_times_in_the_zone_asked_for_across_dst(runner, store):
 
 
 def test_table_fits_the_terminal(runner, store):
+    from zoneinfo import ZoneInfo
+
     from techcal.output import to_table
+    from techcal.store import open_store
     from techcal.store.query import build_query
     from techcal.store.search import search
-    from techcal.store import open_store
-    from zoneinfo import ZoneInfo
 
     db = open_store(store)
     hits = search(db.conn, build_query(date_from="2027-03-01", limit=0, now=NOW), now=NOW)
@@ -169,7 +174,7 @@ def test_ics_output_parses_and_keeps_zones(runner, store):
     fest = next(e for e in events if "install fest" in str(e["SUMMARY"]))
     assert fest["DTSTART"].to_ical() == b"20270320"  # a DATE: all day
     # a second, independent reader agrees
-    found = recurring_ical_events.of(cal).between("2027-03-01", "2027-04-01")
+    found = recurring_ical_events.of(cal).between((2027, 3, 1), (2027, 4, 1))
     assert len(found) == 4
 
 

@@ -1,0 +1,121 @@
+"""Offline places: the GeoNames gazetteer and placing events from their addresses."""
+
+from __future__ import annotations
+
+import pytest
+
+from techcal.store.gazetteer import UnknownPlace, distance_km, fold, gazetteer
+from techcal.store.normalise import Normaliser
+
+
+@pytest.fixture(scope="module")
+def places():
+    return gazetteer()
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("Portland", "Portland, OR, US"),  # the most populous Portland
+        ("Portland, OR", "Portland, OR, US"),
+        ("Portland, Oregon", "Portland, OR, US"),
+        ("Portland, ME", "Portland, ME, US"),
+        ("portland,   maine", "Portland, ME, US"),
+        ("Paris", "Paris, FR"),
+        ("Paris, TX", "Paris, TX, US"),
+        ("Paris, France", "Paris, FR"),
+        ("Berlin", "Berlin, DE"),
+        ("München", "Munich, DE"),
+        ("Munich", "Munich, DE"),
+        ("Cologne", "Köln, DE"),
+        ("Toronto, ON", "Toronto, ON, CA"),
+        ("London, ON", "London, ON, CA"),
+        ("London, UK", "London, GB"),
+        ("Sydney, NSW", "Sydney, NSW, AU"),
+        ("St. Louis", "St. Louis, MO, US"),
+    ],
+)
+def test_names_resolve_to_the_place_people_mean(places, text, label):
+    assert places.resolve(text).label == label
+
+
+def test_an_ambiguous_name_says_how_many_places_share_it(places):
+    portland = places.resolve("Portland")
+    assert portland.namesakes > 1
+    assert "most populous of" in portland.note()
+    assert places.resolve("Portland, OR").namesakes == 1
+
+
+def test_coordinates_are_places_too(places):
+    place = places.resolve("45.52,-122.68")
+    assert (place.lat, place.lon) == (45.52, -122.68)
+
+
+def test_a_qualifier_that_fits_nothing_is_ignored_and_reported(places):
+    place = places.resolve("Portland, Narnia")
+    assert place.label == "Portland, OR, US"
+    assert place.ignored == "Narnia"
+
+
+def test_unknown_places_suggest_close_names(places):
+    with pytest.raises(UnknownPlace) as caught:
+        places.resolve("Sanfrancisco")
+    assert "San Francisco, CA, US" in caught.value.suggestions
+    with pytest.raises(UnknownPlace) as nothing:
+        places.resolve("Xyzzyqq")
+    assert nothing.value.suggestions == []
+
+
+def test_distances():
+    # Portland to Seattle is about 234 km; a degree of latitude about 111 km
+    assert distance_km(45.5152, -122.6784, 47.6062, -122.3321) == pytest.approx(234, abs=3)
+    assert distance_km(0, 0, 1, 0) == pytest.approx(111.19, abs=0.01)
+    assert distance_km(-16.8, 179.98, -16.8, -179.98) == pytest.approx(4.26, abs=0.05)
+
+
+def test_fold():
+    assert fold("  São Paulo ") == "sao paulo"
+    assert fold("St. Louis") == "st louis"
+
+
+@pytest.mark.parametrize(
+    ("address", "city"),
+    [
+        ("1825 SW Broadway, Portland, OR 97201", "Portland"),
+        ("400 Broad St, Seattle, WA 98109, USA", "Seattle"),
+        ("Hauptstraße 5, 10115 Berlin, Germany", "Berlin"),
+        ("c-base, Rungestraße 20, 10179 Berlin", "Berlin"),
+        ("Portland State University, 1825 SW Broadway, Portland, OR 97201", "Portland"),
+        ("10 Downing Street, London SW1A 2AA, UK", "London"),
+    ],
+)
+def test_the_city_in_an_address_places_an_event(places, address, city):
+    normaliser = Normaliser(places=places)
+    lat, lon, precision = normaliser.locate(
+        lat=None, lon=None, venue=None, address=address, city=None, region=None,
+        country=None, online=False, source_city=None,
+    )  # fmt: skip
+    expected = places.resolve(city)
+    assert precision == "city"
+    assert (lat, lon) == (expected.lat, expected.lon)
+
+
+def test_precision_order_exact_city_source(places):
+    normaliser = Normaliser(places=places)
+    base = dict(venue=None, address=None, region=None, country=None, online=False)
+    assert normaliser.locate(lat=1.0, lon=2.0, city="Berlin", source_city="Berlin",
+                             **base)[2] == "exact"  # fmt: skip
+    assert normaliser.locate(lat=None, lon=None, city="Potsdam", source_city="Berlin",
+                             **base)[2] == "city"  # fmt: skip
+    assert normaliser.locate(lat=None, lon=None, city="Berlin", source_city="Berlin",
+                             **base)[2] == "source"  # fmt: skip
+    assert normaliser.locate(lat=None, lon=None, city=None, source_city=None,
+                             **base) == (None, None, None)  # fmt: skip
+    online = dict(base, online=True)
+    assert normaliser.locate(lat=None, lon=None, city="Berlin", source_city="Berlin",
+                             **online) == (None, None, None)  # fmt: skip
+
+
+def test_the_cache_is_built_once_and_reused(places):
+    assert places.path.exists()
+    assert places.path.stat().st_size > 1_000_000
