@@ -28,9 +28,12 @@ from techcal.store.events import (
     _INSERT_EVENT,
     _INSERT_PROVENANCE,
     _event_values,
+    _normalised,
     _record,
     event_uid,
 )
+from techcal.store.normalise import Normaliser
+from techcal.store.schema_names import INDEX_PLACES_SINCE, INDEX_TOPICS_SINCE
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 WORDS = (
@@ -97,6 +100,7 @@ def run_plain_executemany(db, batches: dict[str, list[Event]]) -> float:
     """The same writes as upsert_events (event rows, FTS, provenance rows) with
     every value prepared beforehand: what SQLite alone costs."""
     stamp = NOW.isoformat()
+    normaliser = Normaliser()
     prepared = {}
     for source, records in batches.items():
         (source_id,) = db.conn.execute(
@@ -105,7 +109,7 @@ def run_plain_executemany(db, batches: dict[str, list[Event]]) -> float:
         events, provenance = [], []
         for r in records:
             uid = event_uid(source, r.source_uid)
-            row = _event_values(r)
+            row = _normalised(_event_values(r), r, normaliser, None, ())
             events.append((uid, *row, stamp, stamp, stamp))
             provenance.append(
                 (uid, source_id, r.source_uid, "c" * 32, "s" * 32, stamp, stamp, _record(row))
@@ -118,6 +122,8 @@ def run_plain_executemany(db, batches: dict[str, list[Event]]) -> float:
         (last_id,) = conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()
         conn.executemany(_INSERT_EVENT, events)
         conn.execute(_INDEX_NEW_EVENTS, (last_id,))
+        conn.execute(INDEX_TOPICS_SINCE, (last_id,))
+        conn.execute(INDEX_PLACES_SINCE, (last_id,))
         conn.executemany(_INSERT_PROVENANCE, provenance)
         conn.execute("COMMIT")
     return time.perf_counter() - t0
@@ -130,8 +136,18 @@ def run_bare_executemany(path: Path, batches: dict[str, list[Event]]) -> float:
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute(f"CREATE TABLE events (uid TEXT, {', '.join(_EVENT_COLUMNS)}, a, b, c)")
     sql = f"INSERT INTO events VALUES ({', '.join('?' for _ in range(len(_EVENT_COLUMNS) + 4))})"
+    normaliser = Normaliser()
     rows = [
-        [(event_uid(s, r.source_uid), *_event_values(r), 1, 2, 3) for r in records]
+        [
+            (
+                event_uid(s, r.source_uid),
+                *_normalised(_event_values(r), r, normaliser, None, ()),
+                1,
+                2,
+                3,
+            )
+            for r in records
+        ]
         for s, records in batches.items()
     ]
     t0 = time.perf_counter()

@@ -187,6 +187,9 @@ def upsert_events(
         source_id, source_city = row[0], row[1]
         source_topics = tuple(json.loads(row[2] or "[]"))
         normaliser = Normaliser()
+        # what the normalised values also depend on: an entry whose own values
+        # and context are unchanged is unchanged, without re-tagging it
+        context = repr((normaliser.taxonomy.digest, source_city, source_topics))
         existing = {
             r[0]: r[1:]
             for r in conn.execute(
@@ -201,10 +204,13 @@ def upsert_events(
         changed_events, changed_provenance = [], []
         unchanged = []
         for source_uid, record in batch.items():
-            row = _event_values(record, normaliser, source_city, source_topics)
-            text = repr(row)
-            content = _digest(text)
+            raw = _event_values(record)
+            content = _digest(repr(raw) + context)
             known = existing.get(source_uid)
+            if known is not None and content == known[2] and known[4] is None:
+                unchanged.append((stamp, known[0]))
+                continue
+            row = _normalised(raw, record, normaliser, source_city, source_topics)
             if known is None:
                 uid = event_uid(source, source_uid)
                 new_events.append((uid, *row, stamp, stamp, stamp))
@@ -214,9 +220,6 @@ def upsert_events(
                 )
                 continue
             prov_id, event_id, old_content, old_schedule, removed_at, _ = known
-            if content == old_content and removed_at is None:
-                unchanged.append((stamp, prov_id))
-                continue
             schedule = _digest(repr([row[i] for i in _SCHEDULE_INDEXES]))
             # a removed entry that is back is a change of status, like a move
             bump = 1 if (schedule != old_schedule or removed_at is not None) else 0
@@ -278,14 +281,20 @@ def upsert_events(
     return result
 
 
-def _event_values(
+_TOPICS = _COLUMN_NAMES.index("topics")
+_LAT = _COLUMN_NAMES.index("lat")
+_LON = _COLUMN_NAMES.index("lon")
+_PRECISION = _COLUMN_NAMES.index("geo_precision")
+
+
+def _normalised(
+    raw: tuple[object, ...],
     record: Event,
     normaliser: Normaliser,
     source_city: str | None,
     source_topics: tuple[str, ...],
 ) -> tuple[object, ...]:
-    """Return the event columns of ``record``, with its topics and place worked out."""
-    end = record.end
+    """Return the event columns ``raw`` with the topics and place worked out."""
     topics = normaliser.topics(
         record.title, record.description, record.categories, (*record.topics, *source_topics)
     )
@@ -300,6 +309,15 @@ def _event_values(
         online=record.online,
         source_city=source_city,
     )
+    row = list(raw)
+    row[_TOPICS] = _json_list(topics)
+    row[_LAT], row[_LON], row[_PRECISION] = lat, lon, precision
+    return tuple(row)
+
+
+def _event_values(record: Event) -> tuple[object, ...]:
+    """Return the event columns as ``record`` has them (before normalising)."""
+    end = record.end
     return (
         record.title.strip(),
         record.description,
@@ -316,16 +334,16 @@ def _event_values(
         record.city,
         record.region,
         record.country,
-        lat,
-        lon,
+        record.lat,
+        record.lon,
         int(record.online),
         record.online_url,
         record.kind,
-        _json_list(topics),
+        _json_list(record.topics),
         _json_list(record.categories),
         record.organizer,
         record.cost,
-        precision,
+        None,
     )
 
 
