@@ -228,9 +228,12 @@ def import_files(
     are recognised in this process, cheaply; the others are read in worker
     processes when there is enough to read to pay for them.
     """
+    from techcal.store.normalise import ensure_tags_current
+
     for path in paths:
         if not path.is_file():
             raise SourceFileError(path, "no such file")
+    ensure_tags_current(db.conn)
     sources = [source_for_file(db, path, source_name) for path in paths]
     whole = len({s.name for s in sources}) == len(sources)
     jobs = [

@@ -60,8 +60,14 @@ def plan_crawl(
     now: datetime | None = None,
     revisit_hours: float = REVISIT_HOURS,
 ) -> tuple[list[SourcePlan], list[str]]:
-    """Return the plans of the sources to crawl now, and the names of those backing off."""
+    """Return the plans of the sources to crawl now, and the names of those backing off.
+
+    Stored events are re-tagged first if the topic taxonomy changed.
+    """
+    from techcal.store.normalise import ensure_tags_current
+
     now = now or datetime.now(UTC)
+    ensure_tags_current(db.conn)
     due, waiting = due_sources(db, names, now=now)
     plans = []
     for source in due:

@@ -113,7 +113,7 @@ class _Plan:
         where, params = self._where(expr=None, place=self.q.near is not None)
         sql = (
             f"SELECT {_SELECT}, {_BM25} AS score FROM events_fts"
-            " JOIN events e ON e.id = events_fts.rowid"
+            " CROSS JOIN events e ON e.id = events_fts.rowid"
             f" WHERE events_fts MATCH ? AND {' AND '.join(where)}"
             " ORDER BY score, e.start_utc, e.id"
         )
@@ -129,29 +129,56 @@ class _Plan:
         return hits
 
     def _by_place(self, expr: str | None) -> list[Hit]:
+        """Read the R*Tree box slice by slice in time, stopping once ``limit`` are found.
+
+        Every upcoming event in a city's box can be thousands of rows; the
+        first 20 of them are in the first days or weeks of the window.
+        """
         where, params = self._where(expr=expr, place=False)
         seen: set[int] = set()
-        hits = []
-        for south, north, west, east in self.boxes:
-            sql = (
-                f"SELECT {_SELECT} FROM events_rtree r JOIN events e ON e.id = r.id"
-                " WHERE r.t0 <= ? AND r.t1 >= ? AND r.lat0 <= ? AND r.lat1 >= ?"
-                f" AND r.lon0 <= ? AND r.lon1 >= ? AND {' AND '.join(where)}"
-            )
-            box = (self.end_ts, self.start_ts, north, south, east, west)
-            for row in self.conn.execute(sql, (*box, *params)):
-                if row[0] in seen:
-                    continue
-                seen.add(row[0])
-                hit = self._hit(row)
-                if hit is not None:
-                    hits.append(hit)
+        hits: list[Hit] = []
+        for low, high in self._slices():
+            found = []
+            for south, north, west, east in self.boxes:
+                sql = (
+                    f"SELECT {_SELECT} FROM events_rtree r CROSS JOIN events e ON e.id = r.id"
+                    " WHERE r.t0 <= ? AND r.t1 >= ? AND r.lat0 <= ? AND r.lat1 >= ?"
+                    f" AND r.lon0 <= ? AND r.lon1 >= ? AND {' AND '.join(where)}"
+                    " AND e.start_utc >= ? AND e.start_utc < ?"
+                )
+                box = (high, low, north, south, east, west)
+                for row in self.conn.execute(sql, (*box, *params, low, high)):
+                    if row[0] in seen:
+                        continue
+                    seen.add(row[0])
+                    hit = self._hit(row)
+                    if hit is not None:
+                        found.append(hit)
+            found.sort(key=lambda h: (h.event["start_utc"], h.id))
+            hits.extend(found)
+            if self.limit is not None and len(hits) >= self.limit:
+                break
         if self.q.online:
             # online-only events are nowhere, so no box finds them: walk them too
             online = self._walk(expr, extra=["e.online = 1", "e.lat IS NULL"])
             hits.extend(_take(online, self.limit))
-        hits.sort(key=lambda h: (h.event["start_utc"], h.id))
+            hits.sort(key=lambda h: (h.event["start_utc"], h.id))
         return hits[: self.limit] if self.limit is not None else hits
+
+    def _slices(self) -> Iterator[tuple[int, int]]:
+        """Yield consecutive [low, high) parts of the window, growing: a day, a week, ..."""
+        if self.limit is None:
+            yield self.start_ts, self.end_ts
+            return
+        low = self.start_ts
+        for days in (2, 8, 32, 128, 512):
+            high = min(self.start_ts + days * 86400, self.end_ts)
+            if high > low:
+                yield low, high
+            low = high
+            if low >= self.end_ts:
+                return
+        yield low, self.end_ts
 
     def _in_start_order(self, expr: str | None, *, place: bool) -> list[Hit]:
         return _take(self._walk(expr, place=place), self.limit)
@@ -167,7 +194,7 @@ class _Plan:
             kinds, kind_params = self._kinds()
             for topic in self.q.topics:
                 sql = (
-                    f"SELECT {_SELECT} FROM event_topics t JOIN events e ON e.id = t.event_id"
+                    f"SELECT {_SELECT} FROM event_topics t CROSS JOIN events e ON e.id = t.event_id"
                     " WHERE t.topic = ? AND t.start_utc >= ? AND t.start_utc < ?"
                     f" AND {' AND '.join(where + kinds)} ORDER BY t.start_utc, t.event_id"
                 )
@@ -397,7 +424,7 @@ def topic_counts(conn: sqlite3.Connection, *, now: datetime | None = None) -> di
     """Return how many upcoming (not cancelled, not removed) events each topic has."""
     now_ts = int((now or datetime.now(UTC)).timestamp())
     rows = conn.execute(
-        "SELECT t.topic, count(*) FROM event_topics t JOIN events e ON e.id = t.event_id"
+        "SELECT t.topic, count(*) FROM event_topics t CROSS JOIN events e ON e.id = t.event_id"
         " WHERE t.start_utc >= ? AND e.removed_at IS NULL AND e.status != 'cancelled'"
         " GROUP BY t.topic",
         (now_ts,),

@@ -69,8 +69,10 @@ class Taxonomy:
     #: folded synonym -> topic slug; and the prefix synonyms, checked in order
     _exact: dict[str, str] = field(default_factory=dict, repr=False)
     _prefixes: list[tuple[str, str]] = field(default_factory=list, repr=False)
+    _compiled: bool = field(default=False, repr=False)
 
-    def __post_init__(self) -> None:
+    def _compile(self) -> re.Pattern[str] | None:
+        """Build the matcher (on first use: checking a slug needs none of it)."""
         sequences = []
         for topic in self.topics.values():
             for synonym in topic.synonyms:
@@ -93,11 +95,13 @@ class Taxonomy:
                 rf"(?<![\w])(?<!\w['’])(?:{_trie_regex(sequences)})(?![\w])(?!['’]\w)",
                 re.IGNORECASE,
             )
+        self._compiled = True
+        return self._pattern
 
     def tag(self, *texts: str | None, extra: Iterable[str] = ()) -> tuple[str, ...]:
         """Return the sorted topics found in ``texts``, plus ``extra`` and related topics."""
         found = set(extra)
-        pattern = self._pattern
+        pattern = self._pattern if self._compiled else self._compile()
         if pattern is not None:
             exact = self._exact
             for text in texts:

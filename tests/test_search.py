@@ -501,3 +501,22 @@ def test_default_window_starts_now():
     assert query.start is None and query.end is None
     assert build_query(days=1, tz="UTC", now=NOW).end == datetime(2026, 11, 23, tzinfo=UTC)
     assert NOW + timedelta(days=1) > build_query(days=1, tz="UTC", now=NOW).end
+
+
+def test_near_with_a_limit_reads_time_slices_and_keeps_start_order(world):
+    every = titles(world, near="Portland, OR", within="300km", limit=0)
+    assert len(every) == 6
+    for limit in range(1, 7):
+        assert titles(world, near="Portland, OR", within="300km", limit=limit) == every[:limit]
+
+
+def test_the_next_crawl_retags_after_a_taxonomy_change(world, tmp_path, monkeypatch):
+    from techcal.crawler.run import plan_crawl
+    from techcal.store.normalise import tags_are_current
+
+    custom = tmp_path / "topics.toml"
+    custom.write_text('[ebpf]\nlabel = "eBPF"\nsynonyms = ["ebpf"]\n', encoding="utf-8")
+    monkeypatch.setenv("TECHCAL_TOPICS", str(custom))
+    plan_crawl(world, now=NOW)
+    assert tags_are_current(world.conn)
+    assert titles(world, topics=["ebpf"]) == ["PLUG monthly meeting: Intro to eBPF"]
