@@ -574,10 +574,16 @@ def search(app: App, fmt: str, limit: int, tz: str | None, **filters: Any) -> No
     from techcal.store.search import search as run_search
 
     now = datetime.now(UTC)
-    query = build_query(**filters, limit=limit, tz=tz, now=now)
+    conn = app.reader
+
+    def topic_in_store(slug: str) -> bool:
+        row = conn.execute("SELECT 1 FROM event_topics WHERE topic = ? LIMIT 1", (slug,))
+        return row.fetchone() is not None
+
+    query = build_query(**filters, limit=limit, tz=tz, now=now, topic_in_store=topic_in_store)
     if query.near is not None and filters.get("near") and query.near.population:
         click.echo(f"searching {query.near.note()}", err=True)
-    hits = run_search(app.reader, query, now=now)
+    hits = run_search(conn, query, now=now)
     shown_tz = zone(tz)
     if fmt == "json":
         from techcal.output import to_json
@@ -681,7 +687,7 @@ def topics(app: App, as_json: bool, retag: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
     else:
-        width = max(len(r["topic"]) for r in rows)
+        width = max((len(r["topic"]) for r in rows), default=5)
         for row in rows:
             click.echo(f"{row['topic']:<{width}}  {row['upcoming']:>6}  {row['label']}")
     if stale:

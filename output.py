@@ -168,8 +168,17 @@ def to_text(hit: Hit, tz: tzinfo, *, now: datetime) -> str:
     zone_name = getattr(tz, "key", None) or str(tz)
     add("when", f"{start} ({zone_name})" if not event["all_day"] else start)
     if event["timezone"] and event["timezone"] != zone_name and not event["all_day"]:
-        add("local time", f"{hit.start:%a %d %b %H:%M} ({event['timezone']})")
-    add("status", event["status"])
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            there = hit.start.astimezone(ZoneInfo(event["timezone"]))
+            add("local time", f"{there:%a %d %b %H:%M} ({event['timezone']})")
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    status = event["status"]
+    if event["removed_at"]:
+        status += f", no longer listed by any source (since {event['removed_at']})"
+    add("status", status)
     add("where", where(event))
     add("address", event["address"])
     if event["lat"] is not None:

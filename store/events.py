@@ -187,9 +187,11 @@ def upsert_events(
         source_id, source_city = row[0], row[1]
         source_topics = tuple(json.loads(row[2] or "[]"))
         normaliser = Normaliser()
-        # what the normalised values also depend on: an entry whose own values
-        # and context are unchanged is unchanged, without re-tagging it
-        context = repr((normaliser.taxonomy.digest, source_city, source_topics))
+        # What the normalised values also depend on: an entry whose own values
+        # and context are unchanged is unchanged, and is not tagged or placed
+        # again. (A taxonomy change re-tags stored events in place, before a
+        # crawl: see ensure_tags_current.)
+        context = repr((source_city, source_topics))
         existing = {
             r[0]: r[1:]
             for r in conn.execute(
@@ -214,13 +216,15 @@ def upsert_events(
             if known is None:
                 uid = event_uid(source, source_uid)
                 new_events.append((uid, *row, stamp, stamp, stamp))
-                schedule = _digest(repr([row[i] for i in _SCHEDULE_INDEXES]))
+                schedule = _digest(repr([raw[i] for i in _SCHEDULE_INDEXES]))
                 new_provenance.append(
                     (uid, source_id, source_uid, content, schedule, stamp, stamp, _record(row))
                 )
                 continue
             prov_id, event_id, old_content, old_schedule, removed_at, _ = known
-            schedule = _digest(repr([row[i] for i in _SCHEDULE_INDEXES]))
+            # the schedule is what the source says: coordinates looked up in the
+            # gazetteer follow it, and a new gazetteer moves nothing
+            schedule = _digest(repr([raw[i] for i in _SCHEDULE_INDEXES]))
             # a removed entry that is back is a change of status, like a move
             bump = 1 if (schedule != old_schedule or removed_at is not None) else 0
             result.rescheduled += bump

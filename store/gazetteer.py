@@ -194,7 +194,21 @@ class Gazetteer:
         key = f"{_FORMAT}-{stat.st_size}-{int(stat.st_mtime)}"
         self.path = path or cache_dir() / f"gazetteer-{key}.sqlite"
         if not self.path.exists():
-            _build(data, self.path)
+            try:
+                _build(data, self.path)
+            except OSError as exc:
+                # an unwritable cache folder: build in the temporary folder instead
+                fallback = Path(tempfile.gettempdir()) / f"techcal-{os.getuid()}"
+                self.path = fallback / self.path.name
+                if not self.path.exists():
+                    try:
+                        _build(data, self.path)
+                    except OSError:
+                        raise TechcalError(
+                            f"cannot write the place index to {self.path.parent} or "
+                            f"{fallback} ({exc.strerror or exc}): set TECHCAL_CACHE_DIR "
+                            "to a writable folder"
+                        ) from None
         self.conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
         self._cache: dict[tuple[str, str, str], Place | None] = {}
 
@@ -210,10 +224,10 @@ class Gazetteer:
         coords = parse_coordinates(text)
         if coords is not None:
             return Place(name=f"{coords[0]:.4f},{coords[1]:.4f}", lat=coords[0], lon=coords[1])
-        parts = [p.strip() for p in text.split(",") if p.strip()]
-        if not parts:
+        parts = [p.strip() for p in text.split(",")]
+        if not parts[0]:
             raise UnknownPlace(text, [])
-        name, qualifiers = parts[0], parts[1:]
+        name, qualifiers = parts[0], [p for p in parts[1:] if p]
         place = self.city(name, *qualifiers[:2])
         if place is None:
             raise UnknownPlace(text, self.suggest(name))
@@ -405,6 +419,7 @@ def _build(data: Path, path: Path) -> None:
         conn.commit()
         conn.execute("VACUUM")
         conn.close()
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; the cache may be shared
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -10,6 +10,7 @@ the web server's query parameters and saved subscriptions all go through it.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -125,6 +126,13 @@ def parse_day(text: str, option: str, *, tz: tzinfo, now: datetime) -> datetime:
     / ``-1d``, and weekday names (``friday``, ``fri``: the next one, today
     if it is that day).
     """
+    try:
+        return _parse_day(text, option, tz=tz, now=now)
+    except OverflowError:
+        raise QueryError(option, f"{text!r} is too far from today") from None
+
+
+def _parse_day(text: str, option: str, *, tz: tzinfo, now: datetime) -> datetime:
     word = text.strip().lower()
     today = now.astimezone(tz).date()
     day: date | None = None
@@ -174,19 +182,29 @@ def build_query(
     limit: int | None = DEFAULT_LIMIT,
     tz: str | None = None,
     now: datetime | None = None,
+    topic_in_store: Callable[[str], bool] | None = None,
 ) -> Query:
-    """Return the Query the options describe; raise QueryError on any bad one."""
+    """Return the Query the options describe; raise QueryError on any bad one.
+
+    ``topic_in_store`` says whether a topic outside the taxonomy is used by
+    stored events (a source's own ``--topic``): such a topic is accepted too.
+    """
     now = now or datetime.now(UTC)
     zone_info = zone(tz)
     text = (text or "").strip() or None
 
     checked_topics: list[str] = []
     if topics:
-        from techcal.store.topics import taxonomy
+        from techcal.store.topics import UnknownTopic, taxonomy
 
         known = taxonomy()
         for topic in topics:
-            slug = known.check(topic)
+            try:
+                slug = known.check(topic)
+            except UnknownTopic:
+                slug = topic.strip().lower()
+                if topic_in_store is None or not topic_in_store(slug):
+                    raise
             if slug not in checked_topics:
                 checked_topics.append(slug)
     for kind in kinds:
@@ -194,7 +212,9 @@ def build_query(
             raise QueryError("--kind", f"{kind!r} is not one of {', '.join(KINDS)}")
 
     place = None
-    if near is not None and near.strip():
+    if near is not None and not near.strip(" ,"):
+        raise QueryError("--near", "give a place (a city, 'City, Region', or LAT,LON)")
+    if near is not None:
         from techcal.store.gazetteer import gazetteer, parse_coordinates
 
         try:
@@ -214,14 +234,17 @@ def build_query(
     end = None
     if date_to and days:
         raise QueryError("--days", "give either --to or --days, not both")
-    if date_to:
-        end = parse_day(date_to, "--to", tz=zone_info, now=now)
-        if len(date_to.strip()) <= 10:
-            # a day given as --to is included in full
-            end = _next_midnight(end, zone_info)
-    elif days:
-        first = (start or now).astimezone(zone_info).date()
-        end = datetime.combine(first + timedelta(days=days), time(0), tzinfo=zone_info)
+    try:
+        if date_to:
+            end = parse_day(date_to, "--to", tz=zone_info, now=now)
+            if len(date_to.strip()) <= 10:
+                # a day given as --to is included in full
+                end = _next_midnight(end, zone_info)
+        elif days:
+            first = (start or now).astimezone(zone_info).date()
+            end = datetime.combine(first + timedelta(days=days), time(0), tzinfo=zone_info)
+    except OverflowError:
+        raise QueryError("--to" if date_to else "--days", "reaches past the year 9999") from None
     if end is not None and end <= (start or now):
         raise QueryError("--to", "the window ends before it starts")
     if limit is not None and limit < 0:

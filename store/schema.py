@@ -238,11 +238,11 @@ def m005_search(db: sqlite_utils.Database) -> None:
     db.execute("UPDATE events SET geo_precision = 'exact' WHERE lat IS NOT NULL")
     db.execute(INDEX_TOPICS_SINCE, (0,))
     db.execute(INDEX_PLACES_SINCE, (0,))
-    if db.execute("SELECT 1 FROM events LIMIT 1").fetchone():
-        # tag and place what older versions stored without
-        from techcal.store.normalise import renormalise
+    # tag and place what older versions stored without (and note which
+    # taxonomy the tags come from, also for a new, empty database)
+    from techcal.store.normalise import renormalise
 
-        renormalise(db.conn, commit=False)
+    renormalise(db.conn, commit=False)
 
 
 def known_migrations() -> set[str]:

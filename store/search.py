@@ -46,7 +46,7 @@ _COLUMNS = (
     "id", "uid", "sequence", "title", "description", "url", "start", "end", "start_utc",
     "end_utc", "timezone", "all_day", "status", "venue", "address", "city", "region",
     "country", "lat", "lon", "geo_precision", "online", "online_url", "kind", "topics",
-    "categories", "organizer", "cost", "changed_at",
+    "categories", "organizer", "cost", "changed_at", "removed_at",
 )  # fmt: skip
 _SELECT = ", ".join(f'e."{c}"' for c in _COLUMNS)
 
@@ -409,7 +409,9 @@ def _said(record: str) -> dict[str, Any]:
 def get_event(conn: sqlite3.Connection, ref: str) -> Hit | None:
     """Return the event whose id or uid is ``ref``, with its sources, or None."""
     ref = ref.strip()
-    if ref.isdigit():
+    if ref.isascii() and ref.isdigit():
+        if int(ref) >= 2**63:
+            return None
         row = conn.execute(f"SELECT {_SELECT} FROM events e WHERE e.id = ?", (int(ref),)).fetchone()
     else:
         row = conn.execute(f"SELECT {_SELECT} FROM events e WHERE e.uid = ?", (ref,)).fetchone()

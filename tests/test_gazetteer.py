@@ -119,3 +119,12 @@ def test_precision_order_exact_city_source(places):
 def test_the_cache_is_built_once_and_reused(places):
     assert places.path.exists()
     assert places.path.stat().st_size > 1_000_000
+
+
+def test_an_unwritable_cache_folder_falls_back_to_the_temporary_folder(monkeypatch):
+    from techcal.store.gazetteer import Gazetteer
+
+    monkeypatch.setenv("TECHCAL_CACHE_DIR", "/proc/techcal-cannot-write-here")
+    places = Gazetteer()
+    assert not str(places.path).startswith("/proc")
+    assert places.resolve("Berlin").label == "Berlin, DE"

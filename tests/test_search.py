@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -520,3 +521,74 @@ def test_the_next_crawl_retags_after_a_taxonomy_change(world, tmp_path, monkeypa
     plan_crawl(world, now=NOW)
     assert tags_are_current(world.conn)
     assert titles(world, topics=["ebpf"]) == ["PLUG monthly meeting: Intro to eBPF"]
+
+
+def test_a_different_gazetteer_answer_is_no_reschedule(db, monkeypatch):
+    from techcal.store.normalise import Normaliser
+
+    add_source(db, Source(name="pdx", url="https://pdx.example/e.ics", city="Portland, OR"))
+    record = make_event(1, source="pdx", lat=None, lon=None, city="Portland", region="OR")
+    upsert_events(db, "pdx", [record], now=NOW)
+    moved = Normaliser.locate
+
+    def elsewhere(self, **kwargs):
+        lat, lon, precision = moved(self, **kwargs)
+        return (lat + 0.01, lon, precision) if precision == "city" else (lat, lon, precision)
+
+    monkeypatch.setattr(Normaliser, "locate", elsewhere)
+    record.description += " Doors at 18:30."
+    result = upsert_events(db, "pdx", [record], now=NOW)
+    assert (result.updated, result.rescheduled) == (1, 0)
+    assert db.execute("SELECT sequence FROM events").fetchone()[0] == 0
+
+
+def test_after_a_retag_the_same_records_are_unchanged(world, tmp_path, monkeypatch):
+    from techcal.store.normalise import ensure_tags_current
+
+    custom = tmp_path / "topics.toml"
+    custom.write_text('[ebpf]\nlabel = "eBPF"\nsynonyms = ["ebpf"]\n', encoding="utf-8")
+    monkeypatch.setenv("TECHCAL_TOPICS", str(custom))
+    ensure_tags_current(world.conn)
+    again = _event("berlin", "b1", "PyLadies Berlin: pandas night", 8, lat=52.52, lon=13.405)
+    result = upsert_events(world, "berlin", [again], now=NOW, complete=False)
+    assert (result.unchanged, result.updated) == (1, 0)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"days": 99_999_999}, "--days: reaches past the year 9999"),
+        ({"date_from": "+99999999d"}, "--from: '+99999999d' is too far from today"),
+        ({"date_to": "9999-12-31"}, "--to: reaches past the year 9999"),
+        ({"near": ""}, "--near: give a place"),
+        ({"near": " , "}, "--near: give a place"),
+    ],
+)
+def test_extreme_or_empty_values_are_clear_errors(options, message):
+    with pytest.raises(QueryError, match=re.escape(message)):
+        build_query(now=NOW, **options)
+
+
+def test_a_place_without_a_name_is_unknown():
+    with pytest.raises(UnknownPlace):
+        build_query(near="  ,OR", now=NOW)
+
+
+def test_show_of_ids_that_cannot_exist(world):
+    assert get_event(world.conn, "99999999999999999999999") is None
+    assert get_event(world.conn, "１") is None  # not an ASCII digit: looked up as a uid
+
+
+def test_a_source_topic_outside_the_taxonomy_is_searchable(db):
+    add_source(db, Source(name="lua", url="https://lua.example/e.ics", topics=("lua-pdx",)))
+    upsert_events(db, "lua", [make_event(1, source="lua", topics=())], now=NOW)
+    with pytest.raises(UnknownTopic):
+        build_query(topics=["lua-pdx"], now=NOW)
+
+    def in_store(slug):
+        return db.execute("SELECT 1 FROM event_topics WHERE topic = ?", (slug,)).fetchone()
+
+    query = build_query(topics=["lua-pdx"], now=NOW, topic_in_store=in_store)
+    assert [h.event["title"] for h in search(db.conn, query, now=NOW)] == [
+        "PLUG meeting 1: Intro to eBPF"
+    ]
