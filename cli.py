@@ -641,6 +641,62 @@ def show(app: App, event_id: str, as_json: bool, tz: str | None) -> None:
         click.echo(to_text(hit, shown_tz, now=datetime.now(UTC)))
 
 
+@cli.group()
+def events() -> None:
+    """Correct how entries from several sources were merged into events.
+
+    techcal merges the copies of one real event that several sources
+    announce (see `techcal show ID` for an event's sources). When it got one
+    wrong, split or merge by hand: the choice is kept across crawls.
+    """
+
+
+@events.command(name="split")
+@click.argument("event_id")
+@click.argument("source")
+@pass_app
+def events_split(app: App, event_id: str, source: str) -> None:
+    """Separate SOURCE's entry from event EVENT_ID, for good.
+
+    The entry becomes an event of its own; EVENT_ID keeps its uid and its
+    other sources, and the entry will not join it again.
+
+    \b
+    Example:
+        techcal events split 42 calagator
+    """
+    from techcal.store.merges import split_entry
+
+    done = split_entry(app.db.conn, event_id, source)
+    click.echo(
+        f"event {done.event_id}: {source}'s entry ({', '.join(done.entries)}) is now"
+        f" event {done.other_id}"
+    )
+
+
+@events.command(name="merge")
+@click.argument("event_id")
+@click.argument("other_id")
+@pass_app
+def events_merge(app: App, event_id: str, other_id: str) -> None:
+    """Make event OTHER_ID part of EVENT_ID, for good.
+
+    Every source entry of OTHER_ID moves to EVENT_ID, whose uid stays;
+    OTHER_ID is marked removed, so calendar apps drop their copy of it.
+
+    \b
+    Example:
+        techcal events merge 42 57
+    """
+    from techcal.store.merges import merge_events
+
+    done = merge_events(app.db.conn, event_id, other_id)
+    click.echo(
+        f"event {done.other_id} merged into event {done.event_id}"
+        f" ({len(done.entries)} source entr{'y' if len(done.entries) == 1 else 'ies'} moved)"
+    )
+
+
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
 @click.option(

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from techcal.errors import UnknownSource
 from techcal.event import SCHEDULE_FIELDS, Event
+from techcal.store.dedupe import Matcher, merged_values
 from techcal.store.normalise import Normaliser
 from techcal.store.schema_names import FTS_COLUMNS, INDEX_PLACES_SINCE, INDEX_TOPICS_SINCE
 
@@ -108,6 +109,8 @@ class UpsertResult:
     rescheduled: int = 0
     #: entries repeated within the batch under one source uid (the last was kept)
     duplicates: int = 0
+    #: new entries that are another source's copy of a stored event (linked to it)
+    merged: int = 0
     #: records refused, each as "source_uid: problem"; their stored versions are kept
     rejected: list[str] = field(default_factory=list)
 
@@ -118,6 +121,7 @@ class UpsertResult:
             "updated": self.updated,
             "unchanged": self.unchanged,
             "removed": self.removed,
+            "merged": self.merged,
             "rejected": len(self.rejected),
         }
 
@@ -145,6 +149,7 @@ def upsert_events(
     now: datetime | None = None,
     complete: bool = True,
     keep: Iterable[str] = (),
+    match: bool = True,
 ) -> UpsertResult:
     """Store what ``source`` currently says, in one transaction; return the counts.
 
@@ -154,8 +159,11 @@ def upsert_events(
     lists now), entries missing from ``records`` whose event has not started
     yet are marked removed, never deleted. Entries whose source uids are in
     ``keep`` are known unchanged (an incremental reader skipped them): they
-    are left as they are and counted unchanged. Either all of it is written
-    or, on any error, none of it.
+    are left as they are and counted unchanged. With ``match`` (the
+    default), a new entry that is another source's copy of a stored event is
+    linked to that event instead of becoming a second one (see
+    techcal.store.dedupe). Either all of it is written or, on any error,
+    none of it.
     """
     now = now or datetime.now(UTC)
     stamp = utc_stamp(now)
@@ -196,15 +204,23 @@ def upsert_events(
             r[0]: r[1:]
             for r in conn.execute(
                 "SELECT p.source_uid, p.id, p.event_id, p.content_hash, p.schedule_hash,"
-                " p.removed_at, e.start_utc FROM provenance p JOIN events e ON e.id = p.event_id"
-                " WHERE p.source_id = ?",
+                " p.removed_at, e.start_utc, (SELECT count(*) FROM provenance q"
+                " WHERE q.event_id = p.event_id AND q.id != p.id AND q.removed_at IS NULL)"
+                " FROM provenance p JOIN events e ON e.id = p.event_id WHERE p.source_id = ?",
                 (source_id,),
             )
         }
+        matcher = Matcher(conn, source_id)
+        choices = user_choices(conn, source_id)
+        # events this batch already links an entry to: one source, one entry each
+        claimed: set[int] = set()
+        # events with several sources whose values must be worked out again
+        remerge: set[int] = set()
 
-        new_events, new_provenance = [], []
+        new_events, new_provenance, linked_provenance = [], [], []
         changed_events, changed_provenance = [], []
         unchanged = []
+        updated_shared = 0
         for source_uid, record in batch.items():
             raw = _event_values(record)
             content = _digest(repr(raw) + context)
@@ -214,6 +230,21 @@ def upsert_events(
                 continue
             row = _normalised(raw, record, normaliser, source_city, source_topics)
             if known is None:
+                link = (
+                    _find_match(conn, matcher, row, choices.get(source_uid, {}), claimed)
+                    if match
+                    else None
+                )
+                if link is not None:
+                    event_id, uid = link
+                    claimed.add(event_id)
+                    remerge.add(event_id)
+                    result.merged += 1
+                    schedule = _digest(repr([raw[i] for i in _SCHEDULE_INDEXES]))
+                    linked_provenance.append(
+                        (uid, source_id, source_uid, content, schedule, stamp, stamp, _record(row))
+                    )
+                    continue
                 uid = event_uid(source, source_uid)
                 new_events.append((uid, *row, stamp, stamp, stamp))
                 schedule = _digest(repr([raw[i] for i in _SCHEDULE_INDEXES]))
@@ -221,15 +252,20 @@ def upsert_events(
                     (uid, source_id, source_uid, content, schedule, stamp, stamp, _record(row))
                 )
                 continue
-            prov_id, event_id, old_content, old_schedule, removed_at, _ = known
+            prov_id, event_id, old_content, old_schedule, removed_at, _, others = known
             # the schedule is what the source says: coordinates looked up in the
             # gazetteer follow it, and a new gazetteer moves nothing
             schedule = _digest(repr([raw[i] for i in _SCHEDULE_INDEXES]))
             # a removed entry that is back is a change of status, like a move
             bump = 1 if (schedule != old_schedule or removed_at is not None) else 0
+            changed_provenance.append((content, schedule, stamp, _record(row), prov_id))
+            if others:
+                # other sources list it too: its values come from all of them
+                remerge.add(event_id)
+                updated_shared += 1
+                continue
             result.rescheduled += bump
             changed_events.append((*row, bump, stamp, bump, stamp, event_id))
-            changed_provenance.append((content, schedule, stamp, _record(row), prov_id))
 
         if new_events:
             (last_id,) = conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()
@@ -240,14 +276,17 @@ def upsert_events(
             conn.execute(INDEX_TOPICS_SINCE, (last_id,))
             conn.execute(INDEX_PLACES_SINCE, (last_id,))
             conn.executemany(_INSERT_PROVENANCE, new_provenance)
+        if linked_provenance:
+            conn.executemany(_INSERT_PROVENANCE, linked_provenance)
         if changed_events:
             conn.executemany(_UPDATE_EVENT, changed_events)
+        if changed_provenance:
             conn.executemany(_UPDATE_PROVENANCE, changed_provenance)
         if unchanged:
             conn.executemany("UPDATE provenance SET last_seen = ? WHERE id = ?", unchanged)
         result.new, result.updated, result.unchanged = (
-            len(new_events),
-            len(changed_events),
+            len(new_events) + len(linked_provenance),
+            len(changed_events) + updated_shared,
             len(unchanged),
         )
 
@@ -277,6 +316,9 @@ def upsert_events(
                     [(stamp, stamp, stamp, event_id) for _, event_id in gone],
                 )
                 result.removed = len(gone)
+                remerge.update(event_id for _, event_id in gone)
+        if remerge:
+            result.rescheduled += remerge_events(conn, remerge, stamp)
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
@@ -371,3 +413,74 @@ def stored_record(text: str) -> dict[str, object]:
     """
     values = json.loads(text)
     return {name: values[i] if i < len(values) else None for i, name in enumerate(_COLUMN_NAMES)}
+
+
+def user_choices(conn: sqlite3.Connection, source_id: int) -> dict[str, dict[str, bool]]:
+    """Return, per source uid, the events a user said it is (True) or is not (False)."""
+    choices: dict[str, dict[str, bool]] = {}
+    for source_uid, uid, together in conn.execute(
+        "SELECT source_uid, event_uid, together FROM dedupe_choices WHERE source_id = ?",
+        (source_id,),
+    ):
+        choices.setdefault(source_uid, {})[uid] = bool(together)
+    return choices
+
+
+def _find_match(
+    conn: sqlite3.Connection,
+    matcher: Matcher,
+    row: tuple[object, ...],
+    choices: dict[str, bool],
+    claimed: set[int],
+) -> tuple[int, str] | None:
+    """Return the stored event a new entry is another copy of, if any."""
+    for uid, together in choices.items():
+        if together:
+            found = conn.execute("SELECT id FROM events WHERE uid = ?", (uid,)).fetchone()
+            if found is not None and found[0] not in claimed:
+                return found[0], uid
+    entry = dict(zip(_COLUMN_NAMES, row, strict=True))
+    apart = [uid for uid, together in choices.items() if not together]
+    return matcher.find(entry, avoid=apart, taken=claimed)
+
+
+_SIGNIFICANT = ("start", "end", "all_day", "status", "online")
+
+
+def remerge_events(conn: sqlite3.Connection, event_ids: Iterable[int], stamp: str) -> int:
+    """Work out the values of events several sources list; return how many moved.
+
+    Each event's columns come from merged_values over its live provenance
+    records. SEQUENCE grows only when time, status, being online or the
+    place (by more than a kilometre) changed: a second source refining the
+    venue's coordinates or title is an update, not a move.
+    """
+    from techcal.store.gazetteer import distance_km
+
+    moved = 0
+    columns = ", ".join(_EVENT_COLUMNS)
+    for event_id in sorted(event_ids):
+        rows = conn.execute(
+            "SELECT p.record, s.kind, s.url, p.first_seen FROM provenance p"
+            " JOIN sources s ON s.id = p.source_id"
+            " WHERE p.event_id = ? AND p.removed_at IS NULL ORDER BY p.id",
+            (event_id,),
+        ).fetchall()
+        current = conn.execute(f"SELECT {columns} FROM events WHERE id = ?", (event_id,)).fetchone()
+        if not rows or current is None:
+            continue
+        merged = merged_values(
+            [(stored_record(r), kind, url, first) for r, kind, url, first in rows]
+        )
+        new_row = tuple(merged.get(c) for c in _COLUMN_NAMES)
+        if new_row == tuple(current):
+            continue
+        old = dict(zip(_COLUMN_NAMES, current, strict=True))
+        bump = any(old[c] != merged.get(c) for c in _SIGNIFICANT)
+        exact = old["geo_precision"] == merged.get("geo_precision") == "exact"
+        if not bump and exact:
+            # a city's coordinates becoming a venue's is a refinement, not a move
+            bump = distance_km(old["lat"], old["lon"], merged["lat"], merged["lon"]) > 1.0
+        moved += int(bump)
+        conn.execute(_UPDATE_EVENT, (*new_row, int(bump), stamp, int(bump), stamp, event_id))
+    return moved

@@ -245,6 +245,25 @@ def m005_search(db: sqlite_utils.Database) -> None:
     renormalise(db.conn, commit=False)
 
 
+@MIGRATIONS()
+def m006_dedupe(db: sqlite_utils.Database) -> None:
+    """What users decided about merges: an entry is (or is not) a given event."""
+    db.execute(
+        """
+        CREATE TABLE dedupe_choices (
+            source_id INTEGER NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
+            source_uid TEXT NOT NULL,
+            event_uid TEXT NOT NULL,
+            together INTEGER NOT NULL,
+            decided_at TEXT NOT NULL,
+            PRIMARY KEY (source_id, source_uid, event_uid)
+        )
+        """
+    )
+    # the matcher's look-up of all-day events around a timed one
+    db.execute("CREATE INDEX events_all_day_start ON events(start_utc) WHERE all_day = 1")
+
+
 def known_migrations() -> set[str]:
     """Return the names of every migration this version of techcal knows."""
     return {m.name for m in MIGRATIONS._migrations}

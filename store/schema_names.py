@@ -14,6 +14,7 @@ MIGRATION_NAMES = (
     "m003_reader_state",
     "m004_listing_state",
     "m005_search",
+    "m006_dedupe",
 )
 
 

@@ -21,7 +21,14 @@ def events(db):
 
 def test_new_entries_are_inserted_with_provenance(db, plug):
     result = upsert_events(db, "plug", [make_event(1), make_event(2)], now=NOW)
-    assert result.counts() == {"new": 2, "updated": 0, "unchanged": 0, "removed": 0, "rejected": 0}
+    assert result.counts() == {
+        "new": 2,
+        "updated": 0,
+        "unchanged": 0,
+        "removed": 0,
+        "merged": 0,
+        "rejected": 0,
+    }
     rows = list(db.query("SELECT * FROM events ORDER BY id"))
     assert [r["title"] for r in rows] == [
         "PLUG meeting 1: Intro to eBPF",

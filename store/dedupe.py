@@ -1,0 +1,328 @@
+"""One real event, one entry: matching a new source entry with stored events.
+
+The same LUG meeting is on the group's Meetup feed, its own site, the
+university calendar and a community calendar, under different titles,
+slightly different times, venue spellings and UIDs. When a source lists an
+entry techcal has not seen, :class:`Matcher` looks for a stored event from
+another source that starts near the same time (within 3 hours; the same day
+for all-day events) in the same place (or both online), and scores how alike
+they are:
+
+* canonical URLs equal (scheme, ``www.``, tracking parameters, trailing
+  slash ignored): the same event;
+* otherwise title similarity (rapidfuzz ``token_set_ratio`` after dropping
+  dates, numbering, filler words and group-name prefixes, with acronyms
+  such as PLUG = Portland Linux/Unix Group understood), adjusted by venue
+  similarity, distance, organizer and how far apart the start times are.
+
+Within one source, distinct entries are never merged. A match links the
+entry to the event as one more provenance row; :func:`merged_values` then
+decides each field from all the event's sources (see its docstring).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from techcal.store.gazetteer import distance_km, fold
+
+#: two entries are one event when their score reaches this
+THRESHOLD = 0.72
+#: the farthest apart two timed entries of one event may start
+MAX_START_GAP = 3 * 3600
+#: query parameters that say where a click came from, not what the page is
+_TRACKING = re.compile(r"^(utm_.*|fbclid|gclid|mc_[ce]id|ref|ref_src|_ga|igshid|s_cid|trk)$")
+_MONTHS = (
+    "january february march april may june july august september october november december "
+    "jan feb mar apr jun jul aug sep sept oct nov dec "
+    "januar februar maerz marz mai juni juli oktober dezember"
+).split()
+_WEEKDAYS = (
+    "monday tuesday wednesday thursday friday saturday sunday mon tue tues wed thu thur thurs "
+    "fri sat sun montag dienstag mittwoch donnerstag freitag samstag sonntag"
+).split()
+# words that say what kind of gathering it is, not which one
+_FILLER = set(
+    (
+        "the a an and of for at in on with to de der die das und im am zum zur mit von "
+        "meetup meeting meetings monthly weekly night evening session edition event "
+        "treffen stammtisch group user users usergroup ug chapter"
+    ).split()
+    + _MONTHS
+    + _WEEKDAYS
+)
+_SPLITTERS = re.compile(r"\s*(?::|\s[-–—|]\s|\|)\s*|[\[\]()]")
+_NUMBERISH = re.compile(r"\b(?:#?\d+(?:st|nd|rd|th)?|no\s*\d+)\b")
+
+
+def canonical_url(url: str | None) -> str | None:
+    """Return ``url`` without what varies between copies of one link.
+
+    >>> canonical_url("http://www.Example.org/events/42/?utm_source=x&b=2#top")
+    'example.org/events/42?b=2'
+    """
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return None
+    host = (parts.hostname or "").lower()
+    if host.startswith("www."):
+        host = host[4:]
+    if not host:
+        return None
+    path = re.sub(r"/+$", "", parts.path) or ""
+    query = [(k, v) for k, v in parse_qsl(parts.query) if not _TRACKING.match(k.lower())]
+    text = host + path
+    if query:
+        text += "?" + urlencode(sorted(query))
+    return text
+
+
+def title_words(title: str) -> list[str]:
+    """Return the title's distinctive words: no dates, numbers or filler."""
+    text = _NUMBERISH.sub(" ", fold(title))
+    return [w for w in text.split() if w not in _FILLER and len(w) > 1]
+
+
+def title_variants(title: str) -> list[str]:
+    """Return the title, and its parts around ':' / ' - ' / brackets, as word strings."""
+    variants = [" ".join(title_words(title))]
+    for part in _SPLITTERS.split(title):
+        if part and part.strip():
+            words = " ".join(title_words(part))
+            if words and words not in variants:
+                variants.append(words)
+    return [v for v in variants if v]
+
+
+def _head(title: str) -> str:
+    """Return the part before a title's first ':' or ' - ' (often the group's name)."""
+    parts = _SPLITTERS.split(title, maxsplit=1)
+    if len(parts) < 2 or not parts[0].strip():
+        return ""
+    return " ".join(fold(parts[0]).split())
+
+
+def _initials(words: str) -> str:
+    return "".join(w[0] for w in fold(words).split() if w)
+
+
+def title_similarity(a: str, b: str) -> float:
+    """Return how alike two titles are, 0..1, forgiving prefixes, dates and acronyms."""
+    from rapidfuzz import fuzz
+
+    va, vb = title_variants(a), title_variants(b)
+    if not va or not vb:
+        return 0.0
+    best = 0.0
+    for x in va:
+        for y in vb:
+            score = fuzz.token_set_ratio(x, y) / 100
+            # a part alone (one or two words) proves less than a whole title
+            if (x != va[0] or y != vb[0]) and min(len(x.split()), len(y.split())) < 2:
+                score *= 0.85
+            best = max(best, score)
+    # the same talk title under two groups' names is two events
+    head_a, head_b = _head(a), _head(b)
+    if head_a and head_b and fuzz.ratio(head_a, head_b) < 75:
+        best *= 0.75
+    # "PLUG" and "Portland Linux/Unix Group"
+    acronyms_a = {w for w in fold(a).split() if 3 <= len(w) <= 6}
+    acronyms_b = {w for w in fold(b).split() if 3 <= len(w) <= 6}
+    for part in _SPLITTERS.split(b):
+        if part and _initials(part) in acronyms_a and len(part.split()) >= 3:
+            best = max(best, 0.8)
+    for part in _SPLITTERS.split(a):
+        if part and _initials(part) in acronyms_b and len(part.split()) >= 3:
+            best = max(best, 0.8)
+    return best
+
+
+def _online_only(event: dict[str, Any]) -> bool:
+    return bool(event["online"]) and event["lat"] is None and not event["venue"]
+
+
+def _local_date(event: dict[str, Any], zone_of: dict[str, Any]) -> str:
+    """Return the date ``event`` starts on, in the offset of ``zone_of``'s start."""
+    offset = datetime.fromisoformat(zone_of["start"]).tzinfo
+    return datetime.fromtimestamp(event["start_utc"], offset).date().isoformat()
+
+
+def match_score(a: dict[str, Any], b: dict[str, Any]) -> float:
+    """Return how likely two entries are one event, 0..1 (THRESHOLD decides)."""
+    from rapidfuzz import fuzz
+
+    if a["all_day"] or b["all_day"]:
+        # an all-day entry's day, in its own zone, must hold the other's start
+        day = a if a["all_day"] else b
+        if _local_date(a, day) != _local_date(b, day):
+            return 0.0
+        gap = 0
+    else:
+        gap = abs(a["start_utc"] - b["start_utc"])
+        if gap > MAX_START_GAP:
+            return 0.0
+    same_url = canonical_url(a["url"]) is not None and canonical_url(a["url"]) == canonical_url(
+        b["url"]
+    )
+    if _online_only(a) != _online_only(b):
+        # a talk and its separately listed stream are two events
+        return 1.0 if same_url else 0.0
+    distance = None
+    if a["lat"] is not None and b["lat"] is not None:
+        distance = distance_km(a["lat"], a["lon"], b["lat"], b["lon"])
+        exact = a.get("geo_precision") == "exact" and b.get("geo_precision") == "exact"
+        if distance > (3.0 if exact else 30.0):
+            return 0.0
+    elif a["city"] and b["city"] and fold(a["city"]) != fold(b["city"]):
+        if fold(a["city"]).split(" ")[0] != fold(b["city"]).split(" ")[0]:
+            return 0.0
+    if same_url:
+        return 1.0
+    score = title_similarity(a["title"], b["title"])
+    venue_a = " ".join(p for p in (a["venue"], a["address"]) if p)
+    venue_b = " ".join(p for p in (b["venue"], b["address"]) if p)
+    if venue_a and venue_b:
+        venue = fuzz.token_set_ratio(fold(venue_a), fold(venue_b)) / 100
+        if venue >= 0.8:
+            score += 0.1
+        elif venue < 0.45 and (distance is None or distance > 0.3):
+            score -= 0.2
+    if distance is not None and distance < 0.3 and a.get("geo_precision") == "exact":
+        score += 0.05
+    if a["organizer"] and b["organizer"]:
+        organizer = fuzz.token_set_ratio(fold(a["organizer"]), fold(b["organizer"])) / 100
+        score += 0.1 if organizer >= 0.85 else (-0.3 if organizer < 0.5 else 0.0)
+    if gap == 0:
+        score += 0.05
+    elif gap > 3600:
+        score -= 0.1
+    return max(0.0, min(1.0, score))
+
+
+#: the columns of a stored event the matcher compares
+_CANDIDATE_COLUMNS = (
+    "id", "uid", "title", "url", "start", "start_utc", "all_day", "venue", "address", "city",
+    "lat", "lon", "geo_precision", "online", "organizer",
+)  # fmt: skip
+
+
+@dataclass
+class Matcher:
+    """Finds, for one source's new entries, the stored event each is another copy of."""
+
+    conn: sqlite3.Connection
+    source_id: int
+
+    def find(
+        self,
+        entry: dict[str, Any],
+        *,
+        avoid: Iterable[str] = (),
+        taken: set[int] | frozenset[int] = frozenset(),
+    ) -> tuple[int, str] | None:
+        """Return (event id, uid) of the best match for ``entry``, or None.
+
+        ``avoid`` holds event uids this entry must not join (a user's split);
+        ``taken`` the events another entry of the same source just joined.
+        """
+        start = entry["start_utc"]
+        columns = ", ".join("e." + c for c in _CANDIDATE_COLUMNS)
+        others = (
+            " AND e.removed_at IS NULL AND NOT EXISTS (SELECT 1 FROM provenance p"
+            " WHERE p.event_id = e.id AND p.source_id = ?)"
+        )
+        if entry["all_day"]:
+            # anything starting on that day, wherever it is (offsets up to 14 h)
+            rows = self.conn.execute(
+                f"SELECT {columns} FROM events e WHERE e.start_utc BETWEEN ? AND ?{others}",
+                (start - 14 * 3600, start + 38 * 3600, self.source_id),
+            ).fetchall()
+        else:
+            rows = self.conn.execute(
+                f"SELECT {columns} FROM events e WHERE e.start_utc BETWEEN ? AND ?{others}",
+                (start - MAX_START_GAP, start + MAX_START_GAP, self.source_id),
+            ).fetchall()
+            # all-day entries of the same day (a small partial index)
+            rows += self.conn.execute(
+                f"SELECT {columns} FROM events e INDEXED BY events_all_day_start"
+                f" WHERE e.all_day = 1 AND e.start_utc BETWEEN ? AND ?{others}",
+                (start - 38 * 3600, start + 14 * 3600, self.source_id),
+            ).fetchall()
+        avoided = set(avoid)
+        best: tuple[float, int, str] | None = None
+        for row in rows:
+            candidate = dict(zip(_CANDIDATE_COLUMNS, row, strict=True))
+            if candidate["uid"] in avoided or candidate["id"] in taken:
+                continue
+            score = match_score(entry, candidate)
+            if score >= THRESHOLD and (best is None or score > best[0]):
+                best = (score, candidate["id"], candidate["uid"])
+        return (best[1], best[2]) if best else None
+
+
+# -- which source's value wins ---------------------------------------------
+
+
+def _authority(source_kind: str, record: dict[str, Any], source_url: str) -> int:
+    """Lower is more authoritative: the organizer's own site, then groups, then aggregators."""
+    own = (urlsplit(record.get("url") or "").hostname or "x").removeprefix("www.") == (
+        urlsplit(source_url).hostname or "y"
+    ).removeprefix("www.")
+    if source_kind != "other" and own:
+        return 0
+    return 1 if source_kind != "other" else 2
+
+
+_PRECISION_RANK = {"exact": 0, "city": 1, "source": 2, None: 3}
+
+
+def merged_values(entries: list[tuple[dict[str, Any], str, str, str]]) -> dict[str, Any]:
+    """Return an event's columns from what each of its sources says.
+
+    ``entries`` are (record, source kind, source url, first seen). The rules:
+    the most authoritative source (the organizer's own site, then a group's
+    or college's feed, then aggregators; earliest first among equals) gives
+    the title, URL, kind, status, organizer and cost; a timed start beats an
+    all-day one; the most precise coordinates win (exact, then city, then
+    source) and bring their venue and address; the longest description
+    wins; topics and categories are the union.
+    """
+    ranked = sorted(entries, key=lambda e: (_authority(e[1], e[0], e[2]), e[3]))
+    first = ranked[0][0]
+    merged = dict(first)
+
+    def first_set(name: str) -> Any:
+        return next((r[name] for r, *_ in ranked if r.get(name) not in (None, "")), None)
+
+    for name in ("url", "organizer", "cost", "online_url", "timezone"):
+        merged[name] = first_set(name)
+    timed = [r for r, *_ in ranked if not r.get("all_day")]
+    when = timed[0] if timed else first
+    for name in ("start", "end", "start_utc", "end_utc", "all_day", "timezone"):
+        merged[name] = when.get(name)
+    placed = min(
+        (r for r, *_ in ranked),
+        key=lambda r: _PRECISION_RANK.get(r.get("geo_precision"), 3),
+    )
+    for name in ("lat", "lon", "geo_precision"):
+        merged[name] = placed.get(name)
+    for name in ("venue", "address", "city", "region", "country"):
+        merged[name] = placed.get(name) or first_set(name)
+    merged["description"] = max((r.get("description") or "" for r, *_ in ranked), key=len)
+    merged["online"] = int(any(r.get("online") for r, *_ in ranked))
+    for name in ("topics", "categories"):
+        values: set[str] = set()
+        for r, *_ in ranked:
+            values.update(json.loads(r.get(name) or "[]"))
+        merged[name] = json.dumps(sorted(values), ensure_ascii=False) if values else "[]"
+    return merged

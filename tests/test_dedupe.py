@@ -1,0 +1,316 @@
+"""One real event, one entry: merging copies of an event from several sources."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from dedupe_eval import evaluate
+
+from techcal.cli import cli
+from techcal.store import Source, add_source, upsert_events
+from techcal.store.dedupe import THRESHOLD, canonical_url, title_similarity
+from techcal.store.merges import MergeError, merge_events, split_entry
+from techcal.store.query import build_query
+from techcal.store.search import search
+
+from conftest import NOW, make_event
+
+LA = ZoneInfo("America/Los_Angeles")
+MEETING = NOW.replace(hour=2) + timedelta(days=11)  # 18:00 in Portland, Dec 2
+
+
+@pytest.fixture
+def pdx(db):
+    for name, kind, url in (
+        ("plug-meetup", "lug", "https://www.meetup.com/pdx-linux/events/ical/"),
+        ("pdxlinux", "lug", "https://pdxlinux.org/events/"),
+        ("calagator", "other", "https://calagator.org/events.ics"),
+    ):
+        add_source(db, Source(name=name, url=url, kind=kind, city="Portland, OR"))
+    return db
+
+
+def meetup(n=1, **changes):
+    values = dict(
+        source="plug-meetup",
+        source_uid=f"event_30123456{n}@meetup.com",
+        title="PLUG Monthly Meeting",
+        description="Monthly meeting.",
+        url=f"https://www.meetup.com/pdx-linux/events/30123456{n}/",
+        start=MEETING,
+        end=MEETING + timedelta(hours=2),
+        venue="Lucky Labrador Beer Hall",
+        city="Portland",
+        lat=None,
+        lon=None,
+        organizer="Portland Linux/Unix Group",
+        topics=(),
+    )
+    values.update(changes)
+    return make_event(0, **values)
+
+
+def community(**changes):
+    values = dict(
+        source="calagator",
+        source_uid="calagator-77001",
+        title="Portland Linux/Unix Group: December meeting - Intro to eBPF",
+        description="Doors at 6, talk at 6:30. This month: Intro to eBPF, with live demos of "
+        "tracing a running system.",
+        url="https://calagator.org/events/77001",
+        start=MEETING + timedelta(minutes=30),
+        end=MEETING + timedelta(hours=2),
+        venue="Lucky Lab Beer Hall",
+        address="915 SE Hawthorne Blvd, Portland, OR 97214",
+        city="Portland",
+        lat=45.5122,
+        lon=-122.6566,
+        organizer=None,
+        kind="other",
+        topics=(),
+    )
+    values.update(changes)
+    return make_event(0, **values)
+
+
+def events_of(db):
+    return db.execute(
+        "SELECT e.id, e.uid, count(p.id) FROM events e JOIN provenance p ON p.event_id = e.id"
+        " WHERE e.removed_at IS NULL GROUP BY e.id ORDER BY e.id"
+    ).fetchall()
+
+
+def test_canonical_urls():
+    assert canonical_url("http://www.Example.org/e/42/?utm_source=x&fbclid=1") == "example.org/e/42"
+    assert canonical_url("https://example.org/e/42") == "example.org/e/42"
+    assert canonical_url("https://example.org/e?id=2&a=1") == "example.org/e?a=1&id=2"
+    assert canonical_url(None) is None
+
+
+def test_titles_forgive_prefixes_dates_numbering_and_acronyms():
+    assert (
+        title_similarity(
+            "PLUG Monthly Meeting", "Portland Linux/Unix Group: December meeting - Intro to eBPF"
+        )
+        >= THRESHOLD
+    )
+    assert title_similarity("[PDX Python] Async web apps #42", "Async Web Apps (Dec 3)") >= 0.9
+    assert title_similarity("PDX Python: Holiday social", "PDX Ruby: Holiday social") < 1.0
+    assert title_similarity("Rust Berlin Meetup", "Python Berlin Meetup") < THRESHOLD
+
+
+def test_the_same_event_from_two_sources_is_one_event_with_both(pdx):
+    upsert_events(pdx, "plug-meetup", [meetup()], now=NOW)
+    result = upsert_events(pdx, "calagator", [community()], now=NOW)
+    assert (result.new, result.merged) == (1, 1)
+    ((event_id, uid, sources),) = events_of(pdx)
+    assert sources == 2
+    # the first source's uid stays: it never changes because of a merge
+    assert uid == pdx.execute("SELECT uid FROM events").fetchone()[0]
+    hits = search(pdx.conn, build_query(now=NOW), now=NOW)
+    assert len(hits) == 1
+    assert [s["name"] for s in hits[0].sources] == ["plug-meetup", "calagator"]
+    assert {s["title"] for s in hits[0].sources} == {
+        "PLUG Monthly Meeting",
+        "Portland Linux/Unix Group: December meeting - Intro to eBPF",
+    }
+
+
+def test_which_value_wins(pdx):
+    upsert_events(pdx, "calagator", [community()], now=NOW)
+    upsert_events(pdx, "plug-meetup", [meetup()], now=NOW)
+    (row,) = pdx.execute(
+        "SELECT uid, title, url, start, lat, geo_precision, description, organizer, sequence"
+        " FROM events"
+    ).fetchall()
+    uid, title, url, start, lat, precision, description, organizer, sequence = row
+    # the group's own feed beats the aggregator for title and link, though it came second
+    assert title == "PLUG Monthly Meeting"
+    assert url == "https://www.meetup.com/pdx-linux/events/301234561/"
+    assert start == MEETING.isoformat()
+    # exact coordinates beat the city's; the longest description wins
+    assert (lat, precision) == (45.5122, "exact")
+    assert description.startswith("Doors at 6")
+    assert organizer == "Portland Linux/Unix Group"
+    # the event keeps the uid it was first published under
+    from techcal.store.events import event_uid
+
+    assert uid == event_uid("calagator", "calagator-77001")
+    assert sequence == 1  # its time moved from 18:30 to the organizer's 18:00
+
+
+def test_a_timed_start_beats_an_all_day_one(pdx):
+    day = MEETING.astimezone(LA).replace(hour=0, minute=0)
+    upsert_events(pdx, "calagator", [community(start=day, end=day + timedelta(days=1),
+                                               all_day=True)], now=NOW)  # fmt: skip
+    upsert_events(pdx, "plug-meetup", [meetup()], now=NOW)
+    ((event_id, _, sources),) = events_of(pdx)
+    assert sources == 2
+    all_day, start = pdx.execute("SELECT all_day, start FROM events").fetchone()
+    assert (all_day, start) == (0, MEETING.isoformat())
+
+
+def test_entries_of_one_source_are_never_merged(pdx):
+    twin = meetup(2, source_uid="event_301234562@meetup.com")
+    upsert_events(pdx, "plug-meetup", [meetup(), twin], now=NOW)
+    assert len(events_of(pdx)) == 2
+    # and one entry of another source joins only one of them
+    upsert_events(pdx, "calagator", [community()], now=NOW)
+    assert sorted(n for *_, n in events_of(pdx)) == [1, 2]
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        # the same group's meeting a month later
+        dict(start=MEETING + timedelta(days=28), end=MEETING + timedelta(days=28, hours=2)),
+        # another group, same evening, same building
+        dict(title="PDX Python: async web apps", organizer="PDX Python", description="Python."),
+        # the separately listed online watch party
+        dict(title="Watch party: PLUG Monthly Meeting", online=True, venue=None, address=None,
+             city=None, lat=None, lon=None, online_url="https://meet.example/plug"),
+        # the morning workshop at the same place
+        dict(title="Linux install workshop", start=MEETING - timedelta(hours=8),
+             end=MEETING - timedelta(hours=5)),
+        # the same title in another city
+        dict(venue="Seattle Public Library", address="1000 4th Ave, Seattle, WA 98104",
+             city="Seattle", lat=47.6067, lon=-122.3325),
+    ],
+)  # fmt: skip
+def test_near_misses_stay_apart(pdx, other):
+    upsert_events(pdx, "plug-meetup", [meetup()], now=NOW)
+    values = dict(title="PLUG Monthly Meeting", organizer=None)
+    values.update(other)
+    result = upsert_events(pdx, "calagator", [community(**values)], now=NOW)
+    assert result.merged == 0
+    assert len(events_of(pdx)) == 2
+
+
+def test_recurring_series_are_matched_occurrence_by_occurrence(pdx):
+    weekly = [
+        meetup(n, title="PLUG hack night", start=MEETING + timedelta(weeks=n),
+               end=MEETING + timedelta(weeks=n, hours=3))
+        for n in range(4)
+    ]  # fmt: skip
+    # the third week moved by a day, in both sources
+    weekly[2].start += timedelta(days=1)
+    weekly[2].end += timedelta(days=1)
+    upsert_events(pdx, "plug-meetup", weekly, now=NOW)
+    copies = [
+        community(source_uid=f"cal-hack-{n}", title="Hack Night (PLUG)",
+                  start=w.start, end=w.end, url=f"https://calagator.org/events/{n}")
+        for n, w in enumerate(weekly)
+    ]  # fmt: skip
+    result = upsert_events(pdx, "calagator", copies, now=NOW)
+    assert result.merged == 4
+    pairs = pdx.execute(
+        "SELECT group_concat(p.source_uid, ' ') FROM provenance p GROUP BY p.event_id"
+    ).fetchall()
+    assert sorted(p[0] for p in pairs) == sorted(
+        f"event_30123456{n}@meetup.com cal-hack-{n}" for n in range(4)
+    )
+
+
+def test_a_change_from_a_second_source_updates_without_a_move(pdx):
+    upsert_events(pdx, "plug-meetup", [meetup()], now=NOW)
+    upsert_events(pdx, "calagator", [community()], now=NOW)
+    longer = community(description="Doors at 6, talk at 6:30. " + "More detail. " * 20)
+    result = upsert_events(pdx, "calagator", [longer], now=NOW)
+    assert (result.updated, result.rescheduled) == (1, 0)
+    description, sequence = pdx.execute("SELECT description, sequence FROM events").fetchone()
+    assert description == longer.description
+    assert sequence == 0
+    # the organizer moving it is a move
+    later = meetup(start=MEETING + timedelta(hours=1), end=MEETING + timedelta(hours=3))
+    result = upsert_events(pdx, "plug-meetup", [later], now=NOW)
+    assert result.rescheduled == 1
+    assert pdx.execute("SELECT start, sequence FROM events").fetchone() == (
+        later.start.isoformat(),
+        1,
+    )
+
+
+def test_one_source_dropping_it_leaves_the_event_to_the_other(pdx):
+    upsert_events(pdx, "plug-meetup", [meetup()], now=NOW)
+    upsert_events(pdx, "calagator", [community()], now=NOW)
+    upsert_events(pdx, "plug-meetup", [], now=NOW)
+    removed_at, title = pdx.execute("SELECT removed_at, title FROM events").fetchone()
+    assert removed_at is None
+    assert title == community().title
+    upsert_events(pdx, "calagator", [], now=NOW)
+    assert pdx.execute("SELECT removed_at FROM events").fetchone()[0] is not None
+
+
+def test_split_separates_an_entry_for_good(pdx):
+    upsert_events(pdx, "plug-meetup", [meetup()], now=NOW)
+    upsert_events(pdx, "calagator", [community()], now=NOW)
+    ((event_id, uid, _),) = events_of(pdx)
+    done = split_entry(pdx.conn, str(event_id), "calagator", now=NOW)
+    assert done.entries == ["calagator-77001"]
+    assert [n for *_, n in events_of(pdx)] == [1, 1]
+    assert pdx.execute("SELECT uid FROM events WHERE id = ?", (event_id,)).fetchone()[0] == uid
+    # the next crawls keep it apart, and the first event's values are its own again
+    upsert_events(pdx, "calagator", [community()], now=NOW)
+    upsert_events(pdx, "plug-meetup", [meetup()], now=NOW)
+    assert [n for *_, n in events_of(pdx)] == [1, 1]
+    assert pdx.execute("SELECT lat FROM events WHERE id = ?", (event_id,)).fetchone()[0] != 45.5122
+    with pytest.raises(MergeError, match="only source"):
+        split_entry(pdx.conn, str(event_id), "plug-meetup", now=NOW)
+    with pytest.raises(MergeError, match="does not list it"):
+        split_entry(pdx.conn, str(event_id), "pdxlinux", now=NOW)
+
+
+def test_merge_forces_what_the_matcher_missed(pdx):
+    upsert_events(pdx, "plug-meetup", [meetup()], now=NOW)
+    far = community(title="Kernel tracing evening", organizer=None)
+    upsert_events(pdx, "calagator", [far], now=NOW)
+    (a, uid_a, _), (b, _, _) = events_of(pdx)
+    done = merge_events(pdx.conn, str(a), str(b), now=NOW)
+    assert (done.event_id, done.other_id) == (a, b)
+    ((kept, uid, sources),) = events_of(pdx)
+    assert (kept, uid, sources) == (a, uid_a, 2)
+    assert pdx.execute("SELECT removed_at FROM events WHERE id = ?", (b,)).fetchone()[0]
+    upsert_events(pdx, "calagator", [far], now=NOW)
+    assert [n for *_, n in events_of(pdx)] == [2]
+    with pytest.raises(MergeError, match="same event"):
+        merge_events(pdx.conn, str(a), str(a), now=NOW)
+
+
+def test_events_split_and_merge_commands(runner, pdx, db_path):
+    upsert_events(pdx, "plug-meetup", [meetup()], now=NOW)
+    upsert_events(pdx, "calagator", [community()], now=NOW)
+    ((event_id, _, _),) = events_of(pdx)
+    result = runner.invoke(cli, ["--db", str(db_path), "events", "split", str(event_id),
+                                 "calagator"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "is now event" in result.output
+    other = events_of(pdx)[1][0]
+    result = runner.invoke(cli, ["--db", str(db_path), "events", "merge", str(event_id),
+                                 str(other)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    shown = runner.invoke(cli, ["--db", str(db_path), "show", str(event_id), "--json"])
+    assert [s["name"] for s in json.loads(shown.output)["sources"]] == [
+        "plug-meetup",
+        "calagator",
+    ]
+    bad = runner.invoke(cli, ["--db", str(db_path), "events", "split", "999", "calagator"])
+    assert bad.exit_code == 1
+    assert "no event '999'" in bad.output
+
+
+def test_matching_can_be_turned_off(pdx):
+    upsert_events(pdx, "plug-meetup", [meetup()], now=NOW)
+    upsert_events(pdx, "calagator", [community()], now=NOW, match=False)
+    assert len(events_of(pdx)) == 2
+
+
+def test_the_labelled_evaluation_set(tmp_path):
+    score = evaluate(tmp_path / "eval.db")
+    assert score.entries >= 300
+    assert score.groups >= 100
+    detail = f"wrong merges {score.wrong[:10]}, missed {score.missed[:10]}"
+    assert score.precision >= 0.98, detail
+    assert score.recall >= 0.90, detail
