@@ -648,6 +648,11 @@ def events() -> None:
     techcal merges the copies of one real event that several sources
     announce (see `techcal show ID` for an event's sources). When it got one
     wrong, split or merge by hand: the choice is kept across crawls.
+
+    \b
+    Example:
+        techcal events split 42 calagator
+        techcal events merge 42 57
     """
 
 

@@ -35,6 +35,8 @@ from techcal.store.gazetteer import distance_km, fold
 
 #: two entries are one event when their score reaches this
 THRESHOLD = 0.72
+#: titles less alike than this are two events, whatever else they share
+TITLE_FLOOR = 0.6
 #: the farthest apart two timed entries of one event may start
 MAX_START_GAP = 3 * 3600
 #: query parameters that say where a click came from, not what the page is
@@ -53,7 +55,7 @@ _FILLER = set(
     (
         "the a an and of for at in on with to de der die das und im am zum zur mit von "
         "meetup meeting meetings monthly weekly night evening session edition event "
-        "treffen stammtisch group user users usergroup ug chapter"
+        "group user users usergroup ug chapter"
     ).split()
     + _MONTHS
     + _WEEKDAYS
@@ -116,6 +118,33 @@ def _initials(words: str) -> str:
     return "".join(w[0] for w in fold(words).split() if w)
 
 
+def _same_word(a: str, b: str, ratio: Any) -> bool:
+    if a == b or a == b + "s" or b == a + "s":
+        return True
+    if len(a) >= 4 and len(b) >= 4 and (a.startswith(b) or b.startswith(a)):
+        return True  # intro / introduction, meetup / meetups
+    return len(a) >= 5 and len(b) >= 5 and ratio(a, b) >= 85  # typos, other spellings
+
+
+def _word_similarity(x: str, y: str, ratio: Any) -> float:
+    """Return how alike two word strings are, as sets of (fuzzily equal) words.
+
+    When one title's words are all in the other's, 1.0 ("Intro to eBPF" and
+    "PLUG: Intro to eBPF"); when each has words the other lacks, the share of
+    words in common ("PDX Python hack night" and "PDX Ruby hack night": 0.5).
+    """
+    xs, ys = set(x.split()), set(y.split())
+    if not xs or not ys:
+        return 0.0
+    matched_x = {a for a in xs if any(_same_word(a, b, ratio) for b in ys)}
+    matched_y = {b for b in ys if any(_same_word(a, b, ratio) for a in xs)}
+    common = min(len(matched_x), len(matched_y))
+    only_x, only_y = len(xs) - len(matched_x), len(ys) - len(matched_y)
+    if only_x and only_y:
+        return common / (common + only_x + only_y)
+    return common / min(len(xs), len(ys))
+
+
 def title_similarity(a: str, b: str) -> float:
     """Return how alike two titles are, 0..1, forgiving prefixes, dates and acronyms."""
     from rapidfuzz import fuzz
@@ -123,28 +152,68 @@ def title_similarity(a: str, b: str) -> float:
     va, vb = title_variants(a), title_variants(b)
     if not va or not vb:
         return 0.0
-    best = 0.0
+    best, best_words = 0.0, 0
     for x in va:
         for y in vb:
-            score = fuzz.token_set_ratio(x, y) / 100
+            score = _word_similarity(x, y, fuzz.ratio)
             # a part alone (one or two words) proves less than a whole title
             if (x != va[0] or y != vb[0]) and min(len(x.split()), len(y.split())) < 2:
                 score *= 0.85
-            best = max(best, score)
-    # the same talk title under two groups' names is two events
+            if score > best:
+                best, best_words = score, min(len(x.split()), len(y.split()))
+    # the same short title under two groups' names is two events ("PDX
+    # Python: Holiday social", "PDX Ruby: Holiday social"); a long shared
+    # title under two labels ("PSU talk: ...", "CS Colloquium: ...") is one
     head_a, head_b = _head(a), _head(b)
-    if head_a and head_b and fuzz.ratio(head_a, head_b) < 75:
-        best *= 0.75
-    # "PLUG" and "Portland Linux/Unix Group"
-    acronyms_a = {w for w in fold(a).split() if 3 <= len(w) <= 6}
-    acronyms_b = {w for w in fold(b).split() if 3 <= len(w) <= 6}
-    for part in _SPLITTERS.split(b):
-        if part and _initials(part) in acronyms_a and len(part.split()) >= 3:
-            best = max(best, 0.8)
-    for part in _SPLITTERS.split(a):
-        if part and _initials(part) in acronyms_b and len(part.split()) >= 3:
-            best = max(best, 0.8)
+    if best_words < 3 and head_a and head_b and fuzz.ratio(head_a, head_b) < 75:
+        words_a, words_b = set(fold(a).split()), set(fold(b).split())
+        named_alike = (
+            set(head_a.split()) <= words_b
+            or set(head_b.split()) <= words_a
+            or _initials(head_a) == head_b.replace(" ", "")
+            or _initials(head_b) == head_a.replace(" ", "")
+        )
+        if not named_alike:
+            best *= 0.6
+    # "PLUG" and "Portland Linux/Unix Group", "KCD" and "Kubernetes Community Days"
+    if _acronym_of(a, b) or _acronym_of(b, a):
+        best = max(best, 0.8)
     return best
+
+
+def _acronyms(text: str) -> set[str]:
+    return {w for w in fold(text).split() if 3 <= len(w) <= 6}
+
+
+def _acronym_of(short: str, long: str) -> bool:
+    """Return True when a word of ``short`` is the initials of the first 3+ words of ``long``."""
+    wanted = _acronyms(short)
+    if not wanted:
+        return False
+    for part in _SPLITTERS.split(long):
+        words = fold(part or "").split()
+        for k in range(3, min(len(words), 6) + 1):
+            if "".join(w[0] for w in words[:k]) in wanted:
+                return True
+    return False
+
+
+#: words that make an entry a separate viewing of another event
+_STREAM = re.compile(
+    r"\b(watch party|livestream|live stream|stream|public viewing|viewing party|"
+    r"übertragung|uebertragung)\b"
+)
+
+
+def _org_tokens(organizer: str | None) -> set[str]:
+    """Return the short names an organizer goes by: "BeLUG", "SeaPIG", initials."""
+    if not organizer:
+        return set()
+    names = {w.lower() for w in re.findall(r"\b\w*[A-Z]\w*[A-Z]\w*\b", organizer) if len(w) >= 3}
+    initials = _initials(re.split(r"[–—(,]| e\.v\.", organizer)[0])
+    if len(initials) >= 3:
+        names.add(initials)
+    return {fold(n) for n in names}
 
 
 def _online_only(event: dict[str, Any]) -> bool:
@@ -188,19 +257,46 @@ def match_score(a: dict[str, Any], b: dict[str, Any]) -> float:
             return 0.0
     if same_url:
         return 1.0
-    score = title_similarity(a["title"], b["title"])
+    fold_a, fold_b = fold(a["title"]), fold(b["title"])
+    if bool(_STREAM.search(fold_a)) != bool(_STREAM.search(fold_b)):
+        # a watch party or livestream of a talk is an event of its own
+        return 0.0
+    exact = a.get("geo_precision") == "exact" and b.get("geo_precision") == "exact"
+    venue = None
     venue_a = " ".join(p for p in (a["venue"], a["address"]) if p)
     venue_b = " ".join(p for p in (b["venue"], b["address"]) if p)
     if venue_a and venue_b:
         venue = fuzz.token_set_ratio(fold(venue_a), fold(venue_b)) / 100
+    if exact and distance is not None and distance > 0.5 and (venue is None or venue < 0.5):
+        return 0.0  # two buildings
+    organizer = None
+    if a["organizer"] and b["organizer"]:
+        organizer = fuzz.token_set_ratio(fold(a["organizer"]), fold(b["organizer"])) / 100
+    same_place = (
+        (venue is not None and venue >= 0.8)
+        or (exact and distance is not None and distance <= 0.3)
+        or (_online_only(a) and _online_only(b))
+    )
+    if gap <= 3600 and same_place:
+        # the group's own title and a calendar's ("PLUG Monthly Meeting",
+        # "December Meeting: Intro to eBPF"): one organizer, one place, one hour
+        if organizer is not None and organizer >= 0.85:
+            return 0.9
+        words_a, words_b = set(fold_a.split()), set(fold_b.split())
+        if (_org_tokens(a["organizer"]) & words_b) or (_org_tokens(b["organizer"]) & words_a):
+            return 0.85
+    score = title_similarity(a["title"], b["title"])
+    if score < TITLE_FLOOR:
+        # parallel talks of one conference share organizer, room and hour
+        return 0.0
+    if venue is not None:
         if venue >= 0.8:
             score += 0.1
         elif venue < 0.45 and (distance is None or distance > 0.3):
             score -= 0.2
-    if distance is not None and distance < 0.3 and a.get("geo_precision") == "exact":
+    if distance is not None and distance < 0.3 and exact:
         score += 0.05
-    if a["organizer"] and b["organizer"]:
-        organizer = fuzz.token_set_ratio(fold(a["organizer"]), fold(b["organizer"])) / 100
+    if organizer is not None:
         score += 0.1 if organizer >= 0.85 else (-0.3 if organizer < 0.5 else 0.0)
     if gap == 0:
         score += 0.05
