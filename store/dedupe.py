@@ -114,6 +114,18 @@ def _head(title: str) -> str:
     return " ".join(fold(parts[0]).split())
 
 
+def _label(title: str) -> str:
+    """Return the part before a title's first colon ("PyCascades" in "PyCascades: ...")."""
+    head, colon, _ = title.partition(":")
+    return " ".join(fold(head).split()) if colon and head.strip() else ""
+
+
+def _body_words(title: str) -> str:
+    """Return the distinctive words after a title's colon label."""
+    _, colon, body = title.partition(":")
+    return " ".join(title_words(body)) if colon else ""
+
+
 def _initials(words: str) -> str:
     return "".join(w[0] for w in fold(words).split() if w)
 
@@ -150,6 +162,13 @@ def title_similarity(a: str, b: str) -> float:
     from rapidfuzz import fuzz
 
     va, vb = title_variants(a), title_variants(b)
+    head_a, head_b = _head(a), _head(b)
+    label_a, label_b = _label(a), _label(b)
+    if label_a and label_b and fuzz.ratio(label_a, label_b) >= 75:
+        # one prefix on both ("PyCascades: ...", "PyCascades 2027: ..."): it is the
+        # conference or group, and the talks are told apart by the rest
+        va = [v for v in (_body_words(a),) if v] or va
+        vb = [v for v in (_body_words(b),) if v] or vb
     if not va or not vb:
         return 0.0
     best, best_words = 0.0, 0
@@ -164,7 +183,6 @@ def title_similarity(a: str, b: str) -> float:
     # the same short title under two groups' names is two events ("PDX
     # Python: Holiday social", "PDX Ruby: Holiday social"); a long shared
     # title under two labels ("PSU talk: ...", "CS Colloquium: ...") is one
-    head_a, head_b = _head(a), _head(b)
     if best_words < 3 and head_a and head_b and fuzz.ratio(head_a, head_b) < 75:
         words_a, words_b = set(fold(a).split()), set(fold(b).split())
         named_alike = (
@@ -216,6 +234,13 @@ def _org_tokens(organizer: str | None) -> set[str]:
     return {fold(n) for n in names}
 
 
+def _generic(event: dict[str, Any]) -> bool:
+    """Return True when a title says no more than who meets ("PLUG Monthly Meeting")."""
+    words = set(title_words(event["title"])) - {"online", "regular", "general", "open"}
+    organizer = event.get("organizer") or ""
+    return words <= (set(fold(organizer).split()) | _org_tokens(organizer))
+
+
 def _online_only(event: dict[str, Any]) -> bool:
     return bool(event["online"]) and event["lat"] is None and not event["venue"]
 
@@ -252,8 +277,8 @@ def match_score(a: dict[str, Any], b: dict[str, Any]) -> float:
         exact = a.get("geo_precision") == "exact" and b.get("geo_precision") == "exact"
         if distance > (3.0 if exact else 30.0):
             return 0.0
-    elif a["city"] and b["city"] and fold(a["city"]) != fold(b["city"]):
-        if fold(a["city"]).split(" ")[0] != fold(b["city"]).split(" ")[0]:
+    elif a["city"] and b["city"]:
+        if fold(a["city"].split(",")[0]) != fold(b["city"].split(",")[0]):
             return 0.0
     if same_url:
         return 1.0
@@ -271,15 +296,18 @@ def match_score(a: dict[str, Any], b: dict[str, Any]) -> float:
         return 0.0  # two buildings
     organizer = None
     if a["organizer"] and b["organizer"]:
-        organizer = fuzz.token_set_ratio(fold(a["organizer"]), fold(b["organizer"])) / 100
+        # as word sets: "Group 3 meetup" and "Group 4 meetup" are two groups
+        organizer = _word_similarity(fold(a["organizer"]), fold(b["organizer"]), fuzz.ratio)
     same_place = (
         (venue is not None and venue >= 0.8)
         or (exact and distance is not None and distance <= 0.3)
         or (_online_only(a) and _online_only(b))
     )
-    if gap <= 3600 and same_place:
-        # the group's own title and a calendar's ("PLUG Monthly Meeting",
-        # "December Meeting: Intro to eBPF"): one organizer, one place, one hour
+    if gap <= 3600 and same_place and (_generic(a) or _generic(b)):
+        # A title that names only its group ("PLUG Monthly Meeting") and a
+        # calendar's title of the same evening ("December Meeting: Intro to
+        # eBPF"): one organizer, one place, one hour. Two specific titles
+        # (parallel talks of one conference) are not merged this way.
         if organizer is not None and organizer >= 0.85:
             return 0.9
         words_a, words_b = set(fold_a.split()), set(fold_b.split())
@@ -292,7 +320,7 @@ def match_score(a: dict[str, Any], b: dict[str, Any]) -> float:
     if venue is not None:
         if venue >= 0.8:
             score += 0.1
-        elif venue < 0.45 and (distance is None or distance > 0.3):
+        elif venue < 0.45 and not (exact and distance is not None and distance <= 0.3):
             score -= 0.2
     if distance is not None and distance < 0.3 and exact:
         score += 0.05
@@ -335,7 +363,7 @@ class Matcher:
         columns = ", ".join("e." + c for c in _CANDIDATE_COLUMNS)
         others = (
             " AND e.removed_at IS NULL AND NOT EXISTS (SELECT 1 FROM provenance p"
-            " WHERE p.event_id = e.id AND p.source_id = ?)"
+            " WHERE p.event_id = e.id AND p.source_id = ? AND p.removed_at IS NULL)"
         )
         if entry["all_day"]:
             # anything starting on that day, wherever it is (offsets up to 14 h)
@@ -345,7 +373,8 @@ class Matcher:
             ).fetchall()
         else:
             rows = self.conn.execute(
-                f"SELECT {columns} FROM events e WHERE e.start_utc BETWEEN ? AND ?{others}",
+                f"SELECT {columns} FROM events e WHERE e.start_utc BETWEEN ? AND ?"
+                f" AND e.all_day = 0{others}",
                 (start - MAX_START_GAP, start + MAX_START_GAP, self.source_id),
             ).fetchall()
             # all-day entries of the same day (a small partial index)
@@ -382,6 +411,23 @@ def _authority(source_kind: str, record: dict[str, Any], source_url: str) -> int
 _PRECISION_RANK = {"exact": 0, "city": 1, "source": 2, None: 3}
 
 
+def _same_place(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Return True when ``b``'s place does not contradict ``a``'s."""
+    from rapidfuzz import fuzz
+
+    venue_a = " ".join(p for p in (a.get("venue"), a.get("address")) if p)
+    venue_b = " ".join(p for p in (b.get("venue"), b.get("address")) if p)
+    if not venue_a:
+        return True  # the authority says nothing about where
+    if venue_b and fuzz.token_set_ratio(fold(venue_a), fold(venue_b)) >= 80:
+        return True
+    if a.get("lat") is not None and b.get("lat") is not None:
+        # exact coordinates must agree; a city's only say "in that city"
+        limit = 0.5 if a.get("geo_precision") == "exact" else 30.0
+        return distance_km(a["lat"], a["lon"], b["lat"], b["lon"]) <= limit
+    return False
+
+
 def merged_values(entries: list[tuple[dict[str, Any], str, str, str]]) -> dict[str, Any]:
     """Return an event's columns from what each of its sources says.
 
@@ -402,20 +448,39 @@ def merged_values(entries: list[tuple[dict[str, Any], str, str, str]]) -> dict[s
 
     for name in ("url", "organizer", "cost", "online_url", "timezone"):
         merged[name] = first_set(name)
-    timed = [r for r, *_ in ranked if not r.get("all_day")]
-    when = timed[0] if timed else first
+    # the time: the most authoritative source's, made precise by a timed copy
+    # of the same day (an aggregator's 18:30 does not move the group's day)
+    when = first
+    if first.get("all_day"):
+        day = str(first.get("start") or "")[:10]
+        when = next(
+            (r for r, *_ in ranked if not r.get("all_day") and _local_date(r, first) == day),
+            first,
+        )
     for name in ("start", "end", "start_utc", "end_utc", "all_day", "timezone"):
         merged[name] = when.get(name)
-    placed = min(
-        (r for r, *_ in ranked),
-        key=lambda r: _PRECISION_RANK.get(r.get("geo_precision"), 3),
-    )
+    if merged["end"] is None:
+        same = next(
+            (r for r, *_ in ranked if r.get("start_utc") == when.get("start_utc") and r.get("end")),
+            None,
+        )
+        if same is not None:
+            merged["end"], merged["end_utc"] = same["end"], same["end_utc"]
+    # the place: the authoritative source's venue and address; coordinates
+    # from the most precise copy that agrees with it
+    for name in ("venue", "address", "city", "region", "country"):
+        merged[name] = first.get(name) or first_set(name)
+    placed = first
+    for r, *_ in ranked:
+        better = _PRECISION_RANK.get(r.get("geo_precision"), 3) < _PRECISION_RANK.get(
+            placed.get("geo_precision"), 3
+        )
+        if better and _same_place(first, r):
+            placed = r
     for name in ("lat", "lon", "geo_precision"):
         merged[name] = placed.get(name)
-    for name in ("venue", "address", "city", "region", "country"):
-        merged[name] = placed.get(name) or first_set(name)
+    merged["online"] = first.get("online")
     merged["description"] = max((r.get("description") or "" for r, *_ in ranked), key=len)
-    merged["online"] = int(any(r.get("online") for r, *_ in ranked))
     for name in ("topics", "categories"):
         values: set[str] = set()
         for r, *_ in ranked:

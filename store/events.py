@@ -211,7 +211,7 @@ def upsert_events(
             )
         }
         matcher = Matcher(conn, source_id)
-        choices = user_choices(conn, source_id)
+        choices = user_choices(conn, source)
         # events this batch already links an entry to: one source, one entry each
         claimed: set[int] = set()
         # events with several sources whose values must be worked out again
@@ -415,12 +415,12 @@ def stored_record(text: str) -> dict[str, object]:
     return {name: values[i] if i < len(values) else None for i, name in enumerate(_COLUMN_NAMES)}
 
 
-def user_choices(conn: sqlite3.Connection, source_id: int) -> dict[str, dict[str, bool]]:
+def user_choices(conn: sqlite3.Connection, source: str) -> dict[str, dict[str, bool]]:
     """Return, per source uid, the events a user said it is (True) or is not (False)."""
     choices: dict[str, dict[str, bool]] = {}
     for source_uid, uid, together in conn.execute(
-        "SELECT source_uid, event_uid, together FROM dedupe_choices WHERE source_id = ?",
-        (source_id,),
+        "SELECT source_uid, event_uid, together FROM dedupe_choices WHERE source = ?",
+        (source,),
     ):
         choices.setdefault(source_uid, {})[uid] = bool(together)
     return choices
@@ -436,7 +436,9 @@ def _find_match(
     """Return the stored event a new entry is another copy of, if any."""
     for uid, together in choices.items():
         if together:
-            found = conn.execute("SELECT id FROM events WHERE uid = ?", (uid,)).fetchone()
+            found = conn.execute(
+                "SELECT id FROM events WHERE uid = ? AND removed_at IS NULL", (uid,)
+            ).fetchone()
             if found is not None and found[0] not in claimed:
                 return found[0], uid
     entry = dict(zip(_COLUMN_NAMES, row, strict=True))
@@ -444,7 +446,8 @@ def _find_match(
     return matcher.find(entry, avoid=apart, taken=claimed)
 
 
-_SIGNIFICANT = ("start", "end", "all_day", "status", "online")
+_SIGNIFICANT = tuple(f for f in SCHEDULE_FIELDS if f not in ("lat", "lon"))
+_PLACE_TEXT = ("venue", "address", "city", "online_url")
 
 
 def remerge_events(conn: sqlite3.Connection, event_ids: Iterable[int], stamp: str) -> int:
@@ -476,7 +479,11 @@ def remerge_events(conn: sqlite3.Connection, event_ids: Iterable[int], stamp: st
         if new_row == tuple(current):
             continue
         old = dict(zip(_COLUMN_NAMES, current, strict=True))
-        bump = any(old[c] != merged.get(c) for c in _SIGNIFICANT)
+        # a place detail filled in where there was none is a refinement
+        bump = any(
+            old[c] != merged.get(c) and not (c in _PLACE_TEXT and old[c] in (None, ""))
+            for c in _SIGNIFICANT
+        )
         exact = old["geo_precision"] == merged.get("geo_precision") == "exact"
         if not bump and exact:
             # a city's coordinates becoming a venue's is a refinement, not a move

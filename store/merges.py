@@ -41,11 +41,17 @@ class Moved:
 def _event(conn: sqlite3.Connection, ref: str) -> tuple[int, str]:
     ref = ref.strip()
     if ref.isascii() and ref.isdigit() and int(ref) < 2**63:
-        row = conn.execute("SELECT id, uid FROM events WHERE id = ?", (int(ref),)).fetchone()
+        row = conn.execute(
+            "SELECT id, uid, removed_at FROM events WHERE id = ?", (int(ref),)
+        ).fetchone()
     else:
-        row = conn.execute("SELECT id, uid FROM events WHERE uid = ?", (ref,)).fetchone()
+        row = conn.execute(
+            "SELECT id, uid, removed_at FROM events WHERE uid = ?", (ref,)
+        ).fetchone()
     if row is None:
         raise MergeError(f"no event {ref!r} (ids are in `techcal search` output)")
+    if row[2] is not None:
+        raise MergeError(f"event {ref} is removed (no source lists it, or it was merged away)")
     return row[0], row[1]
 
 
@@ -53,8 +59,8 @@ def _choose(
     conn: sqlite3.Connection, source_id: int, source_uid: str, uid: str, together: bool, stamp: str
 ) -> None:
     conn.execute(
-        "INSERT OR REPLACE INTO dedupe_choices (source_id, source_uid, event_uid, together,"
-        " decided_at) VALUES (?, ?, ?, ?, ?)",
+        "INSERT OR REPLACE INTO dedupe_choices (source, source_uid, event_uid, together,"
+        " decided_at) VALUES ((SELECT name FROM sources WHERE id = ?), ?, ?, ?, ?)",
         (source_id, source_uid, uid, int(together), stamp),
     )
 
@@ -69,7 +75,8 @@ def split_entry(
         event_id, uid = _event(conn, ref)
         rows = conn.execute(
             "SELECT p.id, p.source_id, p.source_uid, p.record FROM provenance p"
-            " JOIN sources s ON s.id = p.source_id WHERE p.event_id = ? AND s.name = ?",
+            " JOIN sources s ON s.id = p.source_id WHERE p.event_id = ? AND s.name = ?"
+            " AND p.removed_at IS NULL",
             (event_id, source),
         ).fetchall()
         if not rows:
@@ -78,7 +85,7 @@ def split_entry(
             )
         (others,) = conn.execute(
             "SELECT count(*) FROM provenance p JOIN sources s ON s.id = p.source_id"
-            " WHERE p.event_id = ? AND s.name != ?",
+            " WHERE p.event_id = ? AND s.name != ? AND p.removed_at IS NULL",
             (event_id, source),
         ).fetchone()
         if not others:
@@ -130,6 +137,17 @@ def merge_events(
         rows = conn.execute(
             "SELECT id, source_id, source_uid FROM provenance WHERE event_id = ?", (other_id,)
         ).fetchall()
+        shared = conn.execute(
+            "SELECT s.name FROM provenance a JOIN provenance b ON a.source_id = b.source_id"
+            " JOIN sources s ON s.id = a.source_id WHERE a.event_id = ? AND b.event_id = ?"
+            " AND a.removed_at IS NULL AND b.removed_at IS NULL",
+            (keep_id, other_id),
+        ).fetchone()
+        if shared:
+            raise MergeError(
+                f"events {keep_ref} and {other_ref} are both listed by {shared[0]}, as two"
+                " entries: one source's entries stay separate events"
+            )
         for prov_id, source_id, source_uid in rows:
             conn.execute("UPDATE provenance SET event_id = ? WHERE id = ?", (keep_id, prov_id))
             _choose(conn, source_id, source_uid, keep_uid, True, stamp)

@@ -251,12 +251,13 @@ def m006_dedupe(db: sqlite_utils.Database) -> None:
     db.execute(
         """
         CREATE TABLE dedupe_choices (
-            source_id INTEGER NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
+            -- by name, not id: a choice outlives removing and adding the source again
+            source TEXT NOT NULL,
             source_uid TEXT NOT NULL,
             event_uid TEXT NOT NULL,
             together INTEGER NOT NULL,
             decided_at TEXT NOT NULL,
-            PRIMARY KEY (source_id, source_uid, event_uid)
+            PRIMARY KEY (source, source_uid, event_uid)
         )
         """
     )

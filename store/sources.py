@@ -291,6 +291,10 @@ def remove_source(db: sqlite_utils.Database, name: str, *, now: datetime | None 
                 (stamp, stamp, stamp, event_id, now_ts),
             )
             marked += cursor.rowcount
+        # events other sources still list take their values from those now
+        from techcal.store.events import remerge_events
+
+        remerge_events(db.conn, event_ids, stamp)
     return marked
 
 

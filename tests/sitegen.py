@@ -153,7 +153,8 @@ def jsonld(ev: Ev, url: str) -> dict[str, object]:
                 "addressCountry": "US",
             },
         },
-        "organizer": {"@type": "Organization", "name": "Portland Linux/Unix Group"},
+        # each made-up group organizes its own events ("Group 3 meetup #1" -> "Group 3 meetup")
+        "organizer": {"@type": "Organization", "name": ev.title.split(" #")[0]},
         "offers": {"@type": "Offer", "price": "0", "priceCurrency": "USD"},
     }
 

@@ -314,3 +314,71 @@ def test_the_labelled_evaluation_set(tmp_path):
     detail = f"wrong merges {score.wrong[:10]}, missed {score.missed[:10]}"
     assert score.precision >= 0.98, detail
     assert score.recall >= 0.90, detail
+
+
+def test_parallel_talks_of_one_conference_stay_apart(pdx):
+    add_source(pdx, Source(name="conf", url="https://pyc.example/schedule/", kind="conference"))
+    talk = dict(organizer="PyCascades", address=None, lat=None, lon=None)
+    first = community(source="conf", source_uid="talk-1", venue="Room 1", url="https://pyc.example/t/1",
+                      title="PyCascades: Type hints in practice", **talk)  # fmt: skip
+    upsert_events(pdx, "conf", [first], now=NOW)
+    other = community(venue="Room 2", title="PyCascades 2027: Rust for Pythonistas", **talk)
+    result = upsert_events(pdx, "calagator", [other], now=NOW)
+    assert result.merged == 0
+
+
+def test_generic_titles_at_two_venues_stay_apart(pdx):
+    day = MEETING.astimezone(LA).replace(hour=0, minute=0)
+    whole_day = dict(start=day, end=day + timedelta(days=1), all_day=True, lat=None, lon=None)
+    hackathon = meetup(title="Hackathon", venue="PSU Engineering", organizer="PSU ACM", **whole_day)
+    upsert_events(pdx, "plug-meetup", [hackathon], now=NOW)
+    result = upsert_events(pdx, "calagator", [community(title="Climate Hackathon",
+                           venue="Puppet HQ", address=None, organizer="Code for PDX",
+                           **whole_day)], now=NOW)  # fmt: skip
+    assert result.merged == 0
+
+
+def test_removing_a_source_leaves_the_values_of_the_others(pdx):
+    from techcal.store import remove_source
+
+    upsert_events(pdx, "plug-meetup", [meetup()], now=NOW)
+    upsert_events(pdx, "calagator", [community()], now=NOW)
+    remove_source(pdx, "plug-meetup", now=NOW)
+    title, start = pdx.execute("SELECT title, start FROM events").fetchone()
+    assert (title, start) == (community().title, community().start.isoformat())
+
+
+def test_split_and_merge_refuse_what_would_break_the_rules(pdx):
+    upsert_events(pdx, "plug-meetup", [meetup()], now=NOW)
+    upsert_events(pdx, "calagator", [community()], now=NOW)
+    ((event_id, _, _),) = events_of(pdx)
+    # calagator no longer lists it: nothing of it is left to split off
+    upsert_events(pdx, "calagator", [], now=NOW)
+    with pytest.raises(MergeError, match="does not list it"):
+        split_entry(pdx.conn, str(event_id), "calagator", now=NOW)
+    # two entries of one source stay two events, even by hand
+    twin = meetup(2, title="PLUG board meeting", start=MEETING + timedelta(days=1),
+                  end=MEETING + timedelta(days=1, hours=1))  # fmt: skip
+    upsert_events(pdx, "plug-meetup", [meetup(), twin], now=NOW)
+    a, b = (row[0] for row in events_of(pdx))
+    with pytest.raises(MergeError, match="both listed by plug-meetup"):
+        merge_events(pdx.conn, str(a), str(b), now=NOW)
+
+
+def test_a_merged_away_event_cannot_be_merged_again(pdx):
+    upsert_events(pdx, "plug-meetup", [meetup()], now=NOW)
+    upsert_events(pdx, "calagator", [community(title="Kernel tracing evening")], now=NOW)
+    (a, uid_a, _), (b, _, _) = events_of(pdx)
+    merge_events(pdx.conn, str(a), str(b), now=NOW)
+    with pytest.raises(MergeError, match="is removed"):
+        merge_events(pdx.conn, str(b), str(a), now=NOW)
+    assert events_of(pdx)[0][:2] == (a, uid_a)
+
+
+def test_the_organizer_moving_the_venue_is_a_move(pdx):
+    upsert_events(pdx, "plug-meetup", [meetup()], now=NOW)
+    upsert_events(pdx, "calagator", [community()], now=NOW)
+    moved = meetup(venue="Central Library, US Bank Room")
+    result = upsert_events(pdx, "plug-meetup", [moved], now=NOW)
+    assert result.rescheduled == 1
+    assert pdx.execute("SELECT venue FROM events").fetchone()[0] == "Central Library, US Bank Room"
