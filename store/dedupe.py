@@ -227,9 +227,10 @@ def _org_tokens(organizer: str | None) -> set[str]:
     """Return the short names an organizer goes by: "BeLUG", "SeaPIG", initials."""
     if not organizer:
         return set()
-    names = {w.lower() for w in re.findall(r"\b\w*[A-Z]\w*[A-Z]\w*\b", organizer) if len(w) >= 3}
+    # four letters or more: "LUG" or "ACM" alone names no particular group
+    names = {w.lower() for w in re.findall(r"\b\w*[A-Z]\w*[A-Z]\w*\b", organizer) if len(w) >= 4}
     initials = _initials(re.split(r"[–—(,]| e\.v\.", organizer)[0])
-    if len(initials) >= 3:
+    if len(initials) >= 4:
         names.add(initials)
     return {fold(n) for n in names}
 
