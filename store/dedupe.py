@@ -23,11 +23,13 @@ decides each field from all the event's sources (see its docstring).
 from __future__ import annotations
 
 import json
+import math
 import re
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -62,6 +64,18 @@ _FILLER = set(
 )
 _SPLITTERS = re.compile(r"\s*(?::|\s[-–—|]\s|\|)\s*|[\[\]()]")
 _NUMBERISH = re.compile(r"\b(?:#?\d+(?:st|nd|rd|th)?|no\s*\d+)\b")
+
+
+def _same_url(a: str | None, b: str | None) -> bool:
+    if not a or not b:
+        return False
+    key = _canonical_cached(a)
+    return key is not None and key == _canonical_cached(b)
+
+
+@lru_cache(maxsize=8192)
+def _canonical_cached(url: str) -> str | None:
+    return canonical_url(url)
 
 
 def canonical_url(url: str | None) -> str | None:
@@ -266,12 +280,9 @@ def match_score(a: dict[str, Any], b: dict[str, Any]) -> float:
         gap = abs(a["start_utc"] - b["start_utc"])
         if gap > MAX_START_GAP:
             return 0.0
-    same_url = canonical_url(a["url"]) is not None and canonical_url(a["url"]) == canonical_url(
-        b["url"]
-    )
     if _online_only(a) != _online_only(b):
         # a talk and its separately listed stream are two events
-        return 1.0 if same_url else 0.0
+        return 1.0 if _same_url(a["url"], b["url"]) else 0.0
     distance = None
     if a["lat"] is not None and b["lat"] is not None:
         distance = distance_km(a["lat"], a["lon"], b["lat"], b["lon"])
@@ -281,7 +292,7 @@ def match_score(a: dict[str, Any], b: dict[str, Any]) -> float:
     elif a["city"] and b["city"]:
         if fold(a["city"].split(",")[0]) != fold(b["city"].split(",")[0]):
             return 0.0
-    if same_url:
+    if _same_url(a["url"], b["url"]):
         return 1.0
     fold_a, fold_b = fold(a["title"]), fold(b["title"])
     if bool(_STREAM.search(fold_a)) != bool(_STREAM.search(fold_b)):
@@ -366,23 +377,35 @@ class Matcher:
             " AND e.removed_at IS NULL AND NOT EXISTS (SELECT 1 FROM provenance p"
             " WHERE p.event_id = e.id AND p.source_id = ? AND p.removed_at IS NULL)"
         )
+        box: tuple[float, ...] = ()
+        if entry["lat"] is not None:
+            # nothing more than 30 km away can be the same event (match_score's
+            # widest radius); events with no coordinates are judged by city
+            dlat = 0.28
+            dlon = min(180.0, 0.28 / max(0.05, math.cos(math.radians(entry["lat"]))))
+            lat, lon = entry["lat"], entry["lon"]
+            if -180 < lon - dlon and lon + dlon < 180:
+                others += (
+                    " AND (e.lat IS NULL OR (e.lat BETWEEN ? AND ? AND e.lon BETWEEN ? AND ?))"
+                )
+                box = (lat - dlat, lat + dlat, lon - dlon, lon + dlon)
         if entry["all_day"]:
             # anything starting on that day, wherever it is (offsets up to 14 h)
             rows = self.conn.execute(
                 f"SELECT {columns} FROM events e WHERE e.start_utc BETWEEN ? AND ?{others}",
-                (start - 14 * 3600, start + 38 * 3600, self.source_id),
+                (start - 14 * 3600, start + 38 * 3600, self.source_id, *box),
             ).fetchall()
         else:
             rows = self.conn.execute(
                 f"SELECT {columns} FROM events e WHERE e.start_utc BETWEEN ? AND ?"
                 f" AND e.all_day = 0{others}",
-                (start - MAX_START_GAP, start + MAX_START_GAP, self.source_id),
+                (start - MAX_START_GAP, start + MAX_START_GAP, self.source_id, *box),
             ).fetchall()
             # all-day entries of the same day (a small partial index)
             rows += self.conn.execute(
                 f"SELECT {columns} FROM events e INDEXED BY events_all_day_start"
                 f" WHERE e.all_day = 1 AND e.start_utc BETWEEN ? AND ?{others}",
-                (start - 38 * 3600, start + 14 * 3600, self.source_id),
+                (start - 38 * 3600, start + 14 * 3600, self.source_id, *box),
             ).fetchall()
         avoided = set(avoid)
         best: tuple[float, int, str] | None = None

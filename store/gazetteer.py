@@ -128,6 +128,7 @@ class Place:
         return text
 
 
+@lru_cache(maxsize=16384)
 def fold(text: str) -> str:
     """Return ``text`` folded for comparison: lower case, no accents or punctuation.
 
