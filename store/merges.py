@@ -80,6 +80,8 @@ def split_entry(
             (event_id, source),
         ).fetchall()
         if not rows:
+            if not conn.execute("SELECT 1 FROM sources WHERE name = ?", (source,)).fetchone():
+                raise MergeError(f"no source {source!r} (see `techcal sources list`)")
             raise MergeError(
                 f"event {ref}: source {source!r} does not list it (see `techcal show`)"
             )

@@ -261,6 +261,8 @@ def test_split_separates_an_entry_for_good(pdx):
         split_entry(pdx.conn, str(event_id), "plug-meetup", now=NOW)
     with pytest.raises(MergeError, match="does not list it"):
         split_entry(pdx.conn, str(event_id), "pdxlinux", now=NOW)
+    with pytest.raises(MergeError, match="no source 'nope'"):
+        split_entry(pdx.conn, str(event_id), "nope", now=NOW)
 
 
 def test_merge_forces_what_the_matcher_missed(pdx):
