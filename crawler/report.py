@@ -24,6 +24,8 @@ class SourceReport:
     status: str
     type: str | None = None
     new: int = 0
+    #: of the new entries, those that are another source's copy of a stored event
+    merged: int = 0
     updated: int = 0
     unchanged: int = 0
     removed: int = 0
@@ -72,6 +74,7 @@ class SourceReport:
         )
         if stored is not None:
             report.new = stored.new
+            report.merged = stored.merged
             report.updated = stored.updated
             report.unchanged = stored.unchanged
             report.removed = stored.removed
@@ -86,6 +89,7 @@ class SourceReport:
             "status": self.status,
             "type": self.type,
             "new": self.new,
+            "merged": self.merged,
             "updated": self.updated,
             "unchanged": self.unchanged,
             "removed": self.removed,
@@ -99,7 +103,7 @@ class SourceReport:
         }
 
 
-_COUNTS = ("new", "updated", "unchanged", "removed", "errors")
+_COUNTS = ("new", "merged", "updated", "unchanged", "removed", "errors")
 
 
 @dataclass
@@ -146,6 +150,7 @@ class CrawlReport:
                 line.source,
                 line.status,
                 line.new,
+                line.merged,
                 line.updated,
                 line.unchanged,
                 line.removed,
@@ -163,5 +168,5 @@ class CrawlReport:
                 f"{self.seconds:.1f}s",
             )
         )
-        headers = ("source", "status", "new", "updated", "unchanged", "removed", "errors", "time")
+        headers = ("source", "status", *_COUNTS, "time")
         return tabulate(rows, headers=headers, disable_numparse=True)

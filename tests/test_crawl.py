@@ -345,7 +345,7 @@ def test_progress_lines_when_not_on_a_terminal(site: Site, tmp_path: Path) -> No
     assert progress[1].startswith(("[2/2] a: ok", "[2/2] b: ok"))
     table = done.stdout.splitlines()
     assert table[0].split() == [
-        "source", "status", "new", "updated", "unchanged", "removed", "errors", "time"
+        "source", "status", "new", "merged", "updated", "unchanged", "removed", "errors", "time"
     ]  # fmt: skip
     assert table[-1].split()[:4] == ["total", "(2)", "2", "ok"]
 
@@ -565,3 +565,24 @@ def test_a_local_file_is_held_to_the_size_limit(tmp_path: Path) -> None:
     assert lines["big"]["error"] == f"{big.as_uri()}: {too_big}"
     unreadable = "cannot read it (No such file or directory)"
     assert lines["missing"]["error"] == f"{missing.as_uri()}: {unreadable}"
+
+
+def test_the_same_events_from_two_sources_are_stored_once(site: Site, tmp_path: Path) -> None:
+    # the group's Meetup calendar, and a department's Atom feed with JSON-LD
+    # announcing the same two meetings under its own ids and links
+    db = tmp_path / "techcal.db"
+    events = monthly("plug", "PLUG meeting", NOW, 2)
+    ics = meetup_ics("PLUG", events, stamp=NOW)
+    atom = atom_jsonld("PSU talks", events, site.url("/psu"), updated=NOW)
+    add(db, site.add("/plug/ical/", ics, content_type=ICS), "plug")
+    add(db, site.add("/psu/atom.xml", atom, content_type=ATOM), "psu")
+    report = crawl_json(db)
+    assert report["totals"]["new"] == 4
+    assert report["totals"]["merged"] == 2
+    assert rows(db, "SELECT count(*) FROM events")[0][0] == 2
+    found = techcal(db, "search", "--format", "json", "--from", "2026-11-01")
+    assert found.returncode == 0, found.stderr
+    assert sorted(len(e["sources"]) for e in json.loads(found.stdout)) == [2, 2]
+    again = crawl_json(db, "--source", "plug", "--source", "psu")
+    assert again["totals"]["merged"] == 0
+    assert rows(db, "SELECT count(*) FROM events")[0][0] == 2
