@@ -364,6 +364,9 @@ def import_(app: App, files: tuple[Path, ...], source_name: str | None) -> None:
         )
         for warning in done.read.warnings + done.stored.rejected:
             click.echo(f"  warning: {warning}", err=True)
+    from techcal.store.events import tidy_search_index
+
+    tidy_search_index(app.db.conn)
 
 
 # ------------------------------------------------- commands of later issues
@@ -464,6 +467,9 @@ def crawl(
     )
     with crawl_progress(len(plans), quiet=verbose) as on_report:
         report = run_crawl(app.db_path, plans, options=options, on_report=on_report)
+    from techcal.store.events import tidy_search_index
+
+    tidy_search_index(app.db.conn)
     report.not_due = waiting
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))

@@ -592,3 +592,12 @@ def test_a_source_topic_outside_the_taxonomy_is_searchable(db):
     assert [h.event["title"] for h in search(db.conn, query, now=NOW)] == [
         "PLUG meeting 1: Intro to eBPF"
     ]
+
+
+def test_tidying_the_full_text_index_keeps_it_whole(world):
+    from techcal.store.events import tidy_search_index
+
+    for _ in range(3):
+        tidy_search_index(world.conn, pages=50)
+    world.execute("INSERT INTO events_fts (events_fts) VALUES ('integrity-check')")
+    assert titles(world, text="ebpf") == ["PLUG monthly meeting: Intro to eBPF"]
