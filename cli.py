@@ -52,8 +52,9 @@ class TechcalGroup(click.Group):
             return super().invoke(ctx)
         except TechcalError as exc:
             raise _UserError(exc) from None
-        except sqlite3.OperationalError as exc:
-            # e.g. a full disk or a lock held longer than the busy timeout
+        except sqlite3.DatabaseError as exc:
+            # e.g. a full disk, a lock held longer than the busy timeout, a
+            # read-only file
             raise click.ClickException(f"database error: {exc}") from None
 
 
@@ -364,9 +365,7 @@ def import_(app: App, files: tuple[Path, ...], source_name: str | None) -> None:
         )
         for warning in done.read.warnings + done.stored.rejected:
             click.echo(f"  warning: {warning}", err=True)
-    from techcal.store.events import tidy_search_index
-
-    tidy_search_index(app.db.conn)
+    _tidy(app)
 
 
 # ------------------------------------------------- commands of later issues
@@ -467,16 +466,24 @@ def crawl(
     )
     with crawl_progress(len(plans), quiet=verbose) as on_report:
         report = run_crawl(app.db_path, plans, options=options, on_report=on_report)
-    from techcal.store.events import tidy_search_index
-
-    tidy_search_index(app.db.conn)
     report.not_due = waiting
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:
         echo_crawl_report(report)
+    _tidy(app)
     if plans and report.fetched == 0:
         click.get_current_context().exit(1)
+
+
+def _tidy(app: App) -> None:
+    """Compact the full-text index a little, after the results are shown."""
+    from techcal.store.events import tidy_search_index
+
+    try:
+        tidy_search_index(app.db.conn)
+    except sqlite3.OperationalError as exc:
+        click.echo(f"note: the search index was not tidied this time ({exc})", err=True)
 
 
 @contextmanager
@@ -587,7 +594,7 @@ def search(app: App, fmt: str, limit: int, tz: str | None, **filters: Any) -> No
         return row.fetchone() is not None
 
     query = build_query(**filters, limit=limit, tz=tz, now=now, topic_in_store=topic_in_store)
-    if query.near is not None and filters.get("near") and query.near.population:
+    if query.near is not None and query.near.population:
         click.echo(f"searching {query.near.note()}", err=True)
     hits = run_search(conn, query, now=now)
     shown_tz = zone(tz)

@@ -154,10 +154,10 @@ def open_reader(path: str | os.PathLike[str] | None = None) -> sqlite3.Connectio
     from techcal.store.schema_names import MIGRATION_NAMES
 
     db_path = resolve_db_path(path)
-    if not db_path.exists():
+    if not db_path.exists() or db_path.stat().st_size == 0:
         raise NoDatabaseYet(db_path)
     check_db_file(db_path)
-    conn = _connect_waiting(db_path)
+    conn = _connect_reading(db_path)
     try:
         applied = {
             row[0]
@@ -170,7 +170,32 @@ def open_reader(path: str | os.PathLike[str] | None = None) -> sqlite3.Connectio
     if applied == set(MIGRATION_NAMES):
         return conn
     conn.close()
+    if not applied:
+        raise NoDatabaseYet(db_path)
+    if not os.access(db_path, os.W_OK):
+        raise NotATechcalDatabase(
+            db_path,
+            "it was written by an older techcal and needs upgrading, but it is read-only"
+            " here: run `techcal crawl` (or any command that writes) as its owner first",
+        )
     return open_store(db_path).conn
+
+
+def _connect_reading(db_path: Path) -> sqlite3.Connection:
+    """Return a read-only connection (a search never writes), else a normal one.
+
+    SQLite cannot open a WAL database read-only when its -shm file is missing
+    and the folder is not writable; then the normal connection is the way in.
+    """
+    try:
+        conn = sqlite3.connect(
+            f"{db_path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000
+        )
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+        return conn
+    except sqlite3.DatabaseError:
+        return _connect_waiting(db_path)
 
 
 def _migrate(db: sqlite_utils.Database, db_path: Path) -> None:

@@ -10,10 +10,12 @@ they are:
 
 * canonical URLs equal (scheme, ``www.``, tracking parameters, trailing
   slash ignored): the same event;
-* otherwise title similarity (rapidfuzz ``token_set_ratio`` after dropping
-  dates, numbering, filler words and group-name prefixes, with acronyms
-  such as PLUG = Portland Linux/Unix Group understood), adjusted by venue
-  similarity, distance, organizer and how far apart the start times are.
+* otherwise title similarity (the titles as sets of words, after dropping
+  dates, numbering and filler words; plurals, prefixes and spellings within
+  rapidfuzz ``ratio`` 85 count as one word; parts around ':' and ' - '
+  compared too, and acronyms such as PLUG = Portland Linux/Unix Group
+  understood), adjusted by venue similarity (rapidfuzz ``token_set_ratio``),
+  distance, organizer and how far apart the start times are.
 
 Within one source, distinct entries are never merged. A match links the
 entry to the event as one more provenance row; :func:`merged_values` then
@@ -284,9 +286,9 @@ def match_score(a: dict[str, Any], b: dict[str, Any]) -> float:
         # a talk and its separately listed stream are two events
         return 1.0 if _same_url(a["url"], b["url"]) else 0.0
     distance = None
+    exact = a.get("geo_precision") == "exact" and b.get("geo_precision") == "exact"
     if a["lat"] is not None and b["lat"] is not None:
         distance = distance_km(a["lat"], a["lon"], b["lat"], b["lon"])
-        exact = a.get("geo_precision") == "exact" and b.get("geo_precision") == "exact"
         if distance > (3.0 if exact else 30.0):
             return 0.0
     elif a["city"] and b["city"]:
@@ -298,7 +300,6 @@ def match_score(a: dict[str, Any], b: dict[str, Any]) -> float:
     if bool(_STREAM.search(fold_a)) != bool(_STREAM.search(fold_b)):
         # a watch party or livestream of a talk is an event of its own
         return 0.0
-    exact = a.get("geo_precision") == "exact" and b.get("geo_precision") == "exact"
     venue = None
     venue_a = " ".join(p for p in (a["venue"], a["address"]) if p)
     venue_b = " ".join(p for p in (b["venue"], b["address"]) if p)
@@ -458,10 +459,10 @@ def merged_values(entries: list[tuple[dict[str, Any], str, str, str]]) -> dict[s
     ``entries`` are (record, source kind, source url, first seen). The rules:
     the most authoritative source (the organizer's own site, then a group's
     or college's feed, then aggregators; earliest first among equals) gives
-    the title, URL, kind, status, organizer and cost; a timed start beats an
-    all-day one; the most precise coordinates win (exact, then city, then
-    source) and bring their venue and address; the longest description
-    wins; topics and categories are the union.
+    the title, URL, kind, status, organizer, cost, venue and address; a timed
+    copy on its day makes an all-day start precise; the most precise
+    coordinates (exact, then city, then source) that agree with its place
+    win; the longest description wins; topics and categories are the union.
     """
     ranked = sorted(entries, key=lambda e: (_authority(e[1], e[0], e[2]), e[3]))
     first = ranked[0][0]
@@ -470,7 +471,7 @@ def merged_values(entries: list[tuple[dict[str, Any], str, str, str]]) -> dict[s
     def first_set(name: str) -> Any:
         return next((r[name] for r, *_ in ranked if r.get(name) not in (None, "")), None)
 
-    for name in ("url", "organizer", "cost", "online_url", "timezone"):
+    for name in ("url", "organizer", "cost", "online_url"):
         merged[name] = first_set(name)
     # the time: the most authoritative source's, made precise by a timed copy
     # of the same day (an aggregator's 18:30 does not move the group's day)

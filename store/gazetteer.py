@@ -156,7 +156,7 @@ _COORDS_RE = re.compile(r"^\s*([-+]?\d+(?:\.\d+)?)\s*[,;\s]\s*([-+]?\d+(?:\.\d+)
 def parse_coordinates(text: str) -> tuple[float, float] | None:
     """Return (lat, lon) when ``text`` is ``45.52,-122.68``; None when it is a name.
 
-    Raises UnknownPlace-free ValueError for numbers out of range.
+    Raises ValueError for numbers out of range.
     """
     match = _COORDS_RE.match(text)
     if not match:
@@ -210,8 +210,26 @@ class Gazetteer:
                             f"{fallback} ({exc.strerror or exc}): set TECHCAL_CACHE_DIR "
                             "to a writable folder"
                         ) from None
-        self.conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+        self.conn = self._open(data)
         self._cache: dict[tuple[str, str, str], Place | None] = {}
+
+    def _open(self, data: Path) -> sqlite3.Connection:
+        """Open the index; a damaged one (a crash, a full disk) is built again."""
+        for attempt in range(2):
+            conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+            try:
+                conn.execute("SELECT key FROM names LIMIT 1").fetchall()
+                conn.execute("SELECT keys FROM places LIMIT 1").fetchall()
+                return conn
+            except sqlite3.DatabaseError:
+                conn.close()
+                if attempt:
+                    raise TechcalError(
+                        f"the place index {self.path} is damaged and cannot be rebuilt"
+                    ) from None
+                self.path.unlink(missing_ok=True)
+                _build(data, self.path)
+        raise AssertionError("unreachable")
 
     def close(self) -> None:
         """Close the index."""

@@ -159,11 +159,6 @@ def merge_events(
             " updated_at = ? WHERE id = ?",
             (stamp, stamp, stamp, other_id),
         )
-        conn.execute(
-            "UPDATE events SET removed_at = NULL WHERE id = ? AND EXISTS (SELECT 1 FROM"
-            " provenance WHERE event_id = ? AND removed_at IS NULL)",
-            (keep_id, keep_id),
-        )
         remerge_events(conn, [keep_id], stamp)
         conn.execute("COMMIT")
     except BaseException:

@@ -12,25 +12,12 @@ import json
 import re
 import sqlite3
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from techcal.store.gazetteer import Gazetteer, Place, fold, gazetteer
 from techcal.store.topics import Taxonomy, taxonomy
 
-#: geo_precision values, most precise first
-PRECISIONS = ("exact", "city", "source")
 _POSTCODE_RE = re.compile(r"\b[\w-]*\d[\w-]*\b")
 _META_TOPICS_DIGEST = "topics_digest"
-
-
-@dataclass(frozen=True, slots=True)
-class Normalised:
-    """The derived values of one record."""
-
-    topics: tuple[str, ...]
-    lat: float | None
-    lon: float | None
-    geo_precision: str | None
 
 
 class Normaliser:
@@ -155,7 +142,9 @@ def renormalise(
         rows = conn.execute(
             "SELECT e.id, e.title, e.description, e.categories, e.topics, e.venue, e.address,"
             " e.city, e.region, e.country, e.online, e.lat, e.lon, e.geo_precision,"
-            " s.city, s.topics FROM events e"
+            " s.city, (SELECT json_group_array(j.value) FROM provenance q"
+            " JOIN sources t ON t.id = q.source_id, json_each(t.topics) j"
+            " WHERE q.event_id = e.id AND q.removed_at IS NULL) FROM events e"
             " LEFT JOIN provenance p"
             " ON p.id = (SELECT min(id) FROM provenance WHERE event_id = e.id)"
             " LEFT JOIN sources s ON s.id = p.source_id"

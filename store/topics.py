@@ -206,9 +206,17 @@ def load_taxonomy(path: Path = TOPICS_FILE) -> Taxonomy:
         if not isinstance(entry, dict):
             raise TaxonomyError(path, f"topic {slug!r}: expected a table")
         synonyms = entry.get("synonyms")
-        if not synonyms or not all(isinstance(s, str) and s.strip("* ") for s in synonyms):
-            raise TaxonomyError(path, f"topic {slug!r}: 'synonyms' must be a non-empty list")
+        if (
+            not isinstance(synonyms, list)
+            or not synonyms
+            or not all(isinstance(s, str) and s.strip("* ") for s in synonyms)
+        ):
+            raise TaxonomyError(
+                path, f"topic {slug!r}: 'synonyms' must be a non-empty list of words"
+            )
         related = entry.get("related", [])
+        if not isinstance(related, list) or not all(isinstance(r, str) for r in related):
+            raise TaxonomyError(path, f"topic {slug!r}: 'related' must be a list of topic slugs")
         topics[slug] = Topic(
             slug=slug,
             label=str(entry.get("label") or slug),

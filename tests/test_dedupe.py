@@ -384,3 +384,14 @@ def test_the_organizer_moving_the_venue_is_a_move(pdx):
     result = upsert_events(pdx, "plug-meetup", [moved], now=NOW)
     assert result.rescheduled == 1
     assert pdx.execute("SELECT venue FROM events").fetchone()[0] == "Central Library, US Bank Room"
+
+
+def test_retagging_keeps_the_topics_of_every_source(pdx, tmp_path, monkeypatch):
+    from techcal.store.normalise import renormalise
+
+    add_source(pdx, Source(name="ebpf", url="https://ebpf.example/e.ics", topics=("ebpf-club",)))
+    upsert_events(pdx, "plug-meetup", [meetup()], now=NOW)
+    upsert_events(pdx, "ebpf", [community(source="ebpf", source_uid="e1", kind="other")], now=NOW)
+    assert "ebpf-club" in json.loads(pdx.execute("SELECT topics FROM events").fetchone()[0])
+    renormalise(pdx.conn)
+    assert "ebpf-club" in json.loads(pdx.execute("SELECT topics FROM events").fetchone()[0])

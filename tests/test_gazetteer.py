@@ -128,3 +128,14 @@ def test_an_unwritable_cache_folder_falls_back_to_the_temporary_folder(monkeypat
     places = Gazetteer()
     assert not str(places.path).startswith("/proc")
     assert places.resolve("Berlin").label == "Berlin, DE"
+
+
+def test_a_damaged_cache_is_built_again(tmp_path, monkeypatch):
+    from techcal.store.gazetteer import Gazetteer
+
+    monkeypatch.setenv("TECHCAL_CACHE_DIR", str(tmp_path))
+    first = Gazetteer()
+    first.close()
+    first.path.write_bytes(b"SQLite format 3\x00" + b"\x00" * 200)  # a torn write
+    again = Gazetteer()
+    assert again.resolve("Berlin").label == "Berlin, DE"

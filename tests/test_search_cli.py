@@ -286,3 +286,12 @@ def test_search_path_does_not_import_the_crawler_notifier_or_server(store):
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert "LOADED []" in out.stdout
+
+
+def test_an_empty_file_is_no_database_and_stays_empty(runner, tmp_path):
+    path = tmp_path / "empty.db"
+    path.touch()
+    result = run(runner, path, "search", "python")
+    assert result.exit_code == 1
+    assert "no techcal database at" in result.output
+    assert path.stat().st_size == 0

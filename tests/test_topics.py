@@ -90,6 +90,10 @@ def test_slugs_labels_and_synonyms_name_a_topic(topics):
         ("[a]\nsynonyms = []\n", "'synonyms' must be a non-empty list"),
         ("[a]\nsynonyms = ['x']\nrelated = ['b']\n", "related topic 'b' is not defined"),
         ("[a\n", "not valid TOML"),
+        ("[a]\nsynonyms = 5\n", "'synonyms' must be a non-empty list of words"),
+        ("[a]\nsynonyms = 'python'\n", "'synonyms' must be a non-empty list of words"),
+        ("[a]\nsynonyms = ['x']\nrelated = 5\n", "'related' must be a list of topic slugs"),
+        ("[a]\nsynonyms = ['x']\nrelated = [['b']]\n", "'related' must be a list of topic slugs"),
     ],
 )
 def test_a_broken_taxonomy_is_a_clear_error(tmp_path, text, problem):
