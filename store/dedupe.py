@@ -59,6 +59,7 @@ _FILLER = set(
     (
         "the a an and of for at in on with to de der die das und im am zum zur mit von "
         "meetup meeting meetings monthly weekly night evening session edition event "
+        "day days "
         "group user users usergroup ug chapter"
     ).split()
     + _MONTHS
@@ -164,6 +165,13 @@ def _word_similarity(x: str, y: str, ratio: Any) -> float:
     xs, ys = set(x.split()), set(y.split())
     if not xs or not ys:
         return 0.0
+    if min(len(xs), len(ys)) == 1:
+        # one word proves little ("Standup" and "... Last Stand ..."): it must
+        # be the other title's word exactly, and that title short
+        single, other = (xs, ys) if len(xs) == 1 else (ys, xs)
+        if not single <= other:
+            return 0.0
+        return 1.0 if len(other) <= 2 else 0.7
     matched_x = {a for a in xs if any(_same_word(a, b, ratio) for b in ys)}
     matched_y = {b for b in ys if any(_same_word(a, b, ratio) for a in xs)}
     common = min(len(matched_x), len(matched_y))
@@ -269,7 +277,7 @@ def _local_date(event: dict[str, Any], zone_of: dict[str, Any]) -> str:
 
 
 def match_score(a: dict[str, Any], b: dict[str, Any]) -> float:
-    """Return how likely two entries are one event, 0..1 (THRESHOLD decides)."""
+    """Return how alike two entries are as one event (THRESHOLD decides; 1+ is certain)."""
     from rapidfuzz import fuzz
 
     if a["all_day"] or b["all_day"]:
@@ -296,6 +304,7 @@ def match_score(a: dict[str, Any], b: dict[str, Any]) -> float:
             return 0.0
     if _same_url(a["url"], b["url"]):
         return 1.0
+    placeless = not any(e["lat"] is not None or e["city"] or e["venue"] for e in (a, b))
     fold_a, fold_b = fold(a["title"]), fold(b["title"])
     if bool(_STREAM.search(fold_a)) != bool(_STREAM.search(fold_b)):
         # a watch party or livestream of a talk is an event of its own
@@ -327,6 +336,8 @@ def match_score(a: dict[str, Any], b: dict[str, Any]) -> float:
         if (_org_tokens(a["organizer"]) & words_b) or (_org_tokens(b["organizer"]) & words_a):
             return 0.85
     score = title_similarity(a["title"], b["title"])
+    if placeless and (score < 0.9 or gap > 0):
+        return 0.0  # nothing but a similar title and hour: not enough
     if score < TITLE_FLOOR:
         # parallel talks of one conference share organizer, room and hour
         return 0.0
@@ -343,7 +354,9 @@ def match_score(a: dict[str, Any], b: dict[str, Any]) -> float:
         score += 0.05
     elif gap > 3600:
         score -= 0.1
-    return max(0.0, min(1.0, score))
+    # not capped at 1: the best of several candidates must win on what sets
+    # it apart ("Arbeitseinsatz" at 10:00 over "Arbeitseinsatz Part2" at 11:00)
+    return max(0.0, score - gap / 1e6)
 
 
 #: the columns of a stored event the matcher compares

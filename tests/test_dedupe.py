@@ -395,3 +395,30 @@ def test_retagging_keeps_the_topics_of_every_source(pdx, tmp_path, monkeypatch):
     assert "ebpf-club" in json.loads(pdx.execute("SELECT topics FROM events").fetchone()[0])
     renormalise(pdx.conn)
     assert "ebpf-club" in json.loads(pdx.execute("SELECT topics FROM events").fetchone()[0])
+
+
+def test_one_word_titles_must_be_the_other_titles_word():
+    # seen merging real calendars: a standup and a history date, two holidays
+    assert title_similarity("Standup", "Custer's Last Stand at Little Big Horn, 1876") == 0
+    assert title_similarity("May Day", "Rogation Day") == 0
+    assert title_similarity("Base event", "Knickerbockers becomes the first Baseball club") == 0
+    assert title_similarity("Christmas", "Christmas Day") == 1.0
+
+
+def test_each_copy_joins_its_own_twin(pdx):
+    # both sources list a work day in two parts, an hour apart, same place
+    def parts(source):
+        return [
+            community(source=source, source_uid=f"{source}-{n}", title=title, url=None,
+                      start=MEETING + timedelta(hours=n), end=MEETING + timedelta(hours=n + 1))
+            for n, title in enumerate(["Arbeitseinsatz", "Arbeitseinsatz Part2"])
+        ]  # fmt: skip
+
+    upsert_events(pdx, "pdxlinux", parts("pdxlinux"), now=NOW)
+    upsert_events(pdx, "calagator", parts("calagator"), now=NOW)
+    pairs = pdx.execute(
+        "SELECT group_concat(json_extract(record, '$[0]'), ' = ') FROM provenance"
+        " GROUP BY event_id ORDER BY event_id"
+    ).fetchall()
+    assert pairs == [("Arbeitseinsatz = Arbeitseinsatz",),
+                     ("Arbeitseinsatz Part2 = Arbeitseinsatz Part2",)]  # fmt: skip
