@@ -66,7 +66,16 @@ _FILLER = set(
     + _WEEKDAYS
 )
 _SPLITTERS = re.compile(r"\s*(?::|\s[-–—|]\s|\|)\s*|[\[\]()]")
-_NUMBERISH = re.compile(r"\b(?:#?\d+(?:st|nd|rd|th)?|no\s*\d+)\b")
+_MONTH_WORDS = "|".join(sorted(_MONTHS, key=len, reverse=True))
+# numbers that count or date an event, not name it: "#42", "No. 5", "3rd",
+# "2027", "12/03", "18:30", "Dec 3", "3. Dezember" (a group called
+# "Source 5" keeps its 5)
+_NUMBERISH = re.compile(
+    r"#\s*\d+|\bno\.?\s*\d+\b|\b\d+(?:st|nd|rd|th)\b|\b(?:19|20)\d\d\b"
+    r"|\b\d{1,2}[./-]\d{1,2}(?:[./-]\d{2,4})?\b|\b\d{1,2}:\d{2}\b"
+    rf"|\b\d{{1,2}}\.?\s+(?:{_MONTH_WORDS})\b|\b(?:{_MONTH_WORDS})\.?\s+\d{{1,2}}\b",
+    re.IGNORECASE,
+)
 
 
 def _same_url(a: str | None, b: str | None) -> bool:
@@ -106,12 +115,14 @@ def canonical_url(url: str | None) -> str | None:
     return text
 
 
-def title_words(title: str) -> list[str]:
-    """Return the title's distinctive words: no dates, numbers or filler."""
-    text = _NUMBERISH.sub(" ", fold(title))
-    return [w for w in text.split() if w not in _FILLER and len(w) > 1]
+@lru_cache(maxsize=16384)
+def title_words(title: str) -> tuple[str, ...]:
+    """Return the title's distinctive words: no dates, numbering or filler."""
+    text = fold(_NUMBERISH.sub(" ", title))
+    return tuple(w for w in text.split() if w not in _FILLER and (len(w) > 1 or w.isdigit()))
 
 
+@lru_cache(maxsize=16384)
 def title_variants(title: str) -> list[str]:
     """Return the title, and its parts around ':' / ' - ' / brackets, as word strings."""
     variants = [" ".join(title_words(title))]
@@ -123,6 +134,7 @@ def title_variants(title: str) -> list[str]:
     return [v for v in variants if v]
 
 
+@lru_cache(maxsize=16384)
 def _head(title: str) -> str:
     """Return the part before a title's first ':' or ' - ' (often the group's name)."""
     parts = _SPLITTERS.split(title, maxsplit=1)
@@ -131,12 +143,14 @@ def _head(title: str) -> str:
     return " ".join(fold(parts[0]).split())
 
 
+@lru_cache(maxsize=16384)
 def _label(title: str) -> str:
     """Return the part before a title's first colon ("PyCascades" in "PyCascades: ...")."""
     head, colon, _ = title.partition(":")
     return " ".join(fold(head).split()) if colon and head.strip() else ""
 
 
+@lru_cache(maxsize=16384)
 def _body_words(title: str) -> str:
     """Return the distinctive words after a title's colon label."""
     _, colon, body = title.partition(":")
@@ -172,8 +186,10 @@ def _word_similarity(x: str, y: str, ratio: Any) -> float:
         if not single <= other:
             return 0.0
         return 1.0 if len(other) <= 2 else 0.7
-    matched_x = {a for a in xs if any(_same_word(a, b, ratio) for b in ys)}
-    matched_y = {b for b in ys if any(_same_word(a, b, ratio) for a in xs)}
+    exact = xs & ys
+    rest_x, rest_y = xs - exact, ys - exact
+    matched_x = exact | {a for a in rest_x if any(_same_word(a, b, ratio) for b in rest_y)}
+    matched_y = exact | {b for b in rest_y if any(_same_word(a, b, ratio) for a in rest_x)}
     common = min(len(matched_x), len(matched_y))
     only_x, only_y = len(xs) - len(matched_x), len(ys) - len(matched_y)
     if only_x and only_y:
@@ -223,21 +239,21 @@ def title_similarity(a: str, b: str) -> float:
     return best
 
 
+@lru_cache(maxsize=16384)
+def _venue_similarity(a: str, b: str) -> float:
+    from rapidfuzz import fuzz
+
+    return fuzz.token_set_ratio(fold(a), fold(b)) / 100
+
+
+@lru_cache(maxsize=16384)
 def _acronyms(text: str) -> set[str]:
     return {w for w in fold(text).split() if 3 <= len(w) <= 6}
 
 
 def _acronym_of(short: str, long: str) -> bool:
     """Return True when a word of ``short`` is the initials of the first 3+ words of ``long``."""
-    wanted = _acronyms(short)
-    if not wanted:
-        return False
-    for part in _SPLITTERS.split(long):
-        words = fold(part or "").split()
-        for k in range(3, min(len(words), 6) + 1):
-            if "".join(w[0] for w in words[:k]) in wanted:
-                return True
-    return False
+    return bool(_acronyms(short) & _initial_sets(long))
 
 
 #: words that make an entry a separate viewing of another event
@@ -247,6 +263,7 @@ _STREAM = re.compile(
 )
 
 
+@lru_cache(maxsize=16384)
 def _org_tokens(organizer: str | None) -> set[str]:
     """Return the short names an organizer goes by: "BeLUG", "SeaPIG", initials."""
     if not organizer:
@@ -313,7 +330,7 @@ def match_score(a: dict[str, Any], b: dict[str, Any]) -> float:
     venue_a = " ".join(p for p in (a["venue"], a["address"]) if p)
     venue_b = " ".join(p for p in (b["venue"], b["address"]) if p)
     if venue_a and venue_b:
-        venue = fuzz.token_set_ratio(fold(venue_a), fold(venue_b)) / 100
+        venue = _venue_similarity(venue_a, venue_b)
     if exact and distance is not None and distance > 0.5 and (venue is None or venue < 0.5):
         return 0.0  # two buildings
     organizer = None
@@ -366,6 +383,61 @@ _CANDIDATE_COLUMNS = (
 )  # fmt: skip
 
 
+class _Clues:
+    """What a candidate must share with an entry to be worth scoring at all.
+
+    A word of the title (or an acronym of one), the canonical URL, or a word
+    of the organizer's name: without any of them match_score is below the
+    threshold whatever else agrees.
+    """
+
+    def __init__(self, title: str, url: str | None, organizer: str | None) -> None:
+        self.words = _all_words(title)
+        self.short = _acronyms(title)
+        self.initials = _initial_sets(title)
+        self.url = url
+        self.organizer = _org_words(organizer) if organizer else frozenset()
+
+    def shared(
+        self,
+        title: str,
+        url: str | None,
+        organizer: str | None,
+        common: frozenset[str] | set[str] = frozenset(),
+    ) -> bool:
+        words = _all_words(title)
+        if (self.words & words) - common:
+            return True
+        if self.short & _initial_sets(title) or _acronyms(title) & self.initials:
+            return True  # "PLUG" and "Portland Linux/Unix Group"
+        if organizer and self.organizer:
+            theirs = _org_words(organizer)
+            if self.organizer <= theirs or theirs <= self.organizer:
+                return True  # one organizer (the shortcut for titles naming only it)
+        return _same_url(self.url, url)
+
+
+@lru_cache(maxsize=16384)
+def _org_words(organizer: str) -> frozenset[str]:
+    return frozenset(title_words(organizer)) | frozenset(_org_tokens(organizer))
+
+
+@lru_cache(maxsize=16384)
+def _initial_sets(title: str) -> frozenset[str]:
+    """Return the initials of the first 3-6 words of each part of ``title``."""
+    found = set()
+    for part in _SPLITTERS.split(title):
+        words = fold(part or "").split()
+        for k in range(3, min(len(words), 6) + 1):
+            found.add("".join(w[0] for w in words[:k]))
+    return frozenset(found)
+
+
+@lru_cache(maxsize=16384)
+def _all_words(title: str) -> frozenset[str]:
+    return frozenset(w for variant in title_variants(title) for w in variant.split())
+
+
 @dataclass
 class Matcher:
     """Finds, for one source's new entries, the stored event each is another copy of."""
@@ -387,10 +459,9 @@ class Matcher:
         """
         start = entry["start_utc"]
         columns = ", ".join("e." + c for c in _CANDIDATE_COLUMNS)
-        others = (
-            " AND e.removed_at IS NULL AND NOT EXISTS (SELECT 1 FROM provenance p"
-            " WHERE p.event_id = e.id AND p.source_id = ? AND p.removed_at IS NULL)"
-        )
+        # (whether this source lists a candidate already is checked on the
+        # few that score, not in SQL for every row of a busy evening)
+        others = " AND e.removed_at IS NULL"
         box: tuple[float, ...] = ()
         if entry["lat"] is not None:
             # nothing more than 30 km away can be the same event (match_score's
@@ -407,30 +478,52 @@ class Matcher:
             # anything starting on that day, wherever it is (offsets up to 14 h)
             rows = self.conn.execute(
                 f"SELECT {columns} FROM events e WHERE e.start_utc BETWEEN ? AND ?{others}",
-                (start - 14 * 3600, start + 38 * 3600, self.source_id, *box),
+                (start - 14 * 3600, start + 38 * 3600, *box),
             ).fetchall()
         else:
             rows = self.conn.execute(
                 f"SELECT {columns} FROM events e WHERE e.start_utc BETWEEN ? AND ?"
                 f" AND e.all_day = 0{others}",
-                (start - MAX_START_GAP, start + MAX_START_GAP, self.source_id, *box),
+                (start - MAX_START_GAP, start + MAX_START_GAP, *box),
             ).fetchall()
             # all-day entries of the same day (a small partial index)
             rows += self.conn.execute(
                 f"SELECT {columns} FROM events e INDEXED BY events_all_day_start"
                 f" WHERE e.all_day = 1 AND e.start_utc BETWEEN ? AND ?{others}",
-                (start - 38 * 3600, start + 14 * 3600, self.source_id, *box),
+                (start - 38 * 3600, start + 14 * 3600, *box),
             ).fetchall()
         avoided = set(avoid)
-        best: tuple[float, int, str] | None = None
+        scored: list[tuple[float, int, str]] = []
+        clue = _Clues(entry["title"], entry["url"], entry["organizer"])
+        common: set[str] = set()
+        if len(rows) > 50:
+            # a word most of a busy evening's events share ("meetup", a city)
+            # tells none of them apart
+            counts: dict[str, int] = {}
+            for row in rows:
+                for word in _all_words(row[2]):
+                    counts[word] = counts.get(word, 0) + 1
+            common = {w for w, n in counts.items() if n > len(rows) // 5}
         for row in rows:
+            # most candidates share nothing with the entry: tell them apart on
+            # the raw row before scoring (a city's busy evening has hundreds)
+            if not clue.shared(row[2], row[3], row[14], common):
+                continue
             candidate = dict(zip(_CANDIDATE_COLUMNS, row, strict=True))
             if candidate["uid"] in avoided or candidate["id"] in taken:
                 continue
             score = match_score(entry, candidate)
-            if score >= THRESHOLD and (best is None or score > best[0]):
-                best = (score, candidate["id"], candidate["uid"])
-        return (best[1], best[2]) if best else None
+            if score >= THRESHOLD:
+                scored.append((score, candidate["id"], candidate["uid"]))
+        for _score, event_id, uid in sorted(scored, key=lambda s: -s[0]):
+            mine = self.conn.execute(
+                "SELECT 1 FROM provenance WHERE event_id = ? AND source_id = ?"
+                " AND removed_at IS NULL",
+                (event_id, self.source_id),
+            ).fetchone()
+            if mine is None:  # one source's entries are never merged
+                return event_id, uid
+        return None
 
 
 # -- which source's value wins ---------------------------------------------
