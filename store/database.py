@@ -233,6 +233,23 @@ def _connect_waiting(db_path: Path) -> sqlite3.Connection:
 
 
 @contextmanager
+def write_transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """Run the block in one BEGIN IMMEDIATE transaction: all of it, or on any error none.
+
+    IMMEDIATE takes the write lock at the start (waiting up to the busy
+    timeout), so the block never fails halfway for want of it.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+@contextmanager
 def _migration_lock(db_path: Path) -> Iterator[None]:
     """Hold an exclusive flock(2) on the database file while migrating.
 

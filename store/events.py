@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from techcal.errors import UnknownSource
 from techcal.event import SCHEDULE_FIELDS, Event
+from techcal.store.database import write_transaction
 from techcal.store.dedupe import Matcher, merged_values
 from techcal.store.normalise import Normaliser
 from techcal.store.schema_names import FTS_COLUMNS, INDEX_PLACES_SINCE, INDEX_TOPICS_SINCE
@@ -185,8 +186,7 @@ def upsert_events(
         batch[record.source_uid] = record
 
     conn: sqlite3.Connection = db.conn
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with write_transaction(conn):
         row = conn.execute(
             "SELECT id, city, topics FROM sources WHERE name = ?", (source,)
         ).fetchone()
@@ -319,11 +319,6 @@ def upsert_events(
                 remerge.update(event_id for _, event_id in gone)
         if remerge:
             result.rescheduled += remerge_events(conn, remerge, stamp)
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
     return result
 
 

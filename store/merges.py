@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from techcal.errors import TechcalError
+from techcal.store.database import write_transaction
 from techcal.store.events import (
     _COLUMN_NAMES,
     _INDEX_NEW_EVENTS,
@@ -70,8 +71,7 @@ def split_entry(
 ) -> Moved:
     """Give ``source``'s entries of event ``ref`` an event of their own, for good."""
     stamp = utc_stamp(now or datetime.now(UTC))
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with write_transaction(conn):
         event_id, uid = _event(conn, ref)
         rows = conn.execute(
             "SELECT p.id, p.source_id, p.source_uid, p.record FROM provenance p"
@@ -117,11 +117,6 @@ def split_entry(
             _choose(conn, source_id, source_uid, uid, False, stamp)
             moved.append(source_uid)
         remerge_events(conn, [event_id], stamp)
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
     return Moved(event_id=event_id, event_uid=uid, entries=moved, other_id=new_id)
 
 
@@ -130,8 +125,7 @@ def merge_events(
 ) -> Moved:
     """Make event ``other_ref`` part of ``keep_ref``, for good; the other is marked removed."""
     stamp = utc_stamp(now or datetime.now(UTC))
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with write_transaction(conn):
         keep_id, keep_uid = _event(conn, keep_ref)
         other_id, _ = _event(conn, other_ref)
         if keep_id == other_id:
@@ -160,11 +154,6 @@ def merge_events(
             (stamp, stamp, stamp, other_id),
         )
         remerge_events(conn, [keep_id], stamp)
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
     return Moved(
         event_id=keep_id, event_uid=keep_uid, entries=[r[2] for r in rows], other_id=other_id
     )
