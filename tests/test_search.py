@@ -58,37 +58,20 @@ def world(db):
                 topics=topics,
             ),
         )  # fmt: skip
-    upsert_events(
-        db,
-        "plug",
-        [
-            _event("plug", "p1", "PLUG monthly meeting: Intro to eBPF", 3,
-                   lat=PORTLAND[0], lon=PORTLAND[1], kind="lug",
-                   description="Bring a laptop with a recent kernel."),
-            _event("plug", "p2", "PLUG social", 10, lat=PORTLAND[0], lon=PORTLAND[1],
-                   kind="lug", status="cancelled"),
-            _event("plug", "p3", "PLUG meeting last month", -20, lat=PORTLAND[0],
-                   lon=PORTLAND[1], kind="lug"),
-            _event("plug", "p4", "PLUG install fest", 12, lat=PORTLAND[0], lon=PORTLAND[1],
-                   kind="lug"),
-        ],
-        now=NOW,
-    )  # fmt: skip
+    plug = [
+        _event("plug", "p1", "PLUG monthly meeting: Intro to eBPF", 3,
+               lat=PORTLAND[0], lon=PORTLAND[1], kind="lug",
+               description="Bring a laptop with a recent kernel."),
+        _event("plug", "p2", "PLUG social", 10, lat=PORTLAND[0], lon=PORTLAND[1],
+               kind="lug", status="cancelled"),
+        _event("plug", "p3", "PLUG meeting last month", -20, lat=PORTLAND[0],
+               lon=PORTLAND[1], kind="lug"),
+        _event("plug", "p4", "PLUG install fest", 12, lat=PORTLAND[0], lon=PORTLAND[1],
+               kind="lug"),
+    ]  # fmt: skip
+    upsert_events(db, "plug", plug, now=NOW)
     # p4 vanishes from its source before it happens: removed, always hidden
-    upsert_events(
-        db,
-        "plug",
-        [
-            _event("plug", "p1", "PLUG monthly meeting: Intro to eBPF", 3,
-                   lat=PORTLAND[0], lon=PORTLAND[1], kind="lug",
-                   description="Bring a laptop with a recent kernel."),
-            _event("plug", "p2", "PLUG social", 10, lat=PORTLAND[0], lon=PORTLAND[1],
-                   kind="lug", status="cancelled"),
-            _event("plug", "p3", "PLUG meeting last month", -20, lat=PORTLAND[0],
-                   lon=PORTLAND[1], kind="lug"),
-        ],
-        now=NOW,
-    )  # fmt: skip
+    upsert_events(db, "plug", plug[:3], now=NOW)
     upsert_events(
         db,
         "pdx",
