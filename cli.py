@@ -477,13 +477,29 @@ def crawl(
 
 
 def _tidy(app: App) -> None:
-    """Compact the full-text index a little, after the results are shown."""
+    """After writing events: render their feed blocks, compact the full-text index.
+
+    Both run after the results are shown, and neither is needed for
+    correctness: a feed renders a missing block itself, only slower.
+    """
+    from techcal.publish.feeds import render_pending
     from techcal.store.events import tidy_search_index
 
     try:
+        render_pending(app.db.conn)
         tidy_search_index(app.db.conn)
     except sqlite3.OperationalError as exc:
-        click.echo(f"note: the search index was not tidied this time ({exc})", err=True)
+        click.echo(f"note: the store was not tidied this time ({exc})", err=True)
+
+
+def _topic_in_store(conn: sqlite3.Connection) -> Callable[[str], bool]:
+    """Return a check of whether stored events use a topic outside the taxonomy."""
+
+    def topic_in_store(slug: str) -> bool:
+        row = conn.execute("SELECT 1 FROM event_topics WHERE topic = ? LIMIT 1", (slug,))
+        return row.fetchone() is not None
+
+    return topic_in_store
 
 
 @contextmanager
@@ -588,12 +604,9 @@ def search(app: App, fmt: str, limit: int, tz: str | None, **filters: Any) -> No
 
     now = datetime.now(UTC)
     conn = app.reader
-
-    def topic_in_store(slug: str) -> bool:
-        row = conn.execute("SELECT 1 FROM event_topics WHERE topic = ? LIMIT 1", (slug,))
-        return row.fetchone() is not None
-
-    query = build_query(**filters, limit=limit, tz=tz, now=now, topic_in_store=topic_in_store)
+    query = build_query(
+        **filters, limit=limit, tz=tz, now=now, topic_in_store=_topic_in_store(conn)
+    )
     if query.near is not None and query.near.population:
         click.echo(f"searching {query.near.note()}", err=True)
     hits = run_search(conn, query, now=now)
@@ -608,8 +621,13 @@ def search(app: App, fmt: str, limit: int, tz: str | None, **filters: Any) -> No
         click.echo(to_csv(hits, shown_tz if tz else None), nl=False)
     elif fmt == "ics":
         from techcal.feeds.ical_out import calendar
+        from techcal.publish.feeds import feed_name
 
-        body = calendar(((h.event, h.sources) for h in hits), name=f"techcal: {query.describe()}")
+        def names(hit: Any) -> list[str]:
+            listed = [s["name"] for s in hit.sources if not s["removed"]]
+            return list(dict.fromkeys(listed or [s["name"] for s in hit.sources]))
+
+        body = calendar(((h.event, names(h)) for h in hits), name=feed_name(query))
         click.echo(body.decode("utf-8").replace("\r\n", "\n"), nl=False)
     elif hits:
         from techcal.output import to_table
@@ -690,6 +708,7 @@ def events_split(app: App, event_id: str, source: str) -> None:
         f"event {done.event_id}: {source}'s entry ({', '.join(done.entries)}) is now"
         f" event {done.other_id}"
     )
+    _tidy(app)
 
 
 @events.command(name="merge")
@@ -700,7 +719,8 @@ def events_merge(app: App, event_id: str, other_id: str) -> None:
     """Make event OTHER_ID part of EVENT_ID, for good.
 
     Every source entry of OTHER_ID moves to EVENT_ID, whose uid stays;
-    OTHER_ID is marked removed, so calendar apps drop their copy of it.
+    OTHER_ID is marked removed, and feeds leave it out, so calendar apps
+    drop their copy of it.
 
     \b
     Example:
@@ -713,6 +733,7 @@ def events_merge(app: App, event_id: str, other_id: str) -> None:
         f"event {done.other_id} merged into event {done.event_id}"
         f" ({len(done.entries)} source entr{'y' if len(done.entries) == 1 else 'ies'} moved)"
     )
+    _tidy(app)
 
 
 @cli.command()
@@ -742,6 +763,7 @@ def topics(app: App, as_json: bool, retag: bool) -> None:
     if retag:
         changed = renormalise(app.db.conn, topics=known)
         click.echo(f"re-tagged: {changed} event(s) changed", err=True)
+        _tidy(app)
     conn = app.reader
     counts = topic_counts(conn)
     stale = not tags_are_current(conn, known) and bool(
@@ -775,42 +797,156 @@ def topics(app: App, as_json: bool, retag: bool) -> None:
 @cli.command()
 @search_filters
 @click.option(
-    "-o", "--output", required=True, type=click.Path(dir_okay=False), help="The .ics file to write."
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    help="The .ics file to write (- for standard output).",
 )
-def feed(**_: Any) -> None:
+@pass_app
+def feed(app: App, output: Path, **filters: Any) -> None:
     """Write the matching events as an iCalendar feed.
+
+    The feed holds every match from 30 days ago on (or from --from),
+    cancelled ones included as STATUS:CANCELLED, with stable UIDs, growing
+    SEQUENCEs and each event's own time zone: calendar apps that import it
+    again update events instead of doubling them. The same store gives the
+    same bytes; an unchanged file is not rewritten. `techcal serve` serves
+    the same feed at /calendar.ics with the filters as parameters.
 
     \b
     Example:
         techcal feed --topic linux --near Berlin -o linux-berlin.ics
+        techcal feed --kind lug -o - > lugs.ics
     """
-    raise NotAvailableYet("feed")
+    from datetime import UTC, datetime
+
+    from techcal.publish.feeds import ics_feed, render_pending
+    from techcal.publish.site import write_if_changed
+    from techcal.store.query import build_query
+
+    now = datetime.now(UTC)
+    filters.pop("include_cancelled", None)  # feeds always carry cancellations
+    conn = app.db.conn
+    query = build_query(**filters, limit=None, now=now, topic_in_store=_topic_in_store(conn))
+    if query.near is not None and query.near.population:
+        click.echo(f"feed of events {query.near.note()}", err=True)
+    render_pending(conn, now=now)
+    rendered = ics_feed(conn, query, now=now)
+    if str(output) == "-":
+        sys.stdout.buffer.write(rendered.body)
+        sys.stdout.buffer.flush()
+        return
+    try:
+        changed = write_if_changed(output, rendered.body)
+    except OSError as exc:
+        raise click.FileError(str(output), exc.strerror or str(exc)) from None
+    state = "" if changed else " (unchanged)"
+    click.echo(f"{output}: {rendered.count} event(s){state}", err=True)
 
 
 @cli.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=int, default=8080, show_default=True)
-def serve(host: str, port: int) -> None:
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8080,
+    show_default=True,
+    help="Port to listen on (0: any free port).",
+)
+@click.option(
+    "--base-url",
+    metavar="URL",
+    help="The public URL of this server, for the links it gives (behind a proxy).",
+)
+@pass_app
+def serve(app: App, host: str, port: int, base_url: str | None) -> None:
     """Serve /calendar.ics, /events.atom, /events.json and a web page.
+
+    Every search filter works as a query parameter:
+    /calendar.ics?topic=python&near=Portland,OR&within=30km&kind=lug&q=django.
+    Answers carry ETag and Last-Modified and are answered 304 when
+    unchanged. Binds to 127.0.0.1 unless --host says otherwise; stop with
+    Ctrl-C.
 
     \b
     Example:
         techcal serve --port 8080
+        techcal serve --host 0.0.0.0 --base-url https://events.example.org/
     """
-    raise NotAvailableYet("serve")
+    import socket
+
+    _check_base_url(base_url)
+    app.reader.close()  # fails now, not at the first request, when there is no database
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        raise TechcalError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    bound_port = sock.getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    url = base_url or f"http://{shown}:{bound_port}/"
+    from techcal.publish.server import run_server
+
+    click.echo(f"serving {app.db_path} at http://{shown}:{bound_port}/", err=True)
+    click.echo(f"  web page:  {url}", err=True)
+    click.echo(f"  calendar:  {url.rstrip('/')}/calendar.ics?topic=linux", err=True)
+    click.echo("  (Ctrl-C to stop)", err=True)
+    run_server(app.db_path, sock, base_url=base_url)
+
+
+def _check_base_url(base_url: str | None) -> None:
+    if base_url is None:
+        return
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise click.BadParameter(
+            f"{base_url!r} is not an http(s) URL (e.g. https://events.example.org/)",
+            param_hint="--base-url",
+        )
 
 
 @cli.command()
-@click.argument("directory", type=click.Path(file_okay=False))
-@click.option("--base-url", required=True, help="Where the site will be reachable.")
-def publish(directory: str, base_url: str) -> None:
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--base-url", required=True, metavar="URL", help="Where the site will be reachable.")
+@pass_app
+def publish(app: App, directory: Path, base_url: str) -> None:
     """Write a static site of feeds for any static host.
+
+    DIRECTORY gets index.html, all.ics/.atom/.json, and one .ics and .atom
+    per topic and per kind with upcoming events; subscribe links point
+    under --base-url. Files that did not change keep their bytes and
+    modification time, so a sync tool uploads only what changed.
 
     \b
     Example:
         techcal publish site/ --base-url https://events.example.org/
+        rsync -a site/ host:/var/www/events/
     """
-    raise NotAvailableYet("publish")
+    from datetime import UTC, datetime
+
+    from techcal.publish.feeds import render_pending
+    from techcal.publish.site import publish_site
+
+    _check_base_url(base_url)
+    now = datetime.now(UTC)
+    conn = app.db.conn
+    render_pending(conn, now=now)
+    try:
+        report = publish_site(conn, directory, base_url, now=now)
+    except OSError as exc:
+        raise click.FileError(str(exc.filename or directory), exc.strerror or str(exc)) from None
+    click.echo(
+        f"{directory}: {len(report.written)} file(s) written, {len(report.unchanged)} unchanged"
+        f" ({report.events} event(s) in all.ics)",
+        err=True,
+    )
 
 
 @cli.group()
@@ -911,3 +1047,6 @@ def demo() -> None:
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="techcal")
+
+if __name__ == "__main__":
+    main()

@@ -1,55 +1,92 @@
-"""Writing events as iCalendar (RFC 5545), with icalendar.
+"""Writing events as iCalendar (RFC 5545, with RFC 7986's calendar properties).
 
 Each event keeps its published UID and SEQUENCE, its own time zone (with
-the VTIMEZONE it needs, since clients misplace a TZID they cannot resolve),
-DATE values when it is all-day, and STATUS:CANCELLED when cancelled.
-DTSTAMP is the time of the event's last change, so unchanged events give
-byte-identical output.
+the VTIMEZONE it needs: clients misplace a TZID they cannot resolve), DATE
+values when it is all-day, and STATUS:CANCELLED when cancelled or no longer
+listed. DTSTAMP and LAST-MODIFIED are the time of the event's last change,
+never of the request, so an unchanged store gives byte-identical feeds.
+
+Two ways to a feed, with the same bytes (a test holds them to it):
+
+- :func:`calendar` builds everything with icalendar: simple, about 1,800
+  events a second;
+- :func:`event_block` renders one VEVENT once (the store keeps it until the
+  event changes) and :func:`assemble` joins stored blocks under a header
+  with the VTIMEZONEs they need: a 10,000-event feed in a fraction of a second.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import UTC, date, datetime
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from icalendar import Calendar, Event
+from icalendar import Calendar, Event, Timezone, vCalAddress, vDuration
 
-PRODID = "-//techcal//techcal//EN"
+PRODID = "-//techcal//techcal 0.1//EN"
+#: how often clients should fetch a feed again (REFRESH-INTERVAL, X-PUBLISHED-TTL)
+DEFAULT_TTL = timedelta(hours=1)
+_END = "END:VCALENDAR\r\n"
+
+
+def _zone(name: str | None) -> ZoneInfo | None:
+    if not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
 
 
 def _when(text: str, zone: str | None, all_day: bool) -> date | datetime:
     moment = datetime.fromisoformat(text)
     if all_day:
         return moment.date()
-    if zone:
-        try:
-            return moment.astimezone(ZoneInfo(zone))
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
-    return moment.astimezone(UTC)
+    tz = _zone(zone)
+    return moment.astimezone(tz if tz is not None else UTC)
 
 
-def vevent(event: dict[str, Any], sources: Iterable[dict[str, Any]] = ()) -> Event:
+def event_zone(event: dict[str, Any]) -> str | None:
+    """Return the TZID a stored event is written in (None: UTC or all-day)."""
+    if event["all_day"] or _zone(event["timezone"]) is None:
+        return None
+    return str(event["timezone"])
+
+
+def vevent(event: dict[str, Any], source_names: Sequence[str] = ()) -> Event:
     """Return the VEVENT of one stored event (a search result's ``event``)."""
     item = Event()
     item.add("uid", event["uid"])
-    item.add("dtstamp", datetime.fromisoformat(event["changed_at"]).astimezone(UTC))
+    changed = datetime.fromisoformat(event.get("updated_at") or event["changed_at"]).astimezone(UTC)
+    item.add("dtstamp", changed)
+    if event.get("created_at"):
+        item.add("created", datetime.fromisoformat(event["created_at"]).astimezone(UTC))
+    item.add("last-modified", changed)
     item.add("sequence", event["sequence"])
     all_day = event["all_day"]
     item.add("dtstart", _when(event["start"], event["timezone"], all_day))
     if event["end"]:
         item.add("dtend", _when(event["end"], event["timezone"], all_day))
     item.add("summary", event["title"])
-    names = [s["name"] for s in sources]
-    description = event["description"] or ""
+    removed = event.get("removed_at") is not None
+    notes = []
+    if removed:
+        notes.append("No longer listed by its sources: it may have been called off.")
+    if event["description"]:
+        notes.append(event["description"])
     extra = [f"Event page: {event['url']}"] if event["url"] else []
+    if event["online"] and event["online_url"] and event["online_url"] != event["url"]:
+        extra.append(f"Online: {event['online_url']}")
     if event["organizer"]:
         extra.append(f"Organizer: {event['organizer']}")
-    if names:
-        extra.append("Listed by: " + ", ".join(names))
-    item.add("description", "\n\n".join(p for p in (description, "\n".join(extra)) if p))
+    if source_names:
+        extra.append("Listed by: " + ", ".join(source_names))
+    if extra:
+        notes.append("\n".join(extra))
+    if notes:
+        item.add("description", "\n\n".join(notes))
     if event["url"]:
         item.add("url", event["url"])
     place = ", ".join(p for p in (event["venue"], event["address"] or event["city"]) if p)
@@ -57,30 +94,109 @@ def vevent(event: dict[str, Any], sources: Iterable[dict[str, Any]] = ()) -> Eve
         item.add("location", place)
     elif event["online"] and event["online_url"]:
         item.add("location", event["online_url"])
-    if event["lat"] is not None and event["geo_precision"] == "exact":
+    if event["lat"] is not None and event.get("geo_precision", "exact") == "exact":
         item.add("geo", (event["lat"], event["lon"]))
     if event["topics"]:
         item.add("categories", event["topics"])
-    item.add("status", event["status"].upper())
+    if event["organizer"]:
+        # Google's own exports use this address for someone without e-mail
+        organizer = vCalAddress("invalid:nomail")
+        organizer.params["cn"] = event["organizer"]
+        item.add("organizer", organizer)
+    item.add("status", "CANCELLED" if removed else event["status"].upper())
+    if source_names:
+        item.add("x-techcal-sources", ",".join(source_names))
     return item
 
 
-def calendar(
-    events: Iterable[tuple[dict[str, Any], Iterable[dict[str, Any]]]],
+def event_block(event: dict[str, Any], source_names: Sequence[str] = ()) -> str:
+    """Return one event's VEVENT as text (CRLF lines), ready to store and join."""
+    return vevent(event, source_names).to_ical().decode("utf-8")
+
+
+def header(
     *,
     name: str = "techcal",
     description: str = "",
-) -> bytes:
-    """Return a VCALENDAR holding ``events`` (event, sources) and their VTIMEZONEs."""
+    ttl: timedelta = DEFAULT_TTL,
+    url: str | None = None,
+) -> Calendar:
+    """Return an empty VCALENDAR with the properties of a published feed."""
     cal = Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
     cal.add("method", "PUBLISH")
+    cal.add("name", name)
     cal.add("x-wr-calname", name)
     if description:
+        cal.add("description", description)
         cal.add("x-wr-caldesc", description)
-    for event, sources in events:
-        cal.add_component(vevent(event, sources))
-    cal.add_missing_timezones()
+    if url:
+        cal.add("source", url, parameters={"value": "URI"})
+    cal.add("refresh-interval", ttl, parameters={"value": "DURATION"})
+    cal.add("x-published-ttl", vDuration(ttl))
+    return cal
+
+
+@lru_cache(maxsize=512)
+def vtimezone(tzid: str) -> Timezone:
+    """Return the VTIMEZONE of an IANA zone (1970-2038, as icalendar writes it)."""
+    return Timezone.from_tzid(tzid)
+
+
+@lru_cache(maxsize=512)
+def vtimezone_block(tzid: str) -> str:
+    """Return the VTIMEZONE of an IANA zone as text."""
+    return vtimezone(tzid).to_ical().decode("utf-8")
+
+
+@lru_cache(maxsize=64)
+def _header_text(name: str, description: str, ttl: timedelta, url: str | None) -> str:
+    text = header(name=name, description=description, ttl=ttl, url=url).to_ical().decode()
+    if not text.endswith(_END):  # pragma: no cover - icalendar always ends so
+        raise ValueError("icalendar wrote a calendar without END:VCALENDAR")
+    return text[: -len(_END)]
+
+
+def assemble(
+    blocks: Iterable[str],
+    tzids: Iterable[str],
+    *,
+    name: str = "techcal",
+    description: str = "",
+    ttl: timedelta = DEFAULT_TTL,
+    url: str | None = None,
+) -> bytes:
+    """Join stored VEVENT blocks into a calendar, with the VTIMEZONEs named."""
+    parts = [_header_text(name, description, ttl, url)]
+    parts.extend(vtimezone_block(tzid) for tzid in sorted(set(tzids)))
+    parts.extend(blocks)
+    parts.append(_END)
+    return "".join(parts).encode("utf-8")
+
+
+def calendar(
+    events: Iterable[tuple[dict[str, Any], Sequence[str]]],
+    *,
+    name: str = "techcal",
+    description: str = "",
+    ttl: timedelta = DEFAULT_TTL,
+    url: str | None = None,
+) -> bytes:
+    """Return a VCALENDAR of ``events`` (event, source names), built wholly by icalendar."""
+    cal = header(name=name, description=description, ttl=ttl, url=url)
+    items = []
+    zones = set()
+    for event, names in events:
+        items.append(vevent(event, names))
+        tzid = event_zone(event)
+        if tzid:
+            zones.add(tzid)
+    # sorted, not add_missing_timezones(): that walks a set, whose order
+    # changes between runs, and feeds must not
+    for tzid in sorted(zones):
+        cal.add_component(vtimezone(tzid))
+    for item in items:
+        cal.add_component(item)
     return cal.to_ical()

@@ -53,6 +53,8 @@ class Query:
     #: ones); False: in-person only; None: both
     online: bool | None = None
     include_cancelled: bool = False
+    #: also events no longer listed by any source (feeds show them as cancelled)
+    include_removed: bool = False
     #: None: every match in the window
     limit: int | None = DEFAULT_LIMIT
     #: the zone dates were read in and results are shown in

@@ -15,6 +15,7 @@ MIGRATION_NAMES = (
     "m004_listing_state",
     "m005_search",
     "m006_dedupe",
+    "m007_feeds",
 )
 
 

@@ -46,7 +46,7 @@ _COLUMNS = (
     "id", "uid", "sequence", "title", "description", "url", "start", "end", "start_utc",
     "end_utc", "timezone", "all_day", "status", "venue", "address", "city", "region",
     "country", "lat", "lon", "geo_precision", "online", "online_url", "kind", "topics",
-    "categories", "organizer", "cost", "changed_at", "removed_at",
+    "categories", "organizer", "cost", "changed_at", "removed_at", "created_at", "updated_at",
 )  # fmt: skip
 _SELECT = ", ".join(f'e."{c}"' for c in _COLUMNS)
 
@@ -75,14 +75,25 @@ class Hit:
         return datetime.fromisoformat(end) if end else None
 
 
-def search(conn: sqlite3.Connection, query: Query, *, now: datetime | None = None) -> list[Hit]:
-    """Return the events matching ``query``, best first, with their sources."""
+def search(
+    conn: sqlite3.Connection,
+    query: Query,
+    *,
+    now: datetime | None = None,
+    with_sources: bool = True,
+) -> list[Hit]:
+    """Return the events matching ``query``, best first, with their sources.
+
+    ``with_sources=False`` leaves ``Hit.sources`` empty (feeds assembled
+    from stored blocks need only the events).
+    """
     now = now or datetime.now(UTC)
     start_ts = int((query.start or now).timestamp())
     end_ts = int(query.end.timestamp()) if query.end is not None else _FOREVER
     plan = _Plan(conn, query, start_ts, end_ts)
     hits = plan.run()
-    attach_sources(conn, hits)
+    if with_sources:
+        attach_sources(conn, hits)
     return hits
 
 
@@ -240,8 +251,10 @@ class _Plan:
         self, *, expr: str | None, place: bool, topics: bool = True, kinds: bool = True
     ) -> tuple[list[str], list[Any]]:
         q = self.q
-        where = ["e.start_utc >= ?", "e.start_utc < ?", "e.removed_at IS NULL"]
+        where = ["e.start_utc >= ?", "e.start_utc < ?"]
         params: list[Any] = [self.start_ts, self.end_ts]
+        if not q.include_removed:
+            where.append("e.removed_at IS NULL")
         if not q.include_cancelled:
             where.append("e.status != 'cancelled'")
         if kinds and q.kinds:

@@ -1,0 +1,131 @@
+"""``techcal publish``: the feeds as a static site for any static host.
+
+Google Calendar and Outlook fetch subscribed feeds from their own servers,
+so a feed on 127.0.0.1 only serves desktop clients. This writes, under one
+folder: ``index.html`` (the page, with subscribe links under the base URL),
+``all.ics`` / ``all.atom`` / ``all.json``, and ``topics/SLUG.ics|.atom`` and
+``kinds/KIND.ics|.atom`` for each topic and kind with upcoming events.
+
+A file whose bytes would not change is not touched (same bytes, same
+modification time), so rsync, ``aws s3 sync`` or a Git commit upload only
+what changed. A topic's feed stays (empty) once its events are past: people
+subscribed to it should get an empty calendar, not a 404.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from techcal.publish.feeds import atom_feed, ics_feed, json_feed, listing_window
+from techcal.publish.page import Links, render_page
+from techcal.store.query import Query
+
+
+@dataclass
+class SiteReport:
+    """What a publish run wrote and what it left alone (paths relative to the folder)."""
+
+    written: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    events: int = 0
+
+
+def write_if_changed(path: Path, data: bytes) -> bool:
+    """Write ``data`` to ``path`` atomically unless it already holds exactly that."""
+    try:
+        if path.stat().st_size == len(data) and path.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return True
+
+
+def _upcoming(conn: sqlite3.Connection, sql: str, now: datetime) -> list[str]:
+    return [row[0] for row in conn.execute(sql, (int(now.timestamp()),))]
+
+
+def publish_site(
+    conn: sqlite3.Connection,
+    directory: Path,
+    base_url: str,
+    *,
+    now: datetime,
+    extra: dict[str, Query] | None = None,
+) -> SiteReport:
+    """Write the static site into ``directory``; ``extra`` adds named feeds (subscriptions)."""
+    from techcal.store.search import search
+    from techcal.store.topics import taxonomy
+
+    base = base_url if base_url.endswith("/") else base_url + "/"
+    report = SiteReport()
+
+    def put(relative: str, data: bytes) -> None:
+        changed = write_if_changed(directory / relative, data)
+        (report.written if changed else report.unchanged).append(relative)
+
+    def feeds_for(stem: str, query: Query) -> Links:
+        links = Links.make(base, ics=stem + ".ics", atom=stem + ".atom", json=None)
+        calendar = ics_feed(conn, query, now=now, url=links.ics)
+        put(stem + ".ics", calendar.body)
+        put(stem + ".atom", atom_feed(conn, query, now=now, url=links.atom, page_url=base).body)
+        return links
+
+    everything = Query(limit=None)
+    calendar = ics_feed(conn, everything, now=now, url=base + "all.ics")
+    report.events = calendar.count
+    put("all.ics", calendar.body)
+    put("all.atom", atom_feed(conn, everything, now=now, url=base + "all.atom", page_url=base).body)
+    put("all.json", json_feed(conn, everything, now=now).body)
+
+    feeds: list[tuple[str, Links]] = []
+    known = taxonomy()
+    topics = set(
+        _upcoming(
+            conn,
+            "SELECT DISTINCT t.topic FROM event_topics t JOIN events e ON e.id = t.event_id"
+            " WHERE t.start_utc >= ? AND e.removed_at IS NULL",
+            now,
+        )
+    )
+    topics |= {p.stem for p in (directory / "topics").glob("*.ics")}
+    for slug in sorted(topics):
+        label = known.topics[slug].label if slug in known.topics else slug
+        feeds.append((f"Topic: {label}", feeds_for(f"topics/{slug}", Query(topics=(slug,)))))
+    kinds = set(
+        _upcoming(
+            conn,
+            "SELECT DISTINCT kind FROM events WHERE start_utc >= ? AND removed_at IS NULL",
+            now,
+        )
+    )
+    kinds |= {p.stem for p in (directory / "kinds").glob("*.ics")}
+    for kind in sorted(kinds):
+        feeds.append((f"Kind: {kind}", feeds_for(f"kinds/{kind}", Query(kinds=(kind,)))))
+    for name, query in sorted((extra or {}).items()):
+        feeds.append((f"Subscription: {name}", feeds_for(f"subscriptions/{name}", query)))
+
+    hits = search(conn, listing_window(everything), now=now)
+    html = render_page(
+        title="techcal: local tech events",
+        hits=hits,
+        links=Links.make(base, ics="all.ics", atom="all.atom", json="all.json"),
+        form=None,
+        feeds=feeds,
+    )
+    put("index.html", html.encode("utf-8"))
+    return report
