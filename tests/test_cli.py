@@ -51,9 +51,6 @@ CONTRACT = {
     ("events", "merge"),
 }
 NOT_YET = [
-    ["feed", "-o", "x.ics"],
-    ["serve"],
-    ["publish", "site", "--base-url", "https://example.org/"],
     ["subscribe", "add", "me", "--notify", "json://localhost"],
     ["subscribe", "list"],
     ["subscribe", "remove", "me"],
