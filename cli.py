@@ -1048,5 +1048,6 @@ def main() -> None:
     """Console-script entry point."""
     cli(prog_name="techcal")
 
+
 if __name__ == "__main__":
     main()

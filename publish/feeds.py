@@ -19,7 +19,7 @@ import hashlib
 import json
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
@@ -47,11 +47,11 @@ class Rendered:
     content_type: str
     count: int
     last_modified: datetime | None
+    #: a strong validator: the same bytes give the same tag (digested once)
+    etag: str = field(init=False, repr=False)
 
-    @property
-    def etag(self) -> str:
-        """A strong validator: the same bytes give the same tag."""
-        return '"' + hashlib.sha256(self.body).hexdigest()[:32] + '"'
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "etag", '"' + hashlib.sha256(self.body).hexdigest()[:32] + '"')
 
 
 def query_from_params(
@@ -134,6 +134,10 @@ def _describe(query: Query) -> str:
     if query.near is not None:
         text = text.replace(f"within {query.within_km:g} km of ", "near ")
         text += f" ({query.within_km:g} km)"
+    if query.start is not None:
+        text += f" from {query.start:%Y-%m-%d}"
+    if query.end is not None:
+        text += f" to {query.end - timedelta(microseconds=1):%Y-%m-%d}"
     return text
 
 

@@ -154,9 +154,19 @@ def not_modified(request: Request, etag: str, last_modified: datetime) -> bool:
     return last_modified <= moment
 
 
+def web_message(error: Exception) -> str:
+    """Return an error as one line naming the URL parameter, not the command-line option."""
+    from techcal.store.query import QueryError
+
+    if isinstance(error, QueryError):
+        text = f"{error.option.lstrip('-')}: {error.problem}".replace("--near", "near")
+    else:
+        text = str(error)
+    return " ".join(text.split())
+
+
 def _bad_request(error: Exception) -> Response:
-    text = " ".join(str(error).split())
-    return PlainTextResponse(f"bad request: {text}\n", status_code=400)
+    return PlainTextResponse(f"bad request: {web_message(error)}\n", status_code=400)
 
 
 def create_app(
@@ -217,7 +227,7 @@ def create_app(
             hits = search(server.conn, listing_window(query), now=now)
             title = feed_name(query)
         except TechcalError as exc:
-            error = " ".join(str(exc).split())
+            error = web_message(exc)
             title = "techcal"
             status = 400
         html = render_page(

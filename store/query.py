@@ -34,6 +34,7 @@ class QueryError(TechcalError):
 
     def __init__(self, option: str, problem: str) -> None:
         self.option = option
+        self.problem = problem
         super().__init__(f"{option}: {problem}")
 
 
