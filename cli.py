@@ -492,6 +492,16 @@ def _tidy(app: App) -> None:
         click.echo(f"note: the store was not tidied this time ({exc})", err=True)
 
 
+def _render_pending(conn: sqlite3.Connection, now: Any) -> None:
+    """Store the feed blocks of changed events; when a crawl holds the store, render in memory."""
+    from techcal.publish.feeds import render_pending
+
+    try:
+        render_pending(conn, now=now)
+    except sqlite3.OperationalError as exc:
+        click.echo(f"note: feed blocks not stored this time ({exc}); rendering them now", err=True)
+
+
 def _topic_in_store(conn: sqlite3.Connection) -> Callable[[str], bool]:
     """Return a check of whether stored events use a topic outside the taxonomy."""
 
@@ -821,7 +831,7 @@ def feed(app: App, output: Path, **filters: Any) -> None:
     """
     from datetime import UTC, datetime
 
-    from techcal.publish.feeds import ics_feed, render_pending
+    from techcal.publish.feeds import ics_feed
     from techcal.publish.site import write_if_changed
     from techcal.store.query import build_query
 
@@ -831,7 +841,7 @@ def feed(app: App, output: Path, **filters: Any) -> None:
     query = build_query(**filters, limit=None, now=now, topic_in_store=_topic_in_store(conn))
     if query.near is not None and query.near.population:
         click.echo(f"feed of events {query.near.note()}", err=True)
-    render_pending(conn, now=now)
+    _render_pending(conn, now)
     rendered = ics_feed(conn, query, now=now)
     if str(output) == "-":
         sys.stdout.buffer.write(rendered.body)
@@ -931,13 +941,12 @@ def publish(app: App, directory: Path, base_url: str) -> None:
     """
     from datetime import UTC, datetime
 
-    from techcal.publish.feeds import render_pending
     from techcal.publish.site import publish_site
 
     _check_base_url(base_url)
     now = datetime.now(UTC)
     conn = app.db.conn
-    render_pending(conn, now=now)
+    _render_pending(conn, now)
     try:
         report = publish_site(conn, directory, base_url, now=now)
     except OSError as exc:

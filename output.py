@@ -84,6 +84,23 @@ def when(hit: Hit, tz: tzinfo, *, now: datetime) -> str:
     return f"{day} all day" if event["all_day"] else f"{day} {start:%H:%M}"
 
 
+def event_when(event: dict[str, Any], moment: str | None = None) -> str:
+    """Return "Thu 3 Dec 2026, 18:30 PST" in the event's own zone (its start, or ``moment``)."""
+    from datetime import UTC, date
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    value = datetime.fromisoformat(moment or event["start"])
+    if event["all_day"]:
+        day: date = value.date()
+        return f"{day:%a} {day.day} {day:%b %Y} (all day)"
+    try:
+        zone: tzinfo = ZoneInfo(event["timezone"]) if event["timezone"] else UTC
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = UTC
+    local = value.astimezone(zone)
+    return f"{local:%a} {local.day} {local:%b %Y, %H:%M} {local.tzname() or ''}".strip()
+
+
 def where(event: dict[str, Any]) -> str:
     """Return the shortest useful place text of an event."""
     parts = [p for p in (event["venue"], event["city"]) if p]

@@ -26,6 +26,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from icalendar import Calendar, Event, Timezone, vCalAddress, vDuration
 
 PRODID = "-//techcal//techcal 0.1//EN"
+#: bump when vevent() writes anything differently: stored blocks are dropped
+RENDER_VERSION = "1"
 #: how often clients should fetch a feed again (REFRESH-INTERVAL, X-PUBLISHED-TTL)
 DEFAULT_TTL = timedelta(hours=1)
 _END = "END:VCALENDAR\r\n"
@@ -44,15 +46,26 @@ def _when(text: str, zone: str | None, all_day: bool) -> date | datetime:
     moment = datetime.fromisoformat(text)
     if all_day:
         return moment.date()
-    tz = _zone(zone)
+    tz = None if zone in _UTC_NAMES else _zone(zone)
     return moment.astimezone(tz if tz is not None else UTC)
+
+
+_UTC_NAMES = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Etc/Zulu", "Zulu", "GMT", "Etc/GMT"})
 
 
 def event_zone(event: dict[str, Any]) -> str | None:
     """Return the TZID a stored event is written in (None: UTC or all-day)."""
-    if event["all_day"] or _zone(event["timezone"]) is None:
+    if event["all_day"] or event["timezone"] in _UTC_NAMES or _zone(event["timezone"]) is None:
         return None
     return str(event["timezone"])
+
+
+def web_url(url: str | None) -> str | None:
+    """Return ``url`` when it is an http(s) link; a ``javascript:`` or ``data:`` one is dropped."""
+    if not url:
+        return None
+    scheme = url.split(":", 1)[0].strip().lower() if ":" in url else ""
+    return url if scheme in ("http", "https") else None
 
 
 def vevent(event: dict[str, Any], source_names: Sequence[str] = ()) -> Event:
@@ -76,9 +89,11 @@ def vevent(event: dict[str, Any], source_names: Sequence[str] = ()) -> Event:
         notes.append("No longer listed by its sources: it may have been called off.")
     if event["description"]:
         notes.append(event["description"])
-    extra = [f"Event page: {event['url']}"] if event["url"] else []
-    if event["online"] and event["online_url"] and event["online_url"] != event["url"]:
-        extra.append(f"Online: {event['online_url']}")
+    url = web_url(event["url"])
+    online_url = web_url(event["online_url"])
+    extra = [f"Event page: {url}"] if url else []
+    if event["online"] and online_url and online_url != url:
+        extra.append(f"Online: {online_url}")
     if event["organizer"]:
         extra.append(f"Organizer: {event['organizer']}")
     if source_names:
@@ -87,13 +102,13 @@ def vevent(event: dict[str, Any], source_names: Sequence[str] = ()) -> Event:
         notes.append("\n".join(extra))
     if notes:
         item.add("description", "\n\n".join(notes))
-    if event["url"]:
-        item.add("url", event["url"])
+    if url:
+        item.add("url", url)
     place = ", ".join(p for p in (event["venue"], event["address"] or event["city"]) if p)
     if place:
         item.add("location", place)
-    elif event["online"] and event["online_url"]:
-        item.add("location", event["online_url"])
+    elif event["online"] and online_url:
+        item.add("location", online_url)
     if event["lat"] is not None and event.get("geo_precision", "exact") == "exact":
         item.add("geo", (event["lat"], event["lon"]))
     if event["topics"]:
@@ -107,6 +122,13 @@ def vevent(event: dict[str, Any], source_names: Sequence[str] = ()) -> Event:
     if source_names:
         item.add("x-techcal-sources", ",".join(source_names))
     return item
+
+
+def render_key() -> str:
+    """Return what stored blocks depend on besides the event: this writer and icalendar."""
+    from importlib.metadata import version
+
+    return f"{RENDER_VERSION}/icalendar-{version('icalendar')}"
 
 
 def event_block(event: dict[str, Any], source_names: Sequence[str] = ()) -> str:

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from techcal.feeds.ical_out import assemble, event_block, event_zone
+from techcal.feeds.ical_out import assemble, event_block, event_zone, render_key, web_url
 from techcal.store.query import Query, build_query
 from techcal.store.search import _SELECT, Hit, row_to_event, search
 
@@ -31,6 +32,8 @@ from techcal.store.search import _SELECT, Hit, row_to_event, search
 FEED_HISTORY = timedelta(days=30)
 #: events on the web page and in Atom when no limit is asked
 PAGE_LIMIT = 100
+#: events in /events.json when no limit is asked
+JSON_LIMIT = 1000
 #: the filters a feed URL may carry, and their search option names
 PARAMETERS = ("q", "topic", "kind", "near", "within", "from", "to", "days", "online")
 
@@ -77,7 +80,7 @@ def query_from_params(
     days_text = one("days")
     days = None
     if days_text is not None:
-        if not days_text.strip().isdigit() or int(days_text) < 1:
+        if not re.fullmatch(r"[0-9]{1,6}", days_text.strip()) or int(days_text) < 1:
             raise QueryError("days", f"{days_text!r} is not a number of days (1 or more)")
         days = int(days_text)
     online_text = one("online")
@@ -188,8 +191,19 @@ def render_blocks(conn: sqlite3.Connection, events: Sequence[dict[str, Any]]) ->
     return {e["id"]: event_block(e, names.get(e["id"], [])) for e in events}
 
 
+_RENDER_KEY = "ics_render"
+
+
+def blocks_current(conn: sqlite3.Connection) -> bool:
+    """Say whether the stored blocks were written by this writer and icalendar version."""
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (_RENDER_KEY,)).fetchone()
+    return row is not None and row[0] == render_key()
+
+
 def stored_blocks(conn: sqlite3.Connection, ids: Sequence[int]) -> dict[int, str]:
     """Return the stored VEVENT blocks of these events (missing ones are absent)."""
+    if not blocks_current(conn):
+        return {}
     rows = conn.execute(
         "SELECT event_id, block FROM event_ics WHERE event_id IN (SELECT value FROM json_each(?))",
         (json.dumps(list(ids)),),
@@ -214,6 +228,21 @@ def render_pending(
 
     now = now or datetime.now(UTC)
     since = int((now - FEED_HISTORY - timedelta(days=1)).timestamp())
+    pending_sql = (
+        "SELECT 1 FROM events e WHERE e.start_utc >= ?"
+        " AND NOT EXISTS (SELECT 1 FROM event_ics b WHERE b.event_id = e.id) LIMIT 1"
+    )
+    current = blocks_current(conn)
+    if current and conn.execute(pending_sql, (since,)).fetchone() is None:
+        return 0  # nothing to do: no need to wait for the write lock
+    if not current:
+        # a new techcal or icalendar writes blocks differently: start again
+        with write_transaction(conn):
+            conn.execute("DELETE FROM event_ics")
+            conn.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                (_RENDER_KEY, render_key()),
+            )
     done = 0
     while True:
         with write_transaction(conn):
@@ -258,10 +287,16 @@ def ics_feed(
     events = [h.event for h in hits]
     removed = [e["id"] for e in events if e["removed_at"] is not None]
     if removed:
-        # an event merged into another has no source entries left: it was
-        # a copy, not a cancellation, and leaves the feed
-        listed = source_names(conn, removed)
-        events = [e for e in events if e["removed_at"] is None or e["id"] in listed]
+        # an event merged into another was a copy, not a cancellation: it leaves the feed
+        merged = {
+            r[0]
+            for r in conn.execute(
+                "SELECT id FROM events WHERE id IN (SELECT value FROM json_each(?))"
+                " AND merged_into IS NOT NULL",
+                (json.dumps(removed),),
+            )
+        }
+        events = [e for e in events if e["id"] not in merged]
     ids = [e["id"] for e in events]
     blocks = stored_blocks(conn, ids)
     missing = [e for e in events if e["id"] not in blocks]
@@ -289,7 +324,7 @@ def json_feed(conn: sqlite3.Connection, query: Query, *, now: datetime) -> Rende
     """Return the upcoming matches as ``techcal search --format json`` prints them."""
     from techcal.output import to_json
 
-    hits = search(conn, listing_window(query, query.limit), now=now)
+    hits = search(conn, listing_window(query, query.limit or JSON_LIMIT), now=now)
     body = (to_json(hits) + "\n").encode("utf-8")
     return Rendered(body, JSON_TYPE, len(hits), _last_modified(h.event for h in hits))
 
@@ -321,7 +356,7 @@ def atom(
     """Return an Atom 1.0 document of these events (feedgen), deterministic for the same events."""
     from feedgen.feed import FeedGenerator
 
-    from techcal.output import where
+    from techcal.output import event_when, where
 
     gen = FeedGenerator()
     gen.id("urn:techcal:feed:" + hashlib.sha256(name.encode()).hexdigest()[:16])
@@ -339,12 +374,13 @@ def atom(
         entry = gen.add_entry(order="append")
         entry.id("urn:techcal:event:" + event["uid"])
         cancelled = event["status"] == "cancelled" or event["removed_at"] is not None
-        when = _when_text(event)
+        when = event_when(event)
         entry.title(("Cancelled: " if cancelled else "") + f"{event['title']} ({when})")
         entry.updated(datetime.fromisoformat(event["updated_at"]))
         entry.published(datetime.fromisoformat(event["created_at"]))
-        if event["url"]:
-            entry.link(href=event["url"], rel="alternate")
+        link = web_url(event["url"])
+        if link:
+            entry.link(href=link, rel="alternate")
         lines = [when]
         place = where(event)
         if place:
@@ -362,13 +398,3 @@ def atom(
             entry.category(term=topic)
     body: bytes = gen.atom_str(pretty=True)
     return body
-
-
-def _when_text(event: dict[str, Any]) -> str:
-    """Return "Thu 3 Dec 2026, 18:00 PST" in the event's own zone."""
-    from techcal.feeds.ical_out import _when
-
-    moment = _when(event["start"], event["timezone"], event["all_day"])
-    if not isinstance(moment, datetime):
-        return f"{moment:%a} {moment.day} {moment:%b %Y} (all day)"
-    return f"{moment:%a} {moment.day} {moment:%b %Y, %H:%M} {moment.tzname() or ''}".strip()

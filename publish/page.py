@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 from techcal.event import KINDS
+from techcal.feeds.ical_out import web_url
 from techcal.store.search import Hit
 
 
@@ -73,8 +74,7 @@ def _environment() -> Any:
 
 def event_rows(hits: Sequence[Hit]) -> list[dict[str, Any]]:
     """Return what the page shows of each hit, times in the event's own zone."""
-    from techcal.output import where
-    from techcal.publish.feeds import _when_text
+    from techcal.output import event_when, where
 
     rows = []
     for hit in hits:
@@ -82,10 +82,10 @@ def event_rows(hits: Sequence[Hit]) -> list[dict[str, Any]]:
         rows.append(
             {
                 "id": event["id"],
-                "when": _when_text(event),
+                "when": event_when(event),
                 "start": event["start"],
                 "title": event["title"],
-                "url": event["url"] if _is_web(event["url"]) else None,
+                "url": web_url(event["url"]),
                 "place": where(event),
                 "distance": None if hit.distance_km is None else round(hit.distance_km),
                 "topics": event["topics"],
@@ -95,11 +95,6 @@ def event_rows(hits: Sequence[Hit]) -> list[dict[str, Any]]:
             }
         )
     return rows
-
-
-def _is_web(url: str | None) -> bool:
-    # a javascript: or data: link from a source must not become clickable
-    return bool(url) and urlsplit(url or "").scheme in ("http", "https")
 
 
 def render_page(

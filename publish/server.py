@@ -4,25 +4,30 @@ Routes: ``/calendar.ics``, ``/events.atom``, ``/events.json`` (every search
 filter as a query parameter) and ``/`` (the page). Answers carry a strong
 ETag (a digest of the bytes) and Last-Modified, and conditional requests
 are answered 304 without a body. Rendered answers are kept in memory until
-the database changes (``PRAGMA data_version``) or the day (calendar feeds)
+the database changes (its files' metadata tells) or the day (calendar feeds)
 or ten minutes (lists of upcoming events) turn over, so a calendar app
 polling an unchanged feed costs a dictionary look-up.
 
-The database is only read; the connection lives in the event loop's
+The database is only read, each render on its own connection in a worker
 thread. A bad parameter is a 400 with a one-line message, never a 500.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections import OrderedDict
-from collections.abc import Callable
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
@@ -38,11 +43,15 @@ from techcal.publish.feeds import (
     query_from_params,
 )
 
-#: rendered answers kept in memory
+#: rendered answers kept in memory, at most this many and this many bytes
 CACHE_SIZE = 256
+CACHE_BYTES = 128 * 1024 * 1024
+#: feeds whose last change is remembered (for Last-Modified)
+CHANGED_SIZE = 4096
 #: lists of upcoming events are recomputed at least this often (seconds)
 LISTING_TTL = 600
 HTML_TYPE = "text/html; charset=utf-8"
+log = logging.getLogger("techcal.serve")
 _PAGE_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'"
@@ -52,8 +61,22 @@ _PAGE_HEADERS = {
 }
 
 
+@dataclass(frozen=True)
+class Answer:
+    """A rendered feed and the Last-Modified it is served with."""
+
+    rendered: Rendered
+    last_modified: datetime
+
+
 class FeedServer:
-    """The state behind the routes: the database, the cache, the clock."""
+    """The state behind the routes: the database, the cache, the clock.
+
+    Feeds are rendered in worker threads, each on a fresh read-only
+    connection inside one read transaction (one consistent snapshot of the
+    store), so a slow feed never holds up the event loop, where cached
+    answers and 304s are served.
+    """
 
     def __init__(
         self,
@@ -65,71 +88,114 @@ class FeedServer:
         self.db_path = db_path
         self.base_url = base_url
         self.clock = clock or (lambda: datetime.now(UTC))
-        self._conn: sqlite3.Connection | None = None
-        self._cache: OrderedDict[tuple[Any, ...], tuple[int, Rendered, datetime]] = OrderedDict()
-        # when each body was first served by this process: Last-Modified is
-        # never earlier, so If-Modified-Since cannot hide a change that left
-        # the events' own timestamps alone (one falling out of the window)
-        self._first_served: dict[str, datetime] = {}
+        self._wal = Path(str(db_path) + "-wal")
+        self._cache: OrderedDict[tuple[Any, ...], tuple[tuple[Any, ...], Answer]] = OrderedDict()
+        self._cache_bytes = 0
+        # per feed (its kind, filters and base URL): its last ETag and when
+        # that changed. Last-Modified is never earlier, so If-Modified-Since
+        # cannot hide a change that left the events' own times alone (an
+        # event leaving the window, a feed going back to earlier bytes).
+        self._changed: OrderedDict[tuple[Any, ...], tuple[str, datetime]] = OrderedDict()
 
-    @property
-    def conn(self) -> sqlite3.Connection:
-        if self._conn is None:
-            from techcal.store.database import open_reader
+    def version(self) -> tuple[Any, ...]:
+        """Return a value that changes whenever another process commits.
 
-            self._conn = open_reader(self.db_path)
-        return self._conn
+        Every commit writes the WAL file and every checkpoint the database
+        file, so their sizes, times and inodes tell. No connection is kept
+        open between requests: a process that kept one was seen to miss
+        other processes' commits after they closed the database (SQLite
+        shares one WAL index per process, and it went stale), so each
+        render opens its own and closes it.
+        """
+        stamps: list[Any] = []
+        for path in (self.db_path, self._wal):
+            try:
+                info = path.stat()
+                stamps += [info.st_mtime_ns, info.st_size, info.st_ino]
+            except OSError:
+                stamps += [None, None, None]
+        return tuple(stamps)
 
-    def version(self) -> int:
-        """Return a number that changes whenever another connection commits."""
-        value: int = self.conn.execute("PRAGMA data_version").fetchone()[0]
-        return value
+    @contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """Yield a fresh connection inside one read transaction (for a worker thread)."""
+        from techcal.store.database import open_reader
+
+        conn = open_reader(self.db_path)
+        try:
+            conn.execute("BEGIN")
+            yield conn
+        finally:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            conn.close()
 
     def base(self, request: Request) -> str:
         if self.base_url:
             return self.base_url if self.base_url.endswith("/") else self.base_url + "/"
         return str(request.base_url)
 
-    def rendered(self, request: Request, kind: str) -> Rendered:
+    async def answer(self, request: Request, kind: str) -> Answer:
         """Return the answer for a feed request, from the cache when still current."""
         now = self.clock()
         params = {k: request.query_params.getlist(k) for k in request.query_params.keys()}
         pairs = tuple(canonical_params(params))
+        feed = (kind, pairs, self.base(request))
         bucket = now.date().isoformat() if kind == "ics" else int(now.timestamp()) // LISTING_TTL
-        key = (kind, pairs, bucket, self.base(request))
+        key = (*feed, bucket)
         version = self.version()
         cached = self._cache.get(key)
         if cached is not None and cached[0] == version:
             self._cache.move_to_end(key)
             return cached[1]
-        query = query_from_params(dict(pairs_to_lists(pairs)), now=now, conn=self.conn)
         url = self.base(request) + request.url.path.lstrip("/")
         if pairs:
-            from urllib.parse import urlencode
-
             url += "?" + urlencode(pairs)
-        if kind == "ics":
-            answer = ics_feed(self.conn, query, now=now, url=url)
-        elif kind == "atom":
-            page = self.base(request) + (("?" + url.split("?", 1)[1]) if pairs else "")
-            answer = atom_feed(self.conn, query, now=now, url=url, page_url=page)
-        else:
-            answer = json_feed(self.conn, query, now=now)
-        first = self._first_served.setdefault(answer.etag, now.replace(microsecond=0))
-        self._cache[key] = (version, answer, first)
-        self._cache.move_to_end(key)
-        while len(self._cache) > CACHE_SIZE:
-            self._cache.popitem(last=False)
+        page = self.base(request) + (("?" + urlencode(pairs)) if pairs else "")
+        rendered = await run_in_threadpool(self._render, kind, pairs, now, url, page)
+        answer = Answer(rendered, self._last_modified(feed, rendered, now))
+        self._remember(key, version, answer)
         return answer
 
-    def last_modified(self, answer: Rendered) -> datetime:
-        first = self._first_served.get(answer.etag, self.clock().replace(microsecond=0))
-        if answer.last_modified is None:
-            return first
-        return max(answer.last_modified, first)
+    def _render(
+        self, kind: str, pairs: tuple[tuple[str, str], ...], now: datetime, url: str, page: str
+    ) -> Rendered:
+        with self.reading() as conn:
+            query = query_from_params(pairs_to_lists(pairs), now=now, conn=conn)
+            if kind == "ics":
+                return ics_feed(conn, query, now=now, url=url)
+            if kind == "atom":
+                return atom_feed(conn, query, now=now, url=url, page_url=page)
+            return json_feed(conn, query, now=now)
+
+    def _last_modified(self, feed: tuple[Any, ...], rendered: Rendered, now: datetime) -> datetime:
+        previous = self._changed.get(feed)
+        if previous is None or previous[0] != rendered.etag:
+            # HTTP dates have whole seconds: two changes in one second still get two dates
+            changed = now.replace(microsecond=0)
+            if previous is not None and changed <= previous[1]:
+                changed = previous[1] + timedelta(seconds=1)
+            previous = (rendered.etag, changed)
+            self._changed[feed] = previous
+        self._changed.move_to_end(feed)
+        while len(self._changed) > CHANGED_SIZE:
+            self._changed.popitem(last=False)
+        if rendered.last_modified is None:
+            return previous[1]
+        return max(rendered.last_modified, previous[1])
+
+    def _remember(self, key: tuple[Any, ...], version: tuple[Any, ...], answer: Answer) -> None:
+        old = self._cache.pop(key, None)
+        if old is not None:
+            self._cache_bytes -= len(old[1].rendered.body)
+        self._cache[key] = (version, answer)
+        self._cache_bytes += len(answer.rendered.body)
+        while self._cache and (len(self._cache) > CACHE_SIZE or self._cache_bytes > CACHE_BYTES):
+            _, (_, dropped) = self._cache.popitem(last=False)
+            self._cache_bytes -= len(dropped.rendered.body)
 
 
-def pairs_to_lists(pairs: tuple[tuple[str, str], ...]) -> dict[str, list[str]]:
+def pairs_to_lists(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
     lists: dict[str, list[str]] = {}
     for name, value in pairs:
         lists.setdefault(name, []).append(value)
@@ -151,6 +217,8 @@ def not_modified(request: Request, etag: str, last_modified: datetime) -> bool:
         return False
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
+    if moment > datetime.now(UTC):
+        return False  # a date in the future is invalid (RFC 9110 13.1.3)
     return last_modified <= moment
 
 
@@ -181,35 +249,50 @@ def create_app(
     def feed_route(kind: str) -> Callable[[Request], Any]:
         async def endpoint(request: Request) -> Response:
             try:
-                answer = server.rendered(request, kind)
+                answer = await server.answer(request, kind)
             except TechcalError as error:
                 return _bad_request(error)
-            last_modified = server.last_modified(answer)
+            except Exception:  # noqa: BLE001 - one line for the client, the trace in the log
+                log.exception("%s failed", request.url.path)
+                return PlainTextResponse("internal error: see the server's log\n", 500)
+            rendered = answer.rendered
             headers = {
-                "ETag": answer.etag,
-                "Last-Modified": format_datetime(last_modified, usegmt=True),
+                "ETag": rendered.etag,
+                "Last-Modified": format_datetime(answer.last_modified, usegmt=True),
                 "Cache-Control": "public, max-age=300",
                 "Access-Control-Allow-Origin": "*",
-                "X-Techcal-Events": str(answer.count),
+                "X-Techcal-Events": str(rendered.count),
             }
-            if not_modified(request, answer.etag, last_modified):
+            if not_modified(request, rendered.etag, answer.last_modified):
                 return Response(status_code=304, headers=headers)
-            return Response(answer.body, headers=headers, media_type=answer.content_type)
+            return Response(rendered.body, headers=headers, media_type=rendered.content_type)
 
         return endpoint
 
-    async def index(request: Request) -> Response:
-        from techcal.publish.feeds import listing_window
-        from techcal.publish.page import Links, render_page
-        from techcal.store.search import search, topic_counts
-        from techcal.store.topics import taxonomy
+    def page(request: Request) -> tuple[str, int]:
 
         now = server.clock()
         params = {k: request.query_params.getlist(k) for k in request.query_params.keys()}
         pairs = canonical_params(params)
         form = {name: (params.get(name) or [""])[0] for name in ("q", "topic", "near", "within")}
         form.update({name: (params.get(name) or [""])[0] for name in ("kind", "from", "to")})
-        counts = topic_counts(server.conn, now=now)
+        with server.reading() as conn:
+            return _page(conn, request, now, params, pairs, form)
+
+    def _page(
+        conn: sqlite3.Connection,
+        request: Request,
+        now: datetime,
+        params: dict[str, list[str]],
+        pairs: list[tuple[str, str]],
+        form: dict[str, str],
+    ) -> tuple[str, int]:
+        from techcal.publish.feeds import listing_window
+        from techcal.publish.page import Links, render_page
+        from techcal.store.search import search, topic_counts
+        from techcal.store.topics import taxonomy
+
+        counts = topic_counts(conn, now=now)
         known = taxonomy()
         topics = sorted(
             (
@@ -223,8 +306,8 @@ def create_app(
         hits: list[Any] = []
         status = 200
         try:
-            query = query_from_params(params, now=now, conn=server.conn)
-            hits = search(server.conn, listing_window(query), now=now)
+            query = query_from_params(params, now=now, conn=conn)
+            hits = search(conn, listing_window(query), now=now)
             title = feed_name(query)
         except TechcalError as exc:
             error = web_message(exc)
@@ -233,6 +316,14 @@ def create_app(
         html = render_page(
             title=title, hits=hits, links=links, form=form, topics=topics, error=error
         )
+        return html, status
+
+    async def index(request: Request) -> Response:
+        try:
+            html, status = await run_in_threadpool(page, request)
+        except Exception:  # noqa: BLE001 - one line for the client, the trace in the log
+            log.exception("the page failed")
+            return PlainTextResponse("internal error: see the server's log\n", 500)
         return Response(html, status_code=status, headers=_PAGE_HEADERS, media_type=HTML_TYPE)
 
     async def health(request: Request) -> Response:

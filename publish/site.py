@@ -15,6 +15,7 @@ subscribed to it should get an empty calendar, not a 404.
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import tempfile
 from dataclasses import dataclass, field
@@ -24,6 +25,9 @@ from pathlib import Path
 from techcal.publish.feeds import atom_feed, ics_feed, json_feed, listing_window
 from techcal.publish.page import Links, render_page
 from techcal.store.query import Query
+
+#: what a feed's file name may be made of
+_SAFE_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 
 
 @dataclass
@@ -78,7 +82,9 @@ def publish_site(
         changed = write_if_changed(directory / relative, data)
         (report.written if changed else report.unchanged).append(relative)
 
-    def feeds_for(stem: str, query: Query) -> Links:
+    def feeds_for(stem: str, query: Query) -> Links | None:
+        if not _SAFE_NAME.fullmatch(stem.rsplit("/", 1)[-1]):
+            return None  # never a file name outside the folder, whatever a source sent
         links = Links.make(base, ics=stem + ".ics", atom=stem + ".atom", json=None)
         calendar = ics_feed(conn, query, now=now, url=links.ics)
         put(stem + ".ics", calendar.body)
@@ -105,7 +111,9 @@ def publish_site(
     topics |= {p.stem for p in (directory / "topics").glob("*.ics")}
     for slug in sorted(topics):
         label = known.topics[slug].label if slug in known.topics else slug
-        feeds.append((f"Topic: {label}", feeds_for(f"topics/{slug}", Query(topics=(slug,)))))
+        links = feeds_for(f"topics/{slug}", Query(topics=(slug,)))
+        if links is not None:
+            feeds.append((f"Topic: {label}", links))
     kinds = set(
         _upcoming(
             conn,
@@ -115,9 +123,13 @@ def publish_site(
     )
     kinds |= {p.stem for p in (directory / "kinds").glob("*.ics")}
     for kind in sorted(kinds):
-        feeds.append((f"Kind: {kind}", feeds_for(f"kinds/{kind}", Query(kinds=(kind,)))))
+        links = feeds_for(f"kinds/{kind}", Query(kinds=(kind,)))
+        if links is not None:
+            feeds.append((f"Kind: {kind}", links))
     for name, query in sorted((extra or {}).items()):
-        feeds.append((f"Subscription: {name}", feeds_for(f"subscriptions/{name}", query)))
+        links = feeds_for(f"subscriptions/{name}", query)
+        if links is not None:
+            feeds.append((f"Subscription: {name}", links))
 
     hits = search(conn, listing_window(everything), now=now)
     html = render_page(

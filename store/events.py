@@ -67,7 +67,7 @@ _INSERT_EVENT = (
     + "ON CONFLICT(uid) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in _EVENT_COLUMNS)
     + ", sequence = events.sequence + 1, updated_at = excluded.updated_at,"
-    " changed_at = excluded.changed_at, removed_at = NULL"
+    " changed_at = excluded.changed_at, removed_at = NULL, merged_into = NULL"
 )
 
 _INSERT_PROVENANCE = (
@@ -88,7 +88,8 @@ _UPDATE_EVENT = (
     "UPDATE events SET "
     + ", ".join(f"{c} = ?" for c in _EVENT_COLUMNS)
     + ", sequence = sequence + ?, updated_at = ?,"
-    " changed_at = CASE WHEN ? THEN ? ELSE changed_at END, removed_at = NULL WHERE id = ?"
+    " changed_at = CASE WHEN ? THEN ? ELSE changed_at END, removed_at = NULL,"
+    " merged_into = NULL WHERE id = ?"
 )
 
 _UPDATE_PROVENANCE = (

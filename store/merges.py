@@ -150,8 +150,8 @@ def merge_events(
         # calendar apps drop the other copy: its uid is gone for good
         conn.execute(
             "UPDATE events SET removed_at = ?, sequence = sequence + 1, changed_at = ?,"
-            " updated_at = ? WHERE id = ?",
-            (stamp, stamp, stamp, other_id),
+            " updated_at = ?, merged_into = ? WHERE id = ?",
+            (stamp, stamp, stamp, keep_id, other_id),
         )
         remerge_events(conn, [keep_id], stamp)
     return Moved(

@@ -282,6 +282,9 @@ def m007_feeds(db: sqlite_utils.Database) -> None:
         )
         """
     )
+    # an event merged into another (by hand) is a copy, not a cancellation:
+    # feeds leave it out, where an event that lost its sources stays, cancelled
+    db.execute("ALTER TABLE events ADD COLUMN merged_into INTEGER")
     forget = "DELETE FROM event_ics WHERE event_id = {};"
     db.execute(
         "CREATE TRIGGER event_ics_events_au AFTER UPDATE ON events BEGIN "

@@ -526,3 +526,53 @@ def test_search_ics_matches_the_feed_blocks(store):
     assert set(_vevents(whole)) == set(_vevents(feed))
     block = feed.split(b"BEGIN:VEVENT")[1]
     assert block in whole
+
+
+# -- found in review ---------------------------------------------------------
+
+
+def test_an_event_whose_source_was_removed_stays_as_cancelled(store):
+    from techcal.store.sources import remove_source
+
+    remove_source(store, "berlin")
+    events = _vevents(ics_feed(store.conn, _everything(store), now=NOW).body)
+    berlin = [e for e in events.values() if "typing" in str(e["SUMMARY"])]
+    assert len(berlin) == 1 and str(berlin[0]["STATUS"]) == "CANCELLED"
+
+
+def test_only_web_links_reach_the_feeds(store):
+    upsert_events(
+        store,
+        "berlin",
+        [*_berlin_events(), make_event(12, source="berlin", url="javascript:alert(1)")],
+        now=NOW,
+    )
+    body = ics_feed(store.conn, _everything(store), now=NOW).body
+    assert b"javascript" not in body.lower()
+    atom = atom_feed(store.conn, Query(), now=NOW).body
+    assert b"javascript" not in atom.lower()
+
+
+def test_blocks_of_an_older_writer_are_not_used(store):
+    render_pending(store.conn, now=NOW)
+    fresh = ics_feed(store.conn, _everything(store), now=NOW).body
+    store.conn.execute("UPDATE event_ics SET block = replace(block, 'SUMMARY:', 'SUMMARY:OLD ')")
+    store.conn.execute("UPDATE meta SET value = 'an older techcal' WHERE key = 'ics_render'")
+    store.conn.commit()
+    assert ics_feed(store.conn, _everything(store), now=NOW).body == fresh
+    assert render_pending(store.conn, now=NOW) == 6
+    assert b"OLD" not in ics_feed(store.conn, _everything(store), now=NOW).body
+
+
+def test_utc_named_zones_need_no_vtimezone(store):
+    start = datetime(2026, 12, 9, 17, 0, tzinfo=UTC)
+    upsert_events(
+        store,
+        "berlin",
+        [*_berlin_events(), make_event(13, source="berlin", start=start, end=None, timezone="UTC")],
+        now=NOW,
+    )
+    body = ics_feed(store.conn, _everything(store), now=NOW).body
+    assert b"TZID:UTC" not in body
+    assert b"DTSTART:20261209T170000Z\r\n" in body
+    assert icalendar.Calendar.from_ical(body).get_missing_tzids() == set()

@@ -222,6 +222,8 @@ def test_atom_and_json(served):
         "q=a&q=b",
         "from=" + "9" * 400,
         "near=" + quote("\x00\x01"),
+        "days=" + quote("²"),
+        "days=" + quote("٣"),
     ],
 )
 def test_bad_parameters_are_400_with_one_line(served, query):
@@ -342,3 +344,38 @@ def test_base_url_is_used_for_links(tmp_path, served):
         assert urlsplit(server.url).hostname == "127.0.0.1"
     finally:
         server.stop()
+
+
+def test_if_modified_since_never_hides_a_return_to_earlier_bytes(served):
+    """A feed that goes A -> B -> A is newer the second time it is A."""
+    path = "/events.json?q=zebracorn"
+    _, first, body_a = served.request(path)
+    assert json.loads(body_a) == []
+    db = open_store(served.db_path)
+    try:
+        extra = make_event(
+            40,
+            title="Zebracorn hack night",
+            start=LA_START + timedelta(days=6),
+            end=None,
+            source_uid="zebra@pdxlinux.org",
+        )
+        upsert_events(db, "plug", [*_events(), extra], now=datetime.now(UTC))
+        time.sleep(1.1)
+        _, second, body_b = served.request(path)
+        assert b"Zebracorn" in body_b
+        upsert_events(db, "plug", _events(), now=datetime.now(UTC))  # gone again
+    finally:
+        db.conn.close()
+    time.sleep(1.1)
+    status, third, body = served.request(
+        path, headers={"If-Modified-Since": second["last-modified"]}
+    )
+    assert status == 200 and body == body_a
+    assert third["etag"] == first["etag"]
+    assert third["last-modified"] != second["last-modified"]
+    # a date in the future is no validator
+    status, _, _ = served.request(
+        path, headers={"If-Modified-Since": "Fri, 01 Jan 2100 00:00:00 GMT"}
+    )
+    assert status == 200
