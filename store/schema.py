@@ -323,6 +323,101 @@ def m007_feeds(db: sqlite_utils.Database) -> None:
     )
 
 
+@MIGRATIONS()
+def m008_notify(db: sqlite_utils.Database) -> None:
+    """Subscriptions, what each was told, and the outbox of messages to deliver."""
+    db.execute(
+        """
+        CREATE TABLE subscriptions (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            -- the filters as resolved when added: text, topics, kinds, near, ...
+            filters TEXT NOT NULL,
+            -- Apprise URLs, or tag:NAME for targets in an Apprise configuration
+            targets TEXT NOT NULL,
+            apprise_config TEXT,
+            remind TEXT NOT NULL DEFAULT '[]',
+            digest TEXT,
+            changes INTEGER NOT NULL DEFAULT 1,
+            created_at TEXT NOT NULL,
+            digest_at TEXT
+        )
+        """
+    )
+    # Every change a subscriber may hear about, in commit order: SQLite has
+    # one writer at a time, so a later commit always gets a higher seq and
+    # the notifier's cursor never skips a change (a clock could).
+    db.execute(
+        "CREATE TABLE event_changes (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " event_id INTEGER NOT NULL)"
+    )
+    db.execute(
+        "CREATE TRIGGER event_changes_ai AFTER INSERT ON events"
+        " WHEN EXISTS (SELECT 1 FROM subscriptions) BEGIN"
+        " INSERT INTO event_changes (event_id) VALUES (new.id); END"
+    )
+    db.execute(
+        "CREATE TRIGGER event_changes_au AFTER UPDATE ON events"
+        " WHEN EXISTS (SELECT 1 FROM subscriptions) AND (old.sequence IS NOT new.sequence"
+        " OR old.status IS NOT new.status OR old.removed_at IS NOT new.removed_at"
+        " OR old.topics IS NOT new.topics OR old.title IS NOT new.title) BEGIN"
+        " INSERT INTO event_changes (event_id) VALUES (new.id); END"
+    )
+    # what each subscription was last told about each event: changes are
+    # measured against it ("moved from Tue 18:00 to Wed 18:30")
+    db.execute(
+        """
+        CREATE TABLE notified (
+            subscription_id INTEGER NOT NULL REFERENCES subscriptions(id) ON DELETE CASCADE,
+            event_id INTEGER NOT NULL,
+            start TEXT NOT NULL,
+            "end" TEXT,
+            place TEXT NOT NULL,
+            status TEXT NOT NULL,
+            PRIMARY KEY (subscription_id, event_id)
+        ) WITHOUT ROWID
+        """
+    )
+    db.execute("CREATE INDEX notified_event ON notified(event_id)")
+    # One row per message: the unique key makes matching idempotent. The
+    # text is written when it is sent, from the event as it is then and the
+    # row's detail (what changed).
+    db.execute(
+        """
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            subscription_id INTEGER NOT NULL REFERENCES subscriptions(id) ON DELETE CASCADE,
+            event_id INTEGER NOT NULL DEFAULT 0,
+            kind TEXT NOT NULL,
+            key TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT '{}',
+            created_at TEXT NOT NULL,
+            -- 1: waits for its subscription's digest
+            held INTEGER NOT NULL DEFAULT 0,
+            digest_id INTEGER,
+            UNIQUE (subscription_id, event_id, kind, key)
+        )
+        """
+    )
+    db.execute("CREATE INDEX outbox_held ON outbox(subscription_id) WHERE held = 1")
+    # Delivery is per target: one failing target never holds up the others.
+    db.execute(
+        """
+        CREATE TABLE deliveries (
+            outbox_id INTEGER NOT NULL REFERENCES outbox(id) ON DELETE CASCADE,
+            target TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'pending',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_at TEXT NOT NULL,
+            last_error TEXT,
+            sent_at TEXT,
+            PRIMARY KEY (outbox_id, target)
+        ) WITHOUT ROWID
+        """
+    )
+    db.execute("CREATE INDEX deliveries_due ON deliveries(next_at) WHERE state != 'sent'")
+
+
 def known_migrations() -> set[str]:
     """Return the names of every migration this version of techcal knows."""
     return {m.name for m in MIGRATIONS._migrations}

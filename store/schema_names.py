@@ -16,6 +16,7 @@ MIGRATION_NAMES = (
     "m005_search",
     "m006_dedupe",
     "m007_feeds",
+    "m008_notify",
 )
 
 

@@ -51,11 +51,6 @@ CONTRACT = {
     ("events", "merge"),
 }
 NOT_YET = [
-    ["subscribe", "add", "me", "--notify", "json://localhost"],
-    ["subscribe", "list"],
-    ["subscribe", "remove", "me"],
-    ["notify"],
-    ["run"],
     ["demo"],
 ]
 

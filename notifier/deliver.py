@@ -1,0 +1,190 @@
+"""Delivery: pending outbox rows through Apprise, each target on its own, exactly once.
+
+Each (message, target) pair is a row of ``deliveries``. Sending one:
+
+1. mark it ``sending`` and commit;
+2. send it through Apprise;
+3. mark it ``sent`` (or, on failure, ``pending`` with the error and a later
+   ``next_at``: 1, 2, 4 ... minutes, at most 6 hours) and commit.
+
+A process killed between 1 and 3 leaves the row ``sending``: the next run
+sends it again, with a first line saying it may be a repeat. So nothing is
+lost, and the only possible double is the one message per target that was
+in flight when the process died, and it says so. One failing target never
+blocks another: after its first failure in a run, its other messages wait
+for the next run, and the other targets go on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from techcal.notifier.messages import RESENT, Message, render
+from techcal.notifier.subscriptions import Subscription, load_config, load_subscriptions, mask
+
+#: after this many failed attempts, `subscribe list` shows the target as failing
+FAILING_AFTER = 3
+BACKOFF_FIRST = timedelta(minutes=1)
+BACKOFF_MAX = timedelta(hours=6)
+
+#: send(target, message, apprise_config) -> (ok, error)
+Sender = Callable[[str, Message, str | None], tuple[bool, str | None]]
+
+
+@dataclass
+class Delivery:
+    """One message for one target, as `notify --dry-run` shows it."""
+
+    outbox_id: int
+    subscription: str
+    target: str
+    kind: str
+    message: Message
+    attempts: int
+    resend: bool
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    failed: int = 0
+    deferred: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def backoff(attempts: int) -> timedelta:
+    """Return the wait after ``attempts`` failures: 1, 2, 4 ... minutes, at most 6 hours."""
+    return min(BACKOFF_FIRST * (2 ** max(attempts - 1, 0)), BACKOFF_MAX)
+
+
+def _with_overflow(url: str) -> str:
+    """Let Apprise split a body too long for the service, unless the URL says otherwise."""
+    if "overflow=" in url:
+        return url
+    return url + ("&" if "?" in url else "?") + "overflow=split"
+
+
+def send_apprise(target: str, message: Message, config: str | None) -> tuple[bool, str | None]:
+    """Send one message to one target through Apprise; return (ok, error)."""
+    import apprise
+
+    notifier = apprise.Apprise()
+    tag: Any = None
+    if target.startswith("tag:"):
+        notifier.add(load_config(config))
+        tag = target[4:]
+    elif not notifier.add(_with_overflow(target)):
+        return False, f"Apprise cannot use {mask(target)}"
+    with apprise.LogCapture(level=logging.WARNING) as logs:
+        if tag is None:
+            result = notifier.notify(title=message.title, body=message.body)
+        else:
+            result = notifier.notify(title=message.title, body=message.body, tag=tag)
+    if result:
+        return True, None
+    text = " ".join(logs.getvalue().split(" - WARNING - ")[-1].split()) if logs else ""
+    if not text:
+        text = "Apprise reported a failure"
+    return False, text.replace(target, mask(target))[:300]
+
+
+def pending(
+    conn: sqlite3.Connection, now: datetime, *, include_later: bool = False
+) -> list[tuple[Any, ...]]:
+    """Return the deliveries due at ``now``: (outbox_id, target, state, attempts, sub id, ...)."""
+    where = "d.state != 'sent'" + ("" if include_later else " AND d.next_at <= ?")
+    params: tuple[Any, ...] = () if include_later else (now.isoformat(),)
+    return conn.execute(
+        "SELECT d.outbox_id, d.target, d.state, d.attempts, o.subscription_id, o.event_id,"
+        f" o.kind, o.detail FROM deliveries d JOIN outbox o ON o.id = d.outbox_id WHERE {where}"
+        " ORDER BY o.id, d.target",
+        params,
+    ).fetchall()
+
+
+def prepare(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> list[Delivery]:
+    """Return the messages of delivery rows, written from the events as they are now."""
+    from techcal.notifier.match import _load_events
+
+    subs = {s.id: s for s in load_subscriptions(conn)}
+    events = {e["id"]: e for e in _load_events(conn, [r[5] for r in rows if r[5]])}
+    cache: dict[int, Message] = {}
+    out = []
+    for outbox_id, target, state, attempts, sub_id, event_id, kind, detail in rows:
+        sub = subs.get(sub_id)
+        if sub is None:
+            continue
+        message = cache.get(outbox_id)
+        if message is None:
+            message = render(kind, sub, events.get(event_id), json.loads(detail), conn=conn)
+            cache[outbox_id] = message
+        resend = state == "sending"
+        if resend:
+            message = Message(message.title, RESENT + "\n" + message.body)
+        out.append(Delivery(outbox_id, sub.name, target, kind, message, attempts, resend))
+    return out
+
+
+def deliver(
+    conn: sqlite3.Connection,
+    *,
+    now: datetime | None = None,
+    send: Sender = send_apprise,
+    limit: int | None = None,
+) -> DeliveryReport:
+    """Send every due delivery; return what happened."""
+    now = now or datetime.now(UTC)
+    report = DeliveryReport()
+    rows = pending(conn, now)
+    if limit is not None:
+        rows = rows[:limit]
+    configs = {s.id: s.apprise_config for s in load_subscriptions(conn)}
+    subs_by_name: dict[str, Subscription] = {s.name: s for s in load_subscriptions(conn)}
+    failed_targets: set[str] = set()
+    for item in prepare(conn, rows):
+        if item.target in failed_targets:
+            report.deferred += 1
+            continue
+        sub = subs_by_name.get(item.subscription)
+        config = configs.get(sub.id) if sub is not None else None
+        conn.execute(
+            "UPDATE deliveries SET state = 'sending' WHERE outbox_id = ? AND target = ?",
+            (item.outbox_id, item.target),
+        )
+        conn.commit() if conn.in_transaction else None
+        try:
+            ok, error = send(item.target, item.message, config)
+        except Exception as exc:  # noqa: BLE001 - a plugin's crash is one failed delivery
+            ok, error = False, f"{type(exc).__name__}: {exc}".replace(item.target, "****")
+        stamp = datetime.now(UTC) if now is None else now
+        if ok:
+            conn.execute(
+                "UPDATE deliveries SET state = 'sent', sent_at = ?, last_error = NULL"
+                " WHERE outbox_id = ? AND target = ?",
+                (stamp.isoformat(), item.outbox_id, item.target),
+            )
+            report.sent += 1
+        else:
+            attempts = item.attempts + 1
+            conn.execute(
+                "UPDATE deliveries SET state = 'pending', attempts = ?, next_at = ?,"
+                " last_error = ? WHERE outbox_id = ? AND target = ?",
+                (
+                    attempts,
+                    (now + backoff(attempts)).isoformat(),
+                    error,
+                    item.outbox_id,
+                    item.target,
+                ),
+            )
+            failed_targets.add(item.target)
+            report.failed += 1
+            report.errors.append(f"{item.subscription} -> {mask(item.target)}: {error}")
+        conn.commit() if conn.in_transaction else None
+    return report

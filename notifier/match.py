@@ -1,0 +1,517 @@
+"""Matching: which subscriptions hear about which events, written to the outbox.
+
+The store logs every change a subscriber may hear about (``event_changes``,
+filled by triggers in commit order). :func:`match` reads the log past its
+cursor and, for each changed event, finds the subscriptions it concerns:
+
+- **new**: it matches, is upcoming and not cancelled, and the subscription
+  was never told about it;
+- **changed**: the subscription was told about it, and its time, place or
+  status differs from what it was told ("moved from Tue 18:00 to Wed 18:30");
+- **cancelled**: the subscription was told about it and it was cancelled or
+  vanished from its sources.
+
+Finding the subscriptions of an event uses plain Python sets, not SQL: an
+index from topic, kind and a one-degree grid of places to subscription
+ids, intersected per event, then the few exact checks (distance, text,
+dates). Text is matched with SQLite's own FTS5, on a temporary index of
+just the changed events, so a subscription's text means exactly what it
+means to ``techcal search``.
+
+Reminders and digests are due by the clock, not by changes: :func:`match`
+also writes the reminders whose time has come and the digests whose period
+has ended. Everything is written in one transaction with the cursor: a run
+killed halfway leaves nothing, and the next run does it all.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from techcal.notifier.subscriptions import DIGESTS, Subscription, load_subscriptions
+from techcal.store.gazetteer import distance_km
+from techcal.store.search import _SELECT, row_to_event
+
+#: how far a subscription's radius may reach before it skips the grid
+_GRID_MAX_KM = 1500.0
+_KM_PER_DEGREE = 111.32
+
+
+@dataclass
+class MatchReport:
+    """What one matching run wrote."""
+
+    changes: int = 0
+    messages: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    held: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(self.messages.values())
+
+
+def place_text(event: dict[str, Any]) -> str:
+    """Return the place a subscriber is told about (what a move changes)."""
+    parts = (event.get("venue"), event.get("address") or event.get("city"))
+    text = ", ".join(p for p in parts if p)
+    if not text and event.get("online"):
+        return "online"
+    return text
+
+
+def told_status(event: dict[str, Any]) -> str:
+    return "cancelled" if event["status"] == "cancelled" or event["removed_at"] else "on"
+
+
+# -- the index -------------------------------------------------------------
+
+
+class Index:
+    """Subscriptions by what they filter on, for matching many events at once."""
+
+    def __init__(self, subscriptions: Sequence[Subscription]) -> None:
+        self.subs = {s.id: s for s in subscriptions if s.id is not None}
+        everyone = set(self.subs)
+        self.by_topic: dict[str, set[int]] = defaultdict(set)
+        self.any_topic: set[int] = set()
+        self.by_kind: dict[str, set[int]] = defaultdict(set)
+        self.any_kind: set[int] = set()
+        self.by_cell: dict[tuple[int, int], set[int]] = defaultdict(set)
+        #: no place filter: any event, wherever it is
+        self.anywhere: set[int] = set()
+        #: a place, but a radius too wide for the grid
+        self.wide: set[int] = set()
+        #: a place, and online events as well
+        self.online_too: set[int] = set()
+        #: subscriptions that need a check beyond the sets, per event
+        self.checked: dict[int, Subscription] = {}
+        self.texts: dict[str, set[int]] = defaultdict(set)
+        for sid, sub in self.subs.items():
+            if sub.topics:
+                for topic in sub.topics:
+                    self.by_topic[topic].add(sid)
+            else:
+                self.any_topic.add(sid)
+            if sub.kinds:
+                for kind in sub.kinds:
+                    self.by_kind[kind].add(sid)
+            else:
+                self.any_kind.add(sid)
+            if sub.near is None:
+                self.anywhere.add(sid)
+            else:
+                if sub.online:
+                    self.online_too.add(sid)
+                if sub.within_km > _GRID_MAX_KM:
+                    self.wide.add(sid)
+                else:
+                    for cell in _cells(sub.near.lat, sub.near.lon, sub.within_km):
+                        self.by_cell[cell].add(sid)
+            if sub.text:
+                self.texts[sub.text].add(sid)
+            if (
+                sub.near is not None
+                or sub.text
+                or sub.online is not None
+                or sub.start
+                or sub.end
+                or sub.days
+            ):
+                self.checked[sid] = sub
+        self.everyone = everyone
+
+    def candidates(self, event: dict[str, Any]) -> set[int]:
+        """Return the subscriptions whose topic, kind and rough place admit ``event``."""
+        topics = event["topics"]
+        if topics:
+            found = set(self.any_topic)
+            for topic in topics:
+                hit = self.by_topic.get(topic)
+                if hit:
+                    found |= hit
+        else:
+            found = set(self.any_topic)
+        kind = self.by_kind.get(event["kind"])
+        found &= (self.any_kind | kind) if kind else self.any_kind
+        if not found:
+            return found
+        lat = event["lat"]
+        if lat is None:
+            places = self.anywhere | self.online_too if event["online"] else self.anywhere
+        else:
+            cell = self.by_cell.get((math.floor(lat), math.floor(event["lon"])))
+            places = self.anywhere | self.wide
+            if cell:
+                places = places | cell
+        found &= places
+        return found
+
+    def matches(
+        self,
+        event: dict[str, Any],
+        now: datetime,
+        text_hits: dict[str, set[int]],
+    ) -> Iterator[tuple[Subscription, float | None]]:
+        """Yield the subscriptions ``event`` matches, with its distance from their place."""
+        start = datetime.fromisoformat(event["start"])
+        for sid in self.candidates(event):
+            sub = self.checked.get(sid)
+            if sub is None:
+                yield self.subs[sid], None
+                continue
+            distance = None
+            online_only = bool(event["online"]) and event["lat"] is None
+            if sub.online is True and sub.near is None and not event["online"]:
+                continue
+            if sub.online is False and online_only:
+                continue
+            if sub.near is not None and event["lat"] is not None:
+                distance = distance_km(sub.near.lat, sub.near.lon, event["lat"], event["lon"])
+                if distance > sub.within_km:
+                    continue
+            if sub.text and event["id"] not in text_hits.get(sub.text, ()):
+                continue
+            if sub.start and start < sub.start:
+                continue
+            if sub.end and start >= sub.end:
+                continue
+            if sub.days and start >= now + timedelta(days=sub.days):
+                continue
+            yield sub, distance
+
+
+def _cells(lat: float, lon: float, km: float) -> Iterator[tuple[int, int]]:
+    """Yield the one-degree cells a circle touches."""
+    dlat = km / _KM_PER_DEGREE
+    south, north = max(-90.0, lat - dlat), min(89.999, lat + dlat)
+    widest = max(abs(south), abs(north))
+    cos = math.cos(math.radians(min(widest, 89.9)))
+    dlon = km / (_KM_PER_DEGREE * cos)
+    if dlon >= 180:
+        lons: Iterable[int] = range(-180, 180)
+    else:
+        west, east = lon - dlon, lon + dlon
+        lons = [((x + 180) % 360) - 180 for x in range(math.floor(west), math.floor(east) + 1)]
+    for y in range(math.floor(south), math.floor(north) + 1):
+        for x in lons:
+            yield (y, x)
+
+
+def text_hits(
+    conn: sqlite3.Connection, events: Sequence[dict[str, Any]], texts: Iterable[str]
+) -> dict[str, set[int]]:
+    """Return, per subscription text, which of ``events`` it matches (FTS5, as search does)."""
+    from techcal.store.schema_names import FTS_COLUMNS
+    from techcal.store.search import literal_words
+
+    texts = list(texts)
+    if not texts or not events:
+        return {}
+    columns = ", ".join(FTS_COLUMNS)
+    conn.execute(
+        f"CREATE TEMP TABLE IF NOT EXISTS notify_fts_rows (id INTEGER PRIMARY KEY, {columns})"
+    )
+    conn.execute(
+        f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.notify_fts USING fts5({columns},"
+        " content='notify_fts_rows', content_rowid='id',"
+        " tokenize='porter unicode61 remove_diacritics 2')"
+    )
+    conn.execute("DELETE FROM notify_fts_rows")
+    conn.execute("INSERT INTO notify_fts(notify_fts) VALUES ('delete-all')")
+    marks = ", ".join("?" for _ in FTS_COLUMNS)
+    rows = [(e["id"], *(e[c] for c in FTS_COLUMNS)) for e in events]
+    conn.executemany(f"INSERT INTO notify_fts_rows (id, {columns}) VALUES (?, {marks})", rows)
+    conn.execute("INSERT INTO notify_fts(notify_fts) VALUES ('rebuild')")
+    hits: dict[str, set[int]] = {}
+    for text in texts:
+        found: set[int] = set()
+        for expr in dict.fromkeys((text, literal_words(text))):
+            if not expr:
+                continue
+            try:
+                found = {
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT rowid FROM notify_fts WHERE notify_fts MATCH ?", (expr,)
+                    )
+                }
+                break
+            except sqlite3.OperationalError:
+                continue
+        hits[text] = found
+    return hits
+
+
+# -- writing the outbox ----------------------------------------------------
+
+
+class Outbox:
+    """Writes messages for one matching run (inside the caller's transaction)."""
+
+    def __init__(self, conn: sqlite3.Connection, now: datetime, report: MatchReport) -> None:
+        self.conn = conn
+        self.now = now
+        self.stamp = now.isoformat()
+        self.report = report
+
+    def put(
+        self,
+        sub: Subscription,
+        event_id: int,
+        kind: str,
+        key: str,
+        detail: dict[str, Any] | None = None,
+        *,
+        hold: bool = False,
+    ) -> int | None:
+        """Add a message unless that exact one exists; return its id when added."""
+        cursor = self.conn.execute(
+            "INSERT OR IGNORE INTO outbox (subscription_id, event_id, kind, key, detail,"
+            " created_at, held) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                sub.id,
+                event_id,
+                kind,
+                key,
+                json.dumps(detail or {}, sort_keys=True),
+                self.stamp,
+                int(hold),
+            ),
+        )
+        if not cursor.rowcount:
+            return None
+        outbox_id = int(cursor.lastrowid or 0)
+        if hold:
+            self.report.held += 1
+        else:
+            self.deliver(outbox_id, sub)
+            self.report.messages[kind] += 1
+        return outbox_id
+
+    def deliver(self, outbox_id: int, sub: Subscription) -> None:
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO deliveries (outbox_id, target, next_at) VALUES (?, ?, ?)",
+            [(outbox_id, target, self.stamp) for target in sub.targets],
+        )
+
+
+def _told(conn: sqlite3.Connection, event_ids: Sequence[int]) -> dict[tuple[int, int], tuple]:
+    rows = conn.execute(
+        'SELECT subscription_id, event_id, start, "end", place, status FROM notified'
+        " WHERE event_id IN (SELECT value FROM json_each(?))",
+        (json.dumps(list(event_ids)),),
+    )
+    return {(r[0], r[1]): r[2:] for r in rows}
+
+
+def _remember(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+    conn.executemany(
+        'INSERT OR REPLACE INTO notified (subscription_id, event_id, start, "end", place, status)'
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+
+
+def _load_events(conn: sqlite3.Connection, ids: Sequence[int]) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        f"SELECT {_SELECT} FROM events e WHERE e.id IN (SELECT value FROM json_each(?))"
+        " ORDER BY e.start_utc, e.id",
+        (json.dumps(list(ids)),),
+    )
+    return [row_to_event(r) for r in rows]
+
+
+def baseline(conn: sqlite3.Connection, sub: Subscription, *, now: datetime) -> int:
+    """Record what a new subscription already matches, with one summary message."""
+    from techcal.store.search import search
+
+    hits = search(conn, sub.query(now), now=now, with_sources=False)
+    hits.sort(key=lambda h: (h.event["start_utc"], h.id))
+    _remember(
+        conn,
+        [
+            (
+                sub.id,
+                h.id,
+                h.event["start"],
+                h.event["end"],
+                place_text(h.event),
+                told_status(h.event),
+            )
+            for h in hits
+        ],
+    )
+    report = MatchReport()
+    Outbox(conn, now, report).put(
+        sub,
+        0,
+        "summary",
+        now.isoformat(),
+        {"count": len(hits), "next": [h.id for h in hits[:5]]},
+    )
+    return len(hits)
+
+
+def match(
+    conn: sqlite3.Connection,
+    *,
+    now: datetime | None = None,
+    batch: int = 20_000,
+) -> MatchReport:
+    """Write the messages that changes, reminders and digests call for; return counts.
+
+    Must run inside a write transaction (the caller's): the cursor moves
+    with the messages, all or nothing.
+    """
+    now = now or datetime.now(UTC)
+    report = MatchReport()
+    subs = load_subscriptions(conn)
+    if not subs:
+        conn.execute("DELETE FROM event_changes")
+        return report
+    index = Index(subs)
+    outbox = Outbox(conn, now, report)
+    while True:
+        rows = conn.execute(
+            "SELECT seq, event_id FROM event_changes ORDER BY seq LIMIT ?", (batch,)
+        ).fetchall()
+        if not rows:
+            break
+        ids = list(dict.fromkeys(r[1] for r in rows))
+        report.changes += len(ids)
+        _match_events(conn, index, _load_events(conn, ids), outbox, now)
+        conn.execute("DELETE FROM event_changes WHERE seq <= ?", (rows[-1][0],))
+        if len(rows) < batch:
+            break
+    _reminders(conn, index, outbox, now)
+    _digests(conn, subs, outbox, now)
+    return report
+
+
+def _match_events(
+    conn: sqlite3.Connection,
+    index: Index,
+    events: list[dict[str, Any]],
+    outbox: Outbox,
+    now: datetime,
+) -> None:
+    told = _told(conn, [e["id"] for e in events])
+    told_by_event: dict[int, list[int]] = defaultdict(list)
+    for sid, eid in told:
+        told_by_event[eid].append(sid)
+    hits = text_hits(conn, events, index.texts)
+    now_ts = now.timestamp()
+    remember: list[tuple[Any, ...]] = []
+    for event in events:
+        eid = event["id"]
+        status = told_status(event)
+        place = place_text(event)
+        upcoming = event["start_utc"] > now_ts
+        matched = {}
+        if upcoming and status == "on":
+            matched = {sub.id: (sub, d) for sub, d in index.matches(event, now, hits)}
+        # what they were told about changed
+        for sid in told_by_event.get(eid, ()):
+            sub = index.subs.get(sid)
+            if sub is None:
+                continue
+            old_start, old_end, old_place, old_status = told[(sid, eid)]
+            if (old_start, old_end, old_place, old_status) == (
+                event["start"],
+                event["end"],
+                place,
+                status,
+            ):
+                continue
+            remember.append((sid, eid, event["start"], event["end"], place, status))
+            if not sub.changes or not upcoming:
+                continue  # what happens to a past event is news to nobody
+            detail: dict[str, Any]
+            if status == "cancelled" and old_status != "cancelled":
+                kind, detail = "cancelled", {"removed": event["removed_at"] is not None}
+            else:
+                kind = "changed"
+                detail = {
+                    "start": old_start if old_start != event["start"] else None,
+                    "end": old_end if old_end != event["end"] else None,
+                    "place": old_place if old_place != place else None,
+                    "status": old_status if old_status != status else None,
+                }
+            outbox.put(sub, eid, kind, str(event["sequence"]), detail, hold=bool(sub.digest))
+        # new to them
+        for sid, (sub, distance) in matched.items():
+            if (sid, eid) in told:
+                continue
+            remember.append((sid, eid, event["start"], event["end"], place, status))
+            found = {"distance_km": round(distance, 1)} if distance is not None else None
+            outbox.put(sub, eid, "new", str(event["sequence"]), found, hold=bool(sub.digest))
+    _remember(conn, remember)
+
+
+def _reminders(conn: sqlite3.Connection, index: Index, outbox: Outbox, now: datetime) -> None:
+    reminding = [s for s in index.subs.values() if s.remind]
+    if not reminding:
+        return
+    furthest = max(max(s.remind) for s in reminding)
+    now_ts = int(now.timestamp())
+    rows = conn.execute(
+        f"SELECT {_SELECT} FROM events e WHERE e.start_utc > ? AND e.start_utc <= ?"
+        " AND e.removed_at IS NULL AND e.status != 'cancelled' ORDER BY e.start_utc, e.id",
+        (now_ts, now_ts + furthest),
+    )
+    events = [row_to_event(r) for r in rows]
+    if not events:
+        return
+    sub_index = Index(reminding)
+    hits = text_hits(conn, events, sub_index.texts)
+    for event in events:
+        left = event["start_utc"] - now_ts
+        for sub, distance in sub_index.matches(event, now, hits):
+            due = [r for r in sub.remind if r >= left]
+            if not due:
+                continue
+            offset = min(due)
+            detail = {"before": offset}
+            if distance is not None:
+                detail["distance_km"] = round(distance, 1)
+            outbox.put(sub, event["id"], "reminder", f"{offset}@{event['start_utc']}", detail)
+
+
+def _digests(
+    conn: sqlite3.Connection, subs: Sequence[Subscription], outbox: Outbox, now: datetime
+) -> None:
+    for sub in subs:
+        if not sub.digest:
+            continue
+        period = DIGESTS[sub.digest]
+        since = sub.digest_at or sub.created_at or now
+        if now < since + period:
+            continue
+        held = [
+            r[0]
+            for r in conn.execute(
+                "SELECT id FROM outbox WHERE subscription_id = ? AND held = 1"
+                " AND digest_id IS NULL ORDER BY id",
+                (sub.id,),
+            )
+        ]
+        conn.execute(
+            "UPDATE subscriptions SET digest_at = ? WHERE id = ?", (now.isoformat(), sub.id)
+        )
+        if not held:
+            continue
+        digest_id = outbox.put(
+            sub, 0, "digest", now.isoformat(), {"items": held, "since": since.isoformat()}
+        )
+        if digest_id is not None:
+            conn.execute(
+                "UPDATE outbox SET digest_id = ? WHERE id IN (SELECT value FROM json_each(?))",
+                (digest_id, json.dumps(held)),
+            )

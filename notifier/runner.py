@@ -1,0 +1,105 @@
+"""``techcal run``: crawl, then notify, every so often, until told to stop.
+
+Each crawl runs as its own process (Scrapy's reactor cannot be restarted
+in one process); matching and delivery run here. Rounds never overlap: a
+round that takes longer than ``--every`` is followed by the next one at
+once, and the skipped starts are not made up. Ctrl-C or SIGTERM stops the
+loop cleanly: a running crawl is asked to stop (and given time to store
+what it has), and no new round starts.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+
+
+class Loop:
+    """The crawl-and-notify loop, stoppable from a signal handler."""
+
+    def __init__(
+        self,
+        db_path: Path,
+        every: float,
+        *,
+        echo: Callable[[str], None],
+        notify: Callable[[], str],
+        crawl_command: list[str] | None = None,
+    ) -> None:
+        self.db_path = db_path
+        self.every = every
+        self.echo = echo
+        self.notify = notify
+        self.crawl_command = crawl_command or [
+            sys.executable,
+            "-m",
+            "techcal.cli",
+            "--db",
+            str(db_path),
+            "crawl",
+        ]
+        self.stop = threading.Event()
+        self.child: subprocess.Popen[bytes] | None = None
+        self.rounds = 0
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        if self.stop.is_set():
+            return
+        self.stop.set()
+        self.echo(f"stopping ({signal.Signals(signum).name}): finishing the current step")
+        child = self.child
+        if child is not None and child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+
+    def run(self, rounds: int | None = None) -> int:
+        """Loop until stopped (or ``rounds`` rounds); return the number of rounds run."""
+        previous = {
+            sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)
+        }
+        try:
+            while not self.stop.is_set():
+                started = time.monotonic()
+                self._round()
+                self.rounds += 1
+                if rounds is not None and self.rounds >= rounds:
+                    break
+                wait = self.every - (time.monotonic() - started)
+                if wait <= 0:
+                    self.echo("the round took longer than --every: the next one starts now")
+                    continue
+                when = datetime.now(UTC).astimezone().strftime("%H:%M:%S")
+                self.echo(f"next round in {wait:.0f} s (after {when} + wait); Ctrl-C to stop")
+                self.stop.wait(wait)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        return self.rounds
+
+    def _round(self) -> None:
+        self.echo(f"round {self.rounds + 1}: crawling")
+        self.child = subprocess.Popen(self.crawl_command)
+        try:
+            while True:
+                try:
+                    code = self.child.wait(timeout=0.5)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+        finally:
+            child, self.child = self.child, None
+            if child.poll() is None:  # pragma: no cover - only when wait itself failed
+                child.kill()
+                child.wait()
+        if code not in (0, 1):
+            self.echo(f"the crawl ended with status {code}")
+        if self.stop.is_set():
+            return
+        self.echo(f"round {self.rounds + 1}: notifying")
+        self.echo(self.notify())
