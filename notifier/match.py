@@ -73,12 +73,32 @@ def told_status(event: dict[str, Any]) -> str:
 # -- the index -------------------------------------------------------------
 
 
+@dataclass(slots=True)
+class _Circle:
+    """A place and radius, and the subscriptions that share them."""
+
+    lat: float
+    lon: float
+    cos: float
+    #: squared radius in degrees of latitude, a little inside and outside
+    inner: float
+    outer: float
+    km: float
+    ids: set[int]
+    cells: list[tuple[int, int]] = field(default_factory=list)
+
+
 class Index:
-    """Subscriptions by what they filter on, for matching many events at once."""
+    """Subscriptions by what they filter on, for matching many events at once.
+
+    The sets answer topic, kind and a rough place (one-degree cells) for
+    every subscription at once; what is left per pair is the exact
+    distance (a flat-earth test, and haversine only near the edge of the
+    radius) and the rarer text, date and online filters.
+    """
 
     def __init__(self, subscriptions: Sequence[Subscription]) -> None:
         self.subs = {s.id: s for s in subscriptions if s.id is not None}
-        everyone = set(self.subs)
         self.by_topic: dict[str, set[int]] = defaultdict(set)
         self.any_topic: set[int] = set()
         self.by_kind: dict[str, set[int]] = defaultdict(set)
@@ -90,67 +110,132 @@ class Index:
         self.wide: set[int] = set()
         #: a place, and online events as well
         self.online_too: set[int] = set()
-        #: subscriptions that need a check beyond the sets, per event
-        self.checked: dict[int, Subscription] = {}
+        #: places with a radius, and the subscriptions that share each
+        groups: dict[tuple[float, float, float], _Circle] = {}
+        self.cell_circles: dict[tuple[int, int], list[_Circle]] = defaultdict(list)
+        self.wide_circles: list[_Circle] = []
+        #: subscriptions with a text, date or online filter
+        self.other: dict[int, Subscription] = {}
         self.texts: dict[str, set[int]] = defaultdict(set)
+        by_topic, by_kind, by_cell = self.by_topic, self.by_kind, self.by_cell
         for sid, sub in self.subs.items():
             if sub.topics:
                 for topic in sub.topics:
-                    self.by_topic[topic].add(sid)
+                    by_topic[topic].add(sid)
             else:
                 self.any_topic.add(sid)
             if sub.kinds:
                 for kind in sub.kinds:
-                    self.by_kind[kind].add(sid)
+                    by_kind[kind].add(sid)
             else:
                 self.any_kind.add(sid)
-            if sub.near is None:
+            near = sub.near
+            if near is None:
                 self.anywhere.add(sid)
             else:
                 if sub.online:
                     self.online_too.add(sid)
+                # subscriptions near the same place (the gazetteer gives one
+                # point per city) share one distance test per event
+                key = (near.lat, near.lon, sub.within_km)
+                group = groups.get(key)
+                if group is None:
+                    degrees = sub.within_km / _KM_PER_DEGREE
+                    group = groups[key] = _Circle(
+                        near.lat,
+                        near.lon,
+                        math.cos(math.radians(near.lat)),
+                        (degrees * 0.97) ** 2,
+                        (degrees * 1.03) ** 2,
+                        sub.within_km,
+                        set(),
+                    )
+                    if sub.within_km > _GRID_MAX_KM:
+                        self.wide_circles.append(group)
+                    else:
+                        group.cells = list(_cells(near.lat, near.lon, sub.within_km))
+                        for cell in group.cells:
+                            self.cell_circles[cell].append(group)
+                group.ids.add(sid)
                 if sub.within_km > _GRID_MAX_KM:
                     self.wide.add(sid)
                 else:
-                    for cell in _cells(sub.near.lat, sub.near.lon, sub.within_km):
-                        self.by_cell[cell].add(sid)
+                    for cell in group.cells:
+                        by_cell[cell].add(sid)
             if sub.text:
                 self.texts[sub.text].add(sid)
-            if (
-                sub.near is not None
-                or sub.text
-                or sub.online is not None
-                or sub.start
-                or sub.end
-                or sub.days
-            ):
-                self.checked[sid] = sub
-        self.everyone = everyone
+            if sub.text or sub.online is not None or sub.start or sub.end or sub.days:
+                self.other[sid] = sub
+        self.other_ids = set(self.other)
+        self.kind_limited = set(self.subs) - self.any_kind
+        self.everywhere = self.anywhere | self.wide
+        self.online_base = self.anywhere | self.online_too
+        self._cell_base: dict[tuple[int, int], set[int]] = {}
 
     def candidates(self, event: dict[str, Any]) -> set[int]:
-        """Return the subscriptions whose topic, kind and rough place admit ``event``."""
-        topics = event["topics"]
-        if topics:
-            found = set(self.any_topic)
-            for topic in topics:
-                hit = self.by_topic.get(topic)
-                if hit:
-                    found |= hit
+        """Return the subscriptions whose topic, kind and rough place admit ``event``.
+
+        It starts from the place (the most selective, usually) and narrows
+        with C-level set intersections, so no set of thousands is copied.
+        """
+        lat = event["lat"]
+        if lat is None:
+            base = self.online_base if event["online"] else self.anywhere
         else:
-            found = set(self.any_topic)
-        kind = self.by_kind.get(event["kind"])
-        found &= (self.any_kind | kind) if kind else self.any_kind
+            cell = (math.floor(lat), math.floor(event["lon"]))
+            cached = self._cell_base.get(cell)
+            if cached is None:
+                found_cell = self.by_cell.get(cell)
+                cached = (found_cell | self.everywhere) if found_cell else self.everywhere
+                self._cell_base[cell] = cached
+            base = cached
+        found = base & self.any_topic
+        by_topic = self.by_topic
+        for topic in event["topics"]:
+            hit = by_topic.get(topic)
+            if hit:
+                found |= base & hit
+        if found and self.kind_limited:
+            limited = found & self.kind_limited
+            if limited:
+                allowed = self.by_kind.get(event["kind"])
+                found -= (limited - allowed) if allowed else limited
+        return found
+
+    def match_ids(
+        self, event: dict[str, Any], now: datetime, text_hits: dict[str, set[int]]
+    ) -> set[int]:
+        """Return the ids of the subscriptions ``event`` matches."""
+        found = self.candidates(event)
         if not found:
             return found
         lat = event["lat"]
-        if lat is None:
-            places = self.anywhere | self.online_too if event["online"] else self.anywhere
-        else:
-            cell = self.by_cell.get((math.floor(lat), math.floor(event["lon"])))
-            places = self.anywhere | self.wide
-            if cell:
-                places = places | cell
-        found &= places
+        if lat is not None:
+            lon = event["lon"]
+            circles = self.cell_circles.get((math.floor(lat), math.floor(lon)), ())
+            for circle in (*circles, *self.wide_circles):
+                dy = lat - circle.lat
+                dx = (lon - circle.lon) * circle.cos
+                d2 = dy * dy + dx * dx
+                if d2 <= circle.inner:
+                    continue
+                if d2 > circle.outer or distance_km(circle.lat, circle.lon, lat, lon) > circle.km:
+                    found -= circle.ids
+        checks = found & self.other_ids
+        if checks:
+            start = datetime.fromisoformat(event["start"])
+            online_only = bool(event["online"]) and lat is None
+            for sid in checks:
+                sub = self.other[sid]
+                if (
+                    (sub.online is True and sub.near is None and not event["online"])
+                    or (sub.online is False and online_only)
+                    or (sub.text and event["id"] not in text_hits.get(sub.text, ()))
+                    or (sub.start and start < sub.start)
+                    or (sub.end and start >= sub.end)
+                    or (sub.days and start >= now + timedelta(days=sub.days))
+                ):
+                    found.discard(sid)
         return found
 
     def matches(
@@ -160,30 +245,11 @@ class Index:
         text_hits: dict[str, set[int]],
     ) -> Iterator[tuple[Subscription, float | None]]:
         """Yield the subscriptions ``event`` matches, with its distance from their place."""
-        start = datetime.fromisoformat(event["start"])
-        for sid in self.candidates(event):
-            sub = self.checked.get(sid)
-            if sub is None:
-                yield self.subs[sid], None
-                continue
+        for sid in self.match_ids(event, now, text_hits):
+            sub = self.subs[sid]
             distance = None
-            online_only = bool(event["online"]) and event["lat"] is None
-            if sub.online is True and sub.near is None and not event["online"]:
-                continue
-            if sub.online is False and online_only:
-                continue
             if sub.near is not None and event["lat"] is not None:
                 distance = distance_km(sub.near.lat, sub.near.lon, event["lat"], event["lon"])
-                if distance > sub.within_km:
-                    continue
-            if sub.text and event["id"] not in text_hits.get(sub.text, ()):
-                continue
-            if sub.start and start < sub.start:
-                continue
-            if sub.end and start >= sub.end:
-                continue
-            if sub.days and start >= now + timedelta(days=sub.days):
-                continue
             yield sub, distance
 
 
@@ -378,6 +444,7 @@ def match(
         return report
     index = Index(subs)
     outbox = Outbox(conn, now, report)
+    first_new = conn.execute("SELECT coalesce(max(id), 0) FROM outbox").fetchone()[0]
     while True:
         rows = conn.execute(
             "SELECT seq, event_id FROM event_changes ORDER BY seq LIMIT ?", (batch,)
@@ -390,6 +457,14 @@ def match(
         conn.execute("DELETE FROM event_changes WHERE seq <= ?", (rows[-1][0],))
         if len(rows) < batch:
             break
+    # one delivery per target of every message written above (put() wrote
+    # its own already; OR IGNORE keeps them single)
+    conn.execute(
+        "INSERT OR IGNORE INTO deliveries (outbox_id, target, next_at)"
+        " SELECT o.id, t.value, ? FROM outbox o JOIN subscriptions s ON s.id = o.subscription_id,"
+        " json_each(s.targets) t WHERE o.id > ? AND o.held = 0",
+        (outbox.stamp, first_new),
+    )
     _reminders(conn, index, outbox, now)
     _digests(conn, subs, outbox, now)
     return report
@@ -403,22 +478,23 @@ def _match_events(
     now: datetime,
 ) -> None:
     told = _told(conn, [e["id"] for e in events])
-    told_by_event: dict[int, list[int]] = defaultdict(list)
+    told_by_event: dict[int, set[int]] = defaultdict(set)
     for sid, eid in told:
-        told_by_event[eid].append(sid)
+        told_by_event[eid].add(sid)
     hits = text_hits(conn, events, index.texts)
     now_ts = now.timestamp()
+    stamp = outbox.stamp
+    digest_ids = {sid for sid, sub in index.subs.items() if sub.digest}
     remember: list[tuple[Any, ...]] = []
+    fresh: list[tuple[Any, ...]] = []
     for event in events:
         eid = event["id"]
         status = told_status(event)
         place = place_text(event)
         upcoming = event["start_utc"] > now_ts
-        matched = {}
-        if upcoming and status == "on":
-            matched = {sub.id: (sub, d) for sub, d in index.matches(event, now, hits)}
+        told_here = told_by_event.get(eid)
         # what they were told about changed
-        for sid in told_by_event.get(eid, ()):
+        for sid in told_here or ():
             sub = index.subs.get(sid)
             if sub is None:
                 continue
@@ -445,13 +521,30 @@ def _match_events(
                     "status": old_status if old_status != status else None,
                 }
             outbox.put(sub, eid, kind, str(event["sequence"]), detail, hold=bool(sub.digest))
-        # new to them
-        for sid, (sub, distance) in matched.items():
-            if (sid, eid) in told:
-                continue
-            remember.append((sid, eid, event["start"], event["end"], place, status))
-            found = {"distance_km": round(distance, 1)} if distance is not None else None
-            outbox.put(sub, eid, "new", str(event["sequence"]), found, hold=bool(sub.digest))
+        if not upcoming or status != "on":
+            continue
+        # new to them: written in bulk, a crawl may bring thousands
+        matched = index.match_ids(event, now, hits)
+        if told_here:
+            matched -= told_here
+        if not matched:
+            continue
+        key = str(event["sequence"])
+        start, end = event["start"], event["end"]
+        for sid in matched:
+            fresh.append((sid, eid, key, stamp, 1 if sid in digest_ids else 0))
+            remember.append((sid, eid, start, end, place, status))
+    if fresh:
+        before = conn.total_changes
+        conn.executemany(
+            "INSERT OR IGNORE INTO outbox (subscription_id, event_id, kind, key, detail,"
+            " created_at, held) VALUES (?, ?, 'new', ?, '{}', ?, ?)",
+            fresh,
+        )
+        added = conn.total_changes - before
+        held = sum(row[4] for row in fresh)
+        outbox.report.held += min(held, added)
+        outbox.report.messages["new"] += max(added - held, 0)
     _remember(conn, remember)
 
 

@@ -119,55 +119,83 @@ class Subscription:
             text += f", next {self.days} days"
         return text
 
-    def filters_json(self) -> str:
-        near = None
-        if self.near is not None:
-            near = {"label": self.near.label, "lat": self.near.lat, "lon": self.near.lon}
-        return json.dumps(
-            {
-                "text": self.text,
-                "topics": list(self.topics),
-                "kinds": list(self.kinds),
-                "near": near,
-                "within_km": self.within_km,
-                "from": self.start.isoformat() if self.start else None,
-                "to": self.end.isoformat() if self.end else None,
-                "days": self.days,
-                "online": self.online,
-            },
-            sort_keys=True,
+    def row(self) -> tuple[Any, ...]:
+        """Return the subscriptions row of this subscription (without id)."""
+        near = self.near
+        return (
+            self.name,
+            self.text,
+            " ".join(self.topics),
+            " ".join(self.kinds),
+            near.label if near else None,
+            near.lat if near else None,
+            near.lon if near else None,
+            self.within_km,
+            self.start.isoformat() if self.start else None,
+            self.end.isoformat() if self.end else None,
+            self.days,
+            None if self.online is None else int(self.online),
+            json.dumps(list(dict.fromkeys(self.targets))),
+            self.apprise_config,
+            json.dumps(sorted(set(self.remind), reverse=True)),
+            self.digest,
+            int(self.changes),
+            self.created_at.isoformat() if self.created_at else None,
+            self.digest_at.isoformat() if self.digest_at else None,
         )
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row | tuple[Any, ...]) -> Subscription:
-        (id_, name, filters, targets, config, remind, digest, changes, created, digest_at) = row
-        data = json.loads(filters)
-        near = data.get("near")
+    def from_row(cls, row: tuple[Any, ...]) -> Subscription:
+        (
+            id_,
+            name,
+            text,
+            topics,
+            kinds,
+            place,
+            lat,
+            lon,
+            within_km,
+            start,
+            end,
+            days,
+            online,
+            targets,
+            config,
+            remind,
+            digest,
+            changes,
+            created,
+            digest_at,
+        ) = row
         return cls(
             id=id_,
             name=name,
+            text=text,
+            topics=tuple(topics.split()),
+            kinds=tuple(kinds.split()),
+            near=Place(name=place or "", lat=lat, lon=lon) if lat is not None else None,
+            within_km=within_km,
+            start=datetime.fromisoformat(start) if start else None,
+            end=datetime.fromisoformat(end) if end else None,
+            days=days,
+            online=None if online is None else bool(online),
             targets=json.loads(targets),
             apprise_config=config,
-            remind=json.loads(remind),
+            remind=json.loads(remind) if remind != "[]" else [],
             digest=digest,
             changes=bool(changes),
-            created_at=datetime.fromisoformat(created),
+            created_at=datetime.fromisoformat(created) if created else None,
             digest_at=datetime.fromisoformat(digest_at) if digest_at else None,
-            text=data.get("text"),
-            topics=tuple(data.get("topics") or ()),
-            kinds=tuple(data.get("kinds") or ()),
-            near=Place(name=near["label"], lat=near["lat"], lon=near["lon"]) if near else None,
-            within_km=float(data.get("within_km") or 50.0),
-            start=datetime.fromisoformat(data["from"]) if data.get("from") else None,
-            end=datetime.fromisoformat(data["to"]) if data.get("to") else None,
-            days=data.get("days"),
-            online=data.get("online"),
         )
 
 
-_COLUMNS = (
-    "id, name, filters, targets, apprise_config, remind, digest, changes, created_at, digest_at"
-)
+_FIELDS = (
+    "name", "text", "topics", "kinds", "place", "lat", "lon", "within_km", "start", '"end"',
+    "days", "online", "targets", "apprise_config", "remind", "digest", "changes", "created_at",
+    "digest_at",
+)  # fmt: skip
+_COLUMNS = "id, " + ", ".join(_FIELDS)
 
 
 def load_subscriptions(conn: sqlite3.Connection) -> list[Subscription]:
@@ -309,23 +337,15 @@ def add_subscription(
                 f"a subscription named {subscription.name!r} exists: remove it first,"
                 " or choose another name"
             )
+        subscription.created_at = now
+        if subscription.digest:
+            subscription.digest_at = now
+        marks = ", ".join("?" for _ in _FIELDS)
         cursor = conn.execute(
-            "INSERT INTO subscriptions (name, filters, targets, apprise_config, remind, digest,"
-            " changes, created_at, digest_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                subscription.name,
-                subscription.filters_json(),
-                json.dumps(list(dict.fromkeys(subscription.targets))),
-                subscription.apprise_config,
-                json.dumps(sorted(set(subscription.remind), reverse=True)),
-                subscription.digest,
-                int(subscription.changes),
-                now.isoformat(),
-                now.isoformat() if subscription.digest else None,
-            ),
+            f"INSERT INTO subscriptions ({', '.join(_FIELDS)}) VALUES ({marks})",
+            subscription.row(),
         )
         subscription.id = int(cursor.lastrowid or 0)
-        subscription.created_at = now
         baseline(conn, subscription, now=now)
     return subscription.id
 

@@ -331,8 +331,19 @@ def m008_notify(db: sqlite_utils.Database) -> None:
         CREATE TABLE subscriptions (
             id INTEGER PRIMARY KEY,
             name TEXT NOT NULL UNIQUE,
-            -- the filters as resolved when added: text, topics, kinds, near, ...
-            filters TEXT NOT NULL,
+            -- the filters as resolved when added (the place's coordinates,
+            -- kilometres, absolute dates), in columns: matching reads them all
+            text TEXT,
+            topics TEXT NOT NULL DEFAULT '',
+            kinds TEXT NOT NULL DEFAULT '',
+            place TEXT,
+            lat REAL,
+            lon REAL,
+            within_km REAL NOT NULL DEFAULT 50,
+            start TEXT,
+            "end" TEXT,
+            days INTEGER,
+            online INTEGER,
             -- Apprise URLs, or tag:NAME for targets in an Apprise configuration
             targets TEXT NOT NULL,
             apprise_config TEXT,
