@@ -1169,7 +1169,7 @@ def subscribe_test(app: App, name: str) -> None:
     message = render("test", sub, None, {})
     failed = 0
     for target in sub.targets:
-        ok, error = send_apprise(target, message, sub.apprise_config)
+        ok, error, _ = send_apprise(target, message, sub.apprise_config, set())
         click.echo(f"{mask(target)}: {'delivered' if ok else 'FAILED: ' + str(error)}")
         failed += not ok
     if failed:

@@ -17,8 +17,11 @@ for the next run, and the other targets go on.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import os
+import socket
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,8 +36,38 @@ FAILING_AFTER = 3
 BACKOFF_FIRST = timedelta(minutes=1)
 BACKOFF_MAX = timedelta(hours=6)
 
-#: send(target, message, apprise_config) -> (ok, error)
-Sender = Callable[[str, Message, str | None], tuple[bool, str | None]]
+#: a claim by a process on another machine (or one we cannot check) lapses after this
+LEASE = timedelta(minutes=10)
+
+#: send(target, message, apprise_config, done) -> (ok, error, done): ``done`` holds
+#: digests of the URLs under a tag: target that already have the message
+Sender = Callable[[str, Message, str | None, set[str]], tuple[bool, str | None, set[str]]]
+
+
+def owner_name() -> str:
+    """Return who this process is, for claims: ``host:pid``."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _claim_lapsed(owner: str | None, claimed_at: str | None, now: datetime) -> bool:
+    """Say whether a ``sending`` claim was left by a process that is gone.
+
+    On this machine the process is looked up; elsewhere (or when its id
+    was reused) the claim lapses after :data:`LEASE`.
+    """
+    if not owner or not claimed_at:
+        return True
+    host, _, pid = owner.rpartition(":")
+    if host == socket.gethostname() and pid.isdigit():
+        if int(pid) == os.getpid():
+            return True  # left by an earlier, interrupted run in this process
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            pass
+    return datetime.fromisoformat(claimed_at) + LEASE < max(now, datetime.now(UTC))
 
 
 @dataclass
@@ -48,6 +81,8 @@ class Delivery:
     message: Message
     attempts: int
     resend: bool
+    owner: str | None = None
+    done: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -70,42 +105,65 @@ def _with_overflow(url: str) -> str:
     return url + ("&" if "?" in url else "?") + "overflow=split"
 
 
-def send_apprise(target: str, message: Message, config: str | None) -> tuple[bool, str | None]:
-    """Send one message to one target through Apprise; return (ok, error)."""
+def send_apprise(
+    target: str, message: Message, config: str | None, done: set[str]
+) -> tuple[bool, str | None, set[str]]:
+    """Send one message to one target through Apprise; return (ok, error, done).
+
+    A ``tag:NAME`` target is sent URL by URL, and the URLs that succeeded are
+    returned in ``done`` (by digest, never the URL), so a retry after one
+    of them failed does not repeat the message to the others.
+    """
     import apprise
 
-    notifier = apprise.Apprise()
-    tag: Any = None
-    if target.startswith("tag:"):
-        notifier.add(load_config(config))
-        tag = target[4:]
-    elif not notifier.add(_with_overflow(target)):
-        return False, f"Apprise cannot use {mask(target)}"
     with apprise.LogCapture(level=logging.WARNING) as logs:
-        if tag is None:
-            result = notifier.notify(title=message.title, body=message.body)
+        if target.startswith("tag:"):
+            bundle = apprise.Apprise()
+            bundle.add(load_config(config))
+            servers = list(bundle.find(tag=target[4:]))
+            if not servers:
+                return False, f"no target is tagged {target[4:]!r} any more", done
+            done = set(done)
+            ok = True
+            for server in servers:
+                key = hashlib.sha256(server.url(privacy=False).encode()).hexdigest()[:16]
+                if key in done:
+                    continue
+                if server.notify(body=message.body, title=message.title):
+                    done.add(key)
+                else:
+                    ok = False
         else:
-            result = notifier.notify(title=message.title, body=message.body, tag=tag)
-    if result:
-        return True, None
+            notifier = apprise.Apprise()
+            if not notifier.add(_with_overflow(target)):
+                return False, f"Apprise cannot use {mask(target)}", done
+            ok = bool(notifier.notify(title=message.title, body=message.body))
+    if ok:
+        return True, None, done
     text = " ".join(logs.getvalue().split(" - WARNING - ")[-1].split()) if logs else ""
     if not text:
         text = "Apprise reported a failure"
-    return False, text.replace(target, mask(target))[:300]
+    return False, text.replace(target, mask(target))[:300], done
 
 
 def pending(
     conn: sqlite3.Connection, now: datetime, *, include_later: bool = False
 ) -> list[tuple[Any, ...]]:
-    """Return the deliveries due at ``now``: (outbox_id, target, state, attempts, sub id, ...)."""
+    """Return the deliveries due at ``now``.
+
+    Rows: (outbox_id, target, state, attempts, subscription id, event id,
+    kind, detail, owner, done). A row another live notify is sending is
+    left out; one whose sender died is due again.
+    """
     where = "d.state != 'sent'" + ("" if include_later else " AND d.next_at <= ?")
     params: tuple[Any, ...] = () if include_later else (now.isoformat(),)
-    return conn.execute(
+    rows = conn.execute(
         "SELECT d.outbox_id, d.target, d.state, d.attempts, o.subscription_id, o.event_id,"
-        f" o.kind, o.detail FROM deliveries d JOIN outbox o ON o.id = d.outbox_id WHERE {where}"
-        " ORDER BY o.id, d.target",
+        " o.kind, o.detail, d.owner, d.done, d.claimed_at FROM deliveries d"
+        f" JOIN outbox o ON o.id = d.outbox_id WHERE {where} ORDER BY o.id, d.target",
         params,
     ).fetchall()
+    return [row[:10] for row in rows if row[2] != "sending" or _claim_lapsed(row[8], row[10], now)]
 
 
 def prepare(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> list[Delivery]:
@@ -116,7 +174,7 @@ def prepare(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> list[Deliv
     events = {e["id"]: e for e in _load_events(conn, [r[5] for r in rows if r[5]])}
     cache: dict[int, Message] = {}
     out = []
-    for outbox_id, target, state, attempts, sub_id, event_id, kind, detail in rows:
+    for outbox_id, target, state, attempts, sub_id, event_id, kind, detail, owner, done in rows:
         sub = subs.get(sub_id)
         if sub is None:
             continue
@@ -127,7 +185,19 @@ def prepare(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> list[Deliv
         resend = state == "sending"
         if resend:
             message = Message(message.title, RESENT + "\n" + message.body)
-        out.append(Delivery(outbox_id, sub.name, target, kind, message, attempts, resend))
+        out.append(
+            Delivery(
+                outbox_id,
+                sub.name,
+                target,
+                kind,
+                message,
+                attempts,
+                resend,
+                owner=owner,
+                done=set(json.loads(done or "[]")),
+            )
+        )
     return out
 
 
@@ -147,38 +217,54 @@ def deliver(
     configs = {s.id: s.apprise_config for s in load_subscriptions(conn)}
     subs_by_name: dict[str, Subscription] = {s.name: s for s in load_subscriptions(conn)}
     failed_targets: set[str] = set()
+    me = owner_name()
     for item in prepare(conn, rows):
         if item.target in failed_targets:
             report.deferred += 1
             continue
         sub = subs_by_name.get(item.subscription)
         config = configs.get(sub.id) if sub is not None else None
-        conn.execute(
-            "UPDATE deliveries SET state = 'sending' WHERE outbox_id = ? AND target = ?",
-            (item.outbox_id, item.target),
-        )
-        conn.commit() if conn.in_transaction else None
+        # claim it: only if nobody claimed it since we looked (another notify
+        # running at the same time gets rowcount 0 and leaves it)
+        claimed = conn.execute(
+            "UPDATE deliveries SET state = 'sending', owner = ?, claimed_at = ?"
+            " WHERE outbox_id = ? AND target = ? AND state = ? AND owner IS ?",
+            (
+                me,
+                datetime.now(UTC).isoformat(),
+                item.outbox_id,
+                item.target,
+                "sending" if item.resend else "pending",
+                item.owner,
+            ),
+        ).rowcount
+        if conn.in_transaction:
+            conn.commit()
+        if claimed != 1:
+            continue
+        done = item.done
         try:
-            ok, error = send(item.target, item.message, config)
+            ok, error, done = send(item.target, item.message, config, item.done)
         except Exception as exc:  # noqa: BLE001 - a plugin's crash is one failed delivery
             ok, error = False, f"{type(exc).__name__}: {exc}".replace(item.target, "****")
-        stamp = datetime.now(UTC) if now is None else now
+        stamp = datetime.now(UTC)
         if ok:
             conn.execute(
-                "UPDATE deliveries SET state = 'sent', sent_at = ?, last_error = NULL"
+                "UPDATE deliveries SET state = 'sent', sent_at = ?, last_error = NULL, done = ?"
                 " WHERE outbox_id = ? AND target = ?",
-                (stamp.isoformat(), item.outbox_id, item.target),
+                (stamp.isoformat(), json.dumps(sorted(done)), item.outbox_id, item.target),
             )
             report.sent += 1
         else:
             attempts = item.attempts + 1
             conn.execute(
                 "UPDATE deliveries SET state = 'pending', attempts = ?, next_at = ?,"
-                " last_error = ? WHERE outbox_id = ? AND target = ?",
+                " last_error = ?, done = ?, owner = NULL WHERE outbox_id = ? AND target = ?",
                 (
                     attempts,
                     (now + backoff(attempts)).isoformat(),
                     error,
+                    json.dumps(sorted(done)),
                     item.outbox_id,
                     item.target,
                 ),
@@ -186,5 +272,6 @@ def deliver(
             failed_targets.add(item.target)
             report.failed += 1
             report.errors.append(f"{item.subscription} -> {mask(item.target)}: {error}")
-        conn.commit() if conn.in_transaction else None
+        if conn.in_transaction:
+            conn.commit()
     return report

@@ -26,6 +26,7 @@ killed halfway leaves nothing, and the next run does it all.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import sqlite3
@@ -35,12 +36,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from techcal.notifier.subscriptions import DIGESTS, Subscription, load_subscriptions
+from techcal.notifier.subscriptions import _COLUMNS, DIGESTS, Subscription
 from techcal.store.gazetteer import distance_km
 from techcal.store.search import _SELECT, row_to_event
 
 #: how far a subscription's radius may reach before it skips the grid
 _GRID_MAX_KM = 1500.0
+#: the flat-earth distance test is used only for radii up to this, below this latitude
+_FLAT_MAX_KM = 200.0
+_FLAT_MAX_LAT = 70.0
 _KM_PER_DEGREE = 111.32
 
 
@@ -70,6 +74,34 @@ def told_status(event: dict[str, Any]) -> str:
     return "cancelled" if event["status"] == "cancelled" or event["removed_at"] else "on"
 
 
+def _move_merged(conn: sqlite3.Connection, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Hand what subscribers were told about a merged-away copy to the event it joined.
+
+    A copy merged into another event was not cancelled: nothing is sent for
+    it, and a later change to the kept event is news to those who heard of
+    the copy. Returns the other events.
+    """
+    removed = [e["id"] for e in events if e["removed_at"] is not None]
+    if not removed:
+        return events
+    merged = dict(
+        conn.execute(
+            "SELECT id, merged_into FROM events WHERE id IN (SELECT value FROM json_each(?))"
+            " AND merged_into IS NOT NULL",
+            (json.dumps(removed),),
+        ).fetchall()
+    )
+    for copy, kept in merged.items():
+        conn.execute(
+            'INSERT OR IGNORE INTO notified (subscription_id, event_id, start, "end", place,'
+            ' status) SELECT subscription_id, ?, start, "end", place, status FROM notified'
+            " WHERE event_id = ?",
+            (kept, copy),
+        )
+        conn.execute("DELETE FROM notified WHERE event_id = ?", (copy,))
+    return [e for e in events if e["id"] not in merged]
+
+
 # -- the index -------------------------------------------------------------
 
 
@@ -85,6 +117,7 @@ class _Circle:
     outer: float
     km: float
     ids: set[int]
+    exact: bool = False
     cells: list[tuple[int, int]] = field(default_factory=list)
 
 
@@ -97,8 +130,15 @@ class Index:
     radius) and the rarer text, date and online filters.
     """
 
-    def __init__(self, subscriptions: Sequence[Subscription]) -> None:
-        self.subs = {s.id: s for s in subscriptions if s.id is not None}
+    def __init__(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Index subscriptions rows (``SELECT {_COLUMNS} FROM subscriptions``).
+
+        Rows, not Subscription objects: building 10,000 objects costs more
+        than the whole index; one is made only for a subscription that gets
+        a message (:meth:`sub`).
+        """
+        self.rows = {row[0]: row for row in rows}
+        self._subs: dict[int, Subscription] = {}
         self.by_topic: dict[str, set[int]] = defaultdict(set)
         self.any_topic: set[int] = set()
         self.by_kind: dict[str, set[int]] = defaultdict(set)
@@ -117,60 +157,83 @@ class Index:
         #: subscriptions with a text, date or online filter
         self.other: dict[int, Subscription] = {}
         self.texts: dict[str, set[int]] = defaultdict(set)
+        self.digest_ids: set[int] = set()
+        self.remind_ids: set[int] = set()
+        #: subscriptions with a rolling window (--days): events walk into it
+        self.days_ids: set[int] = set()
         by_topic, by_kind, by_cell = self.by_topic, self.by_kind, self.by_cell
-        for sid, sub in self.subs.items():
-            if sub.topics:
-                for topic in sub.topics:
+        for row in rows:
+            sid = row[0]
+            text, topics, kinds, lat, lon, within_km = (
+                row[2],
+                row[3],
+                row[4],
+                row[6],
+                row[7],
+                row[8],
+            )
+            if topics:
+                for topic in topics.split():
                     by_topic[topic].add(sid)
             else:
                 self.any_topic.add(sid)
-            if sub.kinds:
-                for kind in sub.kinds:
+            if kinds:
+                for kind in kinds.split():
                     by_kind[kind].add(sid)
             else:
                 self.any_kind.add(sid)
-            near = sub.near
-            if near is None:
+            if row[16]:
+                self.digest_ids.add(sid)
+            if row[11]:
+                self.days_ids.add(sid)
+            if row[15] != "[]":
+                self.remind_ids.add(sid)
+            if lat is None:
                 self.anywhere.add(sid)
             else:
-                if sub.online:
+                if row[12]:
                     self.online_too.add(sid)
                 # subscriptions near the same place (the gazetteer gives one
                 # point per city) share one distance test per event
-                key = (near.lat, near.lon, sub.within_km)
+                key = (lat, lon, within_km)
                 group = groups.get(key)
                 if group is None:
-                    degrees = sub.within_km / _KM_PER_DEGREE
+                    degrees = within_km / _KM_PER_DEGREE
                     group = groups[key] = _Circle(
-                        near.lat,
-                        near.lon,
-                        math.cos(math.radians(near.lat)),
+                        lat,
+                        lon,
+                        math.cos(math.radians(lat)),
                         (degrees * 0.97) ** 2,
                         (degrees * 1.03) ** 2,
-                        sub.within_km,
+                        within_km,
                         set(),
+                        # the flat-earth test holds within 3% only for small
+                        # circles away from the poles; others always get haversine
+                        exact=within_km > _FLAT_MAX_KM or abs(lat) + degrees > _FLAT_MAX_LAT,
                     )
-                    if sub.within_km > _GRID_MAX_KM:
+                    if within_km > _GRID_MAX_KM:
                         self.wide_circles.append(group)
                     else:
-                        group.cells = list(_cells(near.lat, near.lon, sub.within_km))
+                        group.cells = list(_cells(lat, lon, within_km))
                         for cell in group.cells:
                             self.cell_circles[cell].append(group)
                 group.ids.add(sid)
-                if sub.within_km > _GRID_MAX_KM:
+                if within_km > _GRID_MAX_KM:
                     self.wide.add(sid)
                 else:
                     for cell in group.cells:
                         by_cell[cell].add(sid)
-            if sub.text:
-                self.texts[sub.text].add(sid)
-            if sub.text or sub.online is not None or sub.start or sub.end or sub.days:
+            if text or row[12] is not None or row[9] or row[10] or row[11]:
+                sub = self.sub(sid)
+                if sub.text:
+                    self.texts[sub.text].add(sid)
                 self.other[sid] = sub
         self.other_ids = set(self.other)
-        self.kind_limited = set(self.subs) - self.any_kind
+        self.kind_limited = set(self.rows) - self.any_kind
         self.everywhere = self.anywhere | self.wide
         self.online_base = self.anywhere | self.online_too
-        self._cell_base: dict[tuple[int, int], set[int]] = {}
+        self._cell_base: dict[Any, set[int]] = {}
+        self._parts: dict[tuple[Any, str | None], frozenset[int]] = {}
 
     def candidates(self, event: dict[str, Any]) -> set[int]:
         """Return the subscriptions whose topic, kind and rough place admit ``event``.
@@ -179,28 +242,59 @@ class Index:
         with C-level set intersections, so no set of thousands is copied.
         """
         lat = event["lat"]
+        where: Any
         if lat is None:
-            base = self.online_base if event["online"] else self.anywhere
+            where = "online" if event["online"] else "nowhere"
         else:
-            cell = (math.floor(lat), math.floor(event["lon"]))
-            cached = self._cell_base.get(cell)
-            if cached is None:
-                found_cell = self.by_cell.get(cell)
-                cached = (found_cell | self.everywhere) if found_cell else self.everywhere
-                self._cell_base[cell] = cached
-            base = cached
-        found = base & self.any_topic
-        by_topic = self.by_topic
+            where = _cell(lat, event["lon"])
+        # (place, topic) -> subscriptions: events come in few places and
+        # topics, so these small sets are computed once per run
+        parts = self._parts
+        found = set(parts.get((where, None)) or self._part(where, None))
         for topic in event["topics"]:
-            hit = by_topic.get(topic)
-            if hit:
-                found |= base & hit
+            part = parts.get((where, topic))
+            if part is None:
+                part = self._part(where, topic)
+            if part:
+                found |= part
         if found and self.kind_limited:
             limited = found & self.kind_limited
             if limited:
                 allowed = self.by_kind.get(event["kind"])
                 found -= (limited - allowed) if allowed else limited
         return found
+
+    @classmethod
+    def of(cls, subscriptions: Iterable[Subscription]) -> Index:
+        """Return the index of Subscription objects (tests, reminders)."""
+        index = cls([(s.id, *s.row()) for s in subscriptions if s.id is not None])
+        index._subs.update({s.id: s for s in subscriptions if s.id is not None})
+        return index
+
+    def sub(self, sid: int) -> Subscription:
+        """Return subscription ``sid`` (made on first use)."""
+        sub = self._subs.get(sid)
+        if sub is None:
+            sub = self._subs[sid] = Subscription.from_row(self.rows[sid])
+        return sub
+
+    def _part(self, where: Any, topic: str | None) -> frozenset[int]:
+        base = self._cell_base.get(where)
+        if base is None:
+            if where == "online":
+                base = self.online_base
+            elif where == "nowhere":
+                base = self.anywhere
+            else:
+                found_cell = self.by_cell.get(where)
+                base = (found_cell | self.everywhere) if found_cell else self.everywhere
+            self._cell_base[where] = base
+        wanted = self.any_topic if topic is None else self.by_topic.get(topic, set())
+        part = frozenset(base & wanted)
+        if len(self._parts) > 200_000:
+            self._parts.clear()
+        self._parts[(where, topic)] = part
+        return part
 
     def match_ids(
         self, event: dict[str, Any], now: datetime, text_hits: dict[str, set[int]]
@@ -212,10 +306,19 @@ class Index:
         lat = event["lat"]
         if lat is not None:
             lon = event["lon"]
-            circles = self.cell_circles.get((math.floor(lat), math.floor(lon)), ())
+            circles = self.cell_circles.get(_cell(lat, lon), ())
             for circle in (*circles, *self.wide_circles):
+                if circle.exact:
+                    if distance_km(circle.lat, circle.lon, lat, lon) > circle.km:
+                        found -= circle.ids
+                    continue
                 dy = lat - circle.lat
-                dx = (lon - circle.lon) * circle.cos
+                dlon = lon - circle.lon
+                if dlon > 180:
+                    dlon -= 360
+                elif dlon < -180:
+                    dlon += 360
+                dx = dlon * circle.cos
                 d2 = dy * dy + dx * dx
                 if d2 <= circle.inner:
                     continue
@@ -246,11 +349,16 @@ class Index:
     ) -> Iterator[tuple[Subscription, float | None]]:
         """Yield the subscriptions ``event`` matches, with its distance from their place."""
         for sid in self.match_ids(event, now, text_hits):
-            sub = self.subs[sid]
+            sub = self.sub(sid)
             distance = None
             if sub.near is not None and event["lat"] is not None:
                 distance = distance_km(sub.near.lat, sub.near.lon, event["lat"], event["lon"])
             yield sub, distance
+
+
+def _cell(lat: float, lon: float) -> tuple[int, int]:
+    """Return the one-degree cell of a point (longitude 180 is -180)."""
+    return math.floor(min(lat, 89.999)), ((math.floor(lon) + 180) % 360) - 180
 
 
 def _cells(lat: float, lon: float, km: float) -> Iterator[tuple[int, int]]:
@@ -260,7 +368,7 @@ def _cells(lat: float, lon: float, km: float) -> Iterator[tuple[int, int]]:
     widest = max(abs(south), abs(north))
     cos = math.cos(math.radians(min(widest, 89.9)))
     dlon = km / (_KM_PER_DEGREE * cos)
-    if dlon >= 180:
+    if dlon >= 180 or widest >= 89.0:
         lons: Iterable[int] = range(-180, 180)
     else:
         west, east = lon - dlon, lon + dlon
@@ -438,11 +546,11 @@ def match(
     """
     now = now or datetime.now(UTC)
     report = MatchReport()
-    subs = load_subscriptions(conn)
-    if not subs:
+    rows = conn.execute(f"SELECT {_COLUMNS} FROM subscriptions").fetchall()
+    if not rows:
         conn.execute("DELETE FROM event_changes")
         return report
-    index = Index(subs)
+    index = Index(rows)
     outbox = Outbox(conn, now, report)
     first_new = conn.execute("SELECT coalesce(max(id), 0) FROM outbox").fetchone()[0]
     while True:
@@ -465,8 +573,9 @@ def match(
         " json_each(s.targets) t WHERE o.id > ? AND o.held = 0",
         (outbox.stamp, first_new),
     )
+    _rolling_windows(conn, index, outbox, now)
     _reminders(conn, index, outbox, now)
-    _digests(conn, subs, outbox, now)
+    _digests(conn, [index.sub(sid) for sid in sorted(index.digest_ids)], outbox, now)
     return report
 
 
@@ -477,6 +586,7 @@ def _match_events(
     outbox: Outbox,
     now: datetime,
 ) -> None:
+    events = _move_merged(conn, events)
     told = _told(conn, [e["id"] for e in events])
     told_by_event: dict[int, set[int]] = defaultdict(set)
     for sid, eid in told:
@@ -484,7 +594,7 @@ def _match_events(
     hits = text_hits(conn, events, index.texts)
     now_ts = now.timestamp()
     stamp = outbox.stamp
-    digest_ids = {sid for sid, sub in index.subs.items() if sub.digest}
+    digest_ids = index.digest_ids
     remember: list[tuple[Any, ...]] = []
     fresh: list[tuple[Any, ...]] = []
     for event in events:
@@ -495,9 +605,9 @@ def _match_events(
         told_here = told_by_event.get(eid)
         # what they were told about changed
         for sid in told_here or ():
-            sub = index.subs.get(sid)
-            if sub is None:
+            if sid not in index.rows:
                 continue
+            sub = index.sub(sid)
             old_start, old_end, old_place, old_status = told[(sid, eid)]
             if (old_start, old_end, old_place, old_status) == (
                 event["start"],
@@ -520,7 +630,11 @@ def _match_events(
                     "place": old_place if old_place != place else None,
                     "status": old_status if old_status != status else None,
                 }
-            outbox.put(sub, eid, kind, str(event["sequence"]), detail, hold=bool(sub.digest))
+            # keyed by what they are told now: two changes without a
+            # SEQUENCE bump (a place refined) are two messages, not one
+            state = f"{event['start']}|{event['end']}|{place}|{status}"
+            key = f"{event['sequence']}:{hashlib.sha1(state.encode()).hexdigest()[:12]}"
+            outbox.put(sub, eid, kind, key, detail, hold=bool(sub.digest))
         if not upcoming or status != "on":
             continue
         # new to them: written in bulk, a crawl may bring thousands
@@ -548,8 +662,42 @@ def _match_events(
     _remember(conn, remember)
 
 
+def _rolling_windows(conn: sqlite3.Connection, index: Index, outbox: Outbox, now: datetime) -> None:
+    """Announce what walked into a ``--days`` window since it was last looked at.
+
+    An event announced weeks ahead does not change when it comes within the
+    next N days, so the change log never brings it: each run looks again.
+    """
+    from techcal.store.search import search
+
+    for sid in sorted(index.days_ids):
+        sub = index.sub(sid)
+        hits = search(conn, sub.query(now), now=now, with_sources=False)
+        if not hits:
+            continue
+        told = {
+            r[0]
+            for r in conn.execute(
+                "SELECT event_id FROM notified WHERE subscription_id = ?"
+                " AND event_id IN (SELECT value FROM json_each(?))",
+                (sid, json.dumps([h.id for h in hits])),
+            )
+        }
+        fresh = [h for h in hits if h.id not in told]
+        for hit in fresh:
+            event = hit.event
+            outbox.put(sub, hit.id, "new", str(event["sequence"]), hold=bool(sub.digest))
+        _remember(
+            conn,
+            [
+                (sid, h.id, h.event["start"], h.event["end"], place_text(h.event), "on")
+                for h in fresh
+            ],
+        )
+
+
 def _reminders(conn: sqlite3.Connection, index: Index, outbox: Outbox, now: datetime) -> None:
-    reminding = [s for s in index.subs.values() if s.remind]
+    reminding = [index.sub(sid) for sid in sorted(index.remind_ids)]
     if not reminding:
         return
     furthest = max(max(s.remind) for s in reminding)
@@ -562,7 +710,7 @@ def _reminders(conn: sqlite3.Connection, index: Index, outbox: Outbox, now: date
     events = [row_to_event(r) for r in rows]
     if not events:
         return
-    sub_index = Index(reminding)
+    sub_index = Index.of(reminding)
     hits = text_hits(conn, events, sub_index.texts)
     for event in events:
         left = event["start_utc"] - now_ts
@@ -571,7 +719,9 @@ def _reminders(conn: sqlite3.Connection, index: Index, outbox: Outbox, now: date
             if not due:
                 continue
             offset = min(due)
-            detail = {"before": offset}
+            if left < offset / 2 and any(r < left for r in sub.remind):
+                continue  # this one is late, and a shorter one is still to come
+            detail = {"before": offset, "left": left}
             if distance is not None:
                 detail["distance_km"] = round(distance, 1)
             outbox.put(sub, event["id"], "reminder", f"{offset}@{event['start_utc']}", detail)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from techcal.notifier.subscriptions import Subscription, duration_text
+from techcal.notifier.subscriptions import Subscription
 
 #: events a summary or a digest lists in full; the rest are counted
 LIST_MAX = 10
@@ -122,11 +122,22 @@ def render(
         head = f"{'Moved' if detail.get('start') else 'Changed'}: {title}"
         lines.insert(0, changes[0].upper() + changes[1:] + ".")
     elif kind == "reminder":
-        before = int(detail.get("before", 0))
-        head = f"In {duration_text(before)}: {title} ({_short(event)})"
+        left = int(detail.get("left", detail.get("before", 0)))
+        head = f"In {_rounded(left)}: {title} ({_short(event)})"
     else:  # pragma: no cover - kinds are written by match() only
         head = f"{kind}: {title}"
     return Message(_cut(head, TITLE_MAX), "\n".join([*lines, _footer(sub)]))
+
+
+def _rounded(seconds: int) -> str:
+    """Return the time left as people say it: 50 min, 2h, 1d 3h."""
+    if seconds < 3600:
+        return f"{max(5, round(seconds / 300) * 5)} min"
+    if seconds < 86400:
+        hours = round(seconds / 1800) / 2
+        return f"{hours:g}h"
+    days, rest = divmod(round(seconds / 3600), 24)
+    return f"{days}d" + (f" {rest}h" if rest else "")
 
 
 def describe_change(event: dict[str, Any], detail: dict[str, Any]) -> str:
@@ -158,7 +169,7 @@ def _load(conn: sqlite3.Connection | None, ids: list[int]) -> dict[int, dict[str
 def _summary(sub: Subscription, detail: dict[str, Any], conn: sqlite3.Connection | None) -> Message:
     count = int(detail.get("count", 0))
     events = _load(conn, list(detail.get("next", [])))
-    lines = [f"Subscribed to {sub.describe()}."]
+    lines = [f"Subscribed to events: {sub.describe()}."]
     if count:
         lines.append(
             f"{count} upcoming event{'s' if count != 1 else ''} already match"
@@ -169,7 +180,7 @@ def _summary(sub: Subscription, detail: dict[str, Any], conn: sqlite3.Connection
         for eid in detail.get("next", []):
             event = events.get(eid)
             if event is not None:
-                lines.append(f"- {_short(event)}: {event['title']}")
+                lines.append(f"- {_short(event)}: {_cut(event['title'], 100)}")
     else:
         lines.append("Nothing matches yet; you will hear about new events as they appear.")
     lines.append(_footer(sub))
@@ -188,11 +199,14 @@ def _digest(sub: Subscription, detail: dict[str, Any], conn: sqlite3.Connection 
         ).fetchall()
     events = _load(conn, [r[1] for r in rows])
     sections: dict[str, list[str]] = {"new": [], "changed": [], "cancelled": []}
+    cancelled = {event_id for _, event_id, kind, _ in rows if kind == "cancelled"}
     for _, event_id, kind, raw in rows:
+        if kind != "cancelled" and event_id in cancelled:
+            continue  # announced and called off within the period: said once
         event = events.get(event_id)
         if event is None:
             continue
-        line = f"- {_short(event)}: {event['title']}"
+        line = f"- {_short(event)}: {_cut(event['title'], 100)}"
         if kind == "changed":
             line += f" ({describe_change(event, json.loads(raw))})"
         where = _distance(event, sub, json.loads(raw))
@@ -209,7 +223,7 @@ def _digest(sub: Subscription, detail: dict[str, Any], conn: sqlite3.Connection 
                 lines.append(f"  … and {len(entries) - LIST_MAX} more")
     total = sum(len(v) for v in sections.values())
     since = detail.get("since")
-    period = f" since {datetime.fromisoformat(since):%a %d %b %H:%M}" if since else ""
+    period = f" since {datetime.fromisoformat(since):%a %d %b %H:%M} UTC" if since else ""
     lines.append(_footer(sub))
     title = (
         f"techcal {sub.digest} digest for {sub.name!r}: {total} update{'s' if total != 1 else ''}"

@@ -67,6 +67,8 @@ class Loop:
             while not self.stop.is_set():
                 started = time.monotonic()
                 self._round()
+                if self.stop.is_set():
+                    break
                 self.rounds += 1
                 if rounds is not None and self.rounds >= rounds:
                     break
@@ -84,7 +86,9 @@ class Loop:
 
     def _round(self) -> None:
         self.echo(f"round {self.rounds + 1}: crawling")
-        self.child = subprocess.Popen(self.crawl_command)
+        # its own session: a terminal's Ctrl-C reaches only this loop, which
+        # asks the crawl to stop once (a second signal makes Scrapy quit unclean)
+        self.child = subprocess.Popen(self.crawl_command, start_new_session=True)
         try:
             while True:
                 try:

@@ -54,7 +54,7 @@ def parse_duration(text: str, option: str = "--remind") -> int:
 
 
 def duration_text(seconds: int) -> str:
-    """Return 86400 as ``24h``, 5400 as ``1h30m``."""
+    """Return 86400 as ``1d``, 129600 as ``36h``, 5400 as ``1h30m``."""
     parts = []
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
         if unit == "d" and seconds % 86400:
@@ -65,7 +65,7 @@ def duration_text(seconds: int) -> str:
     return "".join(parts) or "0s"
 
 
-@dataclass
+@dataclass(slots=True)
 class Subscription:
     """One saved subscription."""
 
@@ -180,7 +180,7 @@ class Subscription:
             end=datetime.fromisoformat(end) if end else None,
             days=days,
             online=None if online is None else bool(online),
-            targets=json.loads(targets),
+            targets=_targets(targets),
             apprise_config=config,
             remind=json.loads(remind) if remind != "[]" else [],
             digest=digest,
@@ -188,6 +188,13 @@ class Subscription:
             created_at=datetime.fromisoformat(created) if created else None,
             digest_at=datetime.fromisoformat(digest_at) if digest_at else None,
         )
+
+
+def _targets(raw: str) -> list[str]:
+    """Decode the stored JSON list of targets (a fast path for json.dumps' plain output)."""
+    if "\\" in raw:
+        return list(json.loads(raw))
+    return raw[2:-2].split('", "') if raw != "[]" else []
 
 
 _FIELDS = (

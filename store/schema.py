@@ -369,9 +369,16 @@ def m008_notify(db: sqlite_utils.Database) -> None:
     )
     db.execute(
         "CREATE TRIGGER event_changes_au AFTER UPDATE ON events"
-        " WHEN EXISTS (SELECT 1 FROM subscriptions) AND (old.sequence IS NOT new.sequence"
-        " OR old.status IS NOT new.status OR old.removed_at IS NOT new.removed_at"
-        " OR old.topics IS NOT new.topics OR old.title IS NOT new.title) BEGIN"
+        " WHEN EXISTS (SELECT 1 FROM subscriptions) AND ("
+        + " OR ".join(
+            f"old.{c} IS NOT new.{c}"
+            for c in (
+                "sequence", "status", "removed_at", "merged_into", "start", '"end"', "title",
+                "description", "topics", "kind", "venue", "address", "city", "lat", "lon",
+                "online",
+            )  # fmt: skip
+        )
+        + ") BEGIN"
         " INSERT INTO event_changes (event_id) VALUES (new.id); END"
     )
     # what each subscription was last told about each event: changes are
@@ -385,11 +392,11 @@ def m008_notify(db: sqlite_utils.Database) -> None:
             "end" TEXT,
             place TEXT NOT NULL,
             status TEXT NOT NULL,
-            PRIMARY KEY (subscription_id, event_id)
+            -- event first: matching writes event by event, so inserts stay in order
+            PRIMARY KEY (event_id, subscription_id)
         ) WITHOUT ROWID
         """
     )
-    db.execute("CREATE INDEX notified_event ON notified(event_id)")
     # One row per message: the unique key makes matching idempotent. The
     # text is written when it is sent, from the event as it is then and the
     # row's detail (what changed).
@@ -406,7 +413,8 @@ def m008_notify(db: sqlite_utils.Database) -> None:
             -- 1: waits for its subscription's digest
             held INTEGER NOT NULL DEFAULT 0,
             digest_id INTEGER,
-            UNIQUE (subscription_id, event_id, kind, key)
+            -- event first, as above
+            UNIQUE (event_id, subscription_id, kind, key)
         )
         """
     )
@@ -422,6 +430,12 @@ def m008_notify(db: sqlite_utils.Database) -> None:
             next_at TEXT NOT NULL,
             last_error TEXT,
             sent_at TEXT,
+            -- who is sending it (host:pid) and since when: another notify
+            -- leaves it alone; a dead one's claim is taken over
+            owner TEXT,
+            claimed_at TEXT,
+            -- for tag: targets, the URLs (by digest) that already have it
+            done TEXT NOT NULL DEFAULT '[]',
             PRIMARY KEY (outbox_id, target)
         ) WITHOUT ROWID
         """

@@ -77,7 +77,7 @@ def test_a_new_subscription_gets_one_summary_not_a_flood(store, endpoint):
     (message,) = endpoint.received
     assert message["title"] == "techcal: 'pdx' is on (2 upcoming)"
     assert message["message"].splitlines() == [
-        "Subscribed to linux within 30 km of Portland, OR, US.",
+        "Subscribed to events: linux within 30 km of Portland, OR, US.",
         "2 upcoming events already match; from now on you hear about new ones, changes and"
         " cancellations.",
         "Next:",
@@ -203,9 +203,12 @@ def test_reminders_with_frozen_time(store, endpoint):
     _notify(store, NOW)
     for now, expected in (
         (start - timedelta(hours=25), []),
-        (start - timedelta(hours=23), ["In 1d: PLUG meeting 1: Intro to eBPF (Thu 3 Dec 18:30)"]),
+        (start - timedelta(hours=23), ["In 23h: PLUG meeting 1: Intro to eBPF (Thu 3 Dec 18:30)"]),
         (start - timedelta(hours=2), []),
-        (start - timedelta(minutes=50), ["In 1h: PLUG meeting 1: Intro to eBPF (Thu 3 Dec 18:30)"]),
+        (
+            start - timedelta(minutes=50),
+            ["In 50 min: PLUG meeting 1: Intro to eBPF (Thu 3 Dec 18:30)"],
+        ),
         (start - timedelta(minutes=10), []),
         (start + timedelta(minutes=10), []),
     ):
@@ -223,9 +226,9 @@ def test_a_moved_event_is_reminded_again_at_its_new_time(store, endpoint):
     _notify(store, start - timedelta(minutes=20))
     _notify(store, start + timedelta(days=1) - timedelta(minutes=30))
     titles = endpoint.titles()
-    assert titles[1] == "In 1h: PLUG meeting 1: Intro to eBPF (Thu 3 Dec 18:30)"
+    assert titles[1] == "In 30 min: PLUG meeting 1: Intro to eBPF (Thu 3 Dec 18:30)"
     assert titles[2] == "Moved: PLUG meeting 1: Intro to eBPF"
-    assert titles[3] == "In 1h: PLUG meeting 1: Intro to eBPF (Fri 4 Dec 18:30)"
+    assert titles[3] == "In 30 min: PLUG meeting 1: Intro to eBPF (Fri 4 Dec 18:30)"
 
 
 def test_a_daily_digest_collects_new_changed_and_cancelled(store, endpoint):
@@ -258,7 +261,7 @@ def test_a_daily_digest_collects_new_changed_and_cancelled(store, endpoint):
     ]
     # reminders stay immediate
     _notify(store, FIRST.astimezone(NOW.tzinfo) - timedelta(minutes=30))
-    assert endpoint.titles()[-1].startswith("In 1h: PLUG meeting 1")
+    assert endpoint.titles()[-1].startswith("In 30 min: PLUG meeting 1")
 
 
 def test_mail_through_a_real_smtp_server(store):
@@ -342,3 +345,147 @@ def test_text_filters_use_the_search_engine(store, endpoint):
     upsert_events(store, "plug", [*_meetings(), *new], now=NOW + timedelta(hours=1))
     _notify(store, NOW + timedelta(hours=1))
     assert endpoint.titles()[1:] == ["New: NixOS install party (Sat 5 Dec 18:30)"]
+
+
+# -- found in review -----------------------------------------------------------
+
+
+def test_events_walking_into_a_rolling_window_are_announced(store, endpoint):
+    _subscribe(store, endpoint.url(), days=14)
+    _notify(store, NOW)  # the summary: only the first meeting is within 14 days
+    assert endpoint.titles() == ["techcal: 'pdx' is on (1 upcoming)"]
+    # nothing changes at the source; the install fest (10 Dec) comes within 14 days
+    _notify(store, NOW + timedelta(days=3))
+    assert len(endpoint.titles()) == 1
+    _notify(store, NOW + timedelta(days=5))
+    _notify(store, NOW + timedelta(days=5, hours=1))
+    assert endpoint.titles()[1:] == ["New: PLUG install fest (Thu 10 Dec 18:30)"]
+
+
+def test_matching_agrees_with_search_across_the_antimeridian_poles_and_wide_radii(store):
+    """Random places and radii: a subscription matches exactly what search finds."""
+    import random
+
+    from techcal.notifier.match import Index
+    from techcal.store.gazetteer import distance_km
+
+    rng = random.Random(3)
+    subs = []
+    for i in range(300):
+        lat = rng.choice([rng.uniform(-89.9, 89.9), rng.uniform(60, 89.9), -17.0])
+        lon = rng.choice([rng.uniform(-180, 180), 179.9, -179.95])
+        km = rng.choice([5, 50, 190, 250, 1000, 1600, 3000])
+        subs.append(
+            Subscription(
+                id=i + 1,
+                name=f"s{i}",
+                targets=["json://x/"],
+                near=Place("p", lat, lon),
+                within_km=km,
+            )
+        )
+    index = Index.of(subs)
+    for j in range(300):
+        base = subs[rng.randrange(len(subs))].near
+        lat = max(-90.0, min(90.0, base.lat + rng.uniform(-12, 12)))
+        lon = ((base.lon + rng.uniform(-25, 25) + 180) % 360) - 180
+        if j % 7 == 0:
+            lon = 180.0
+        event = {"id": j, "lat": lat, "lon": lon, "online": False, "topics": [], "kind": "lug",
+                 "start": "2026-12-05T18:00:00+00:00"}  # fmt: skip
+        got = index.match_ids(event, NOW, {})
+        want = {s.id for s in subs if distance_km(s.near.lat, s.near.lon, lat, lon) <= s.within_km}
+        assert got == want, (lat, lon, got ^ want)
+
+
+def test_a_changed_description_or_kind_reaches_text_and_kind_subscriptions(store, endpoint):
+    _subscribe(store, endpoint.url(), text="pizza")
+    _notify(store, NOW)
+    changed = make_event(2, title="PLUG install fest", start=FIRST + timedelta(days=7), end=None,
+                         description="Bring your laptop; free pizza.")  # fmt: skip
+    upsert_events(store, "plug", [_meetings()[0], changed], now=NOW + timedelta(hours=1))
+    _notify(store, NOW + timedelta(hours=1))
+    assert endpoint.titles()[1:] == ["New: PLUG install fest (Thu 10 Dec 18:30)"]
+
+
+def test_merging_copies_is_no_cancellation(store, endpoint, db):
+    from techcal.store import Source, add_source
+    from techcal.store.merges import merge_events
+
+    add_source(db, Source(name="calagator", url="https://calagator.org/events.ics"))
+    copy = make_event(
+        9, source="calagator", source_uid="c9@calagator.org", title="Linux install fest PDX",
+        start=FIRST + timedelta(days=12), end=None, venue="Free Geek", lat=45.48, lon=-122.61,
+    )  # fmt: skip
+    upsert_events(db, "calagator", [copy], now=NOW, match=False)
+    _subscribe(store, endpoint.url())
+    _notify(store, NOW)
+    kept, other = (r[0] for r in db.conn.execute("SELECT id FROM events ORDER BY id LIMIT 2"))
+    copy_id = db.conn.execute("SELECT id FROM events WHERE title LIKE 'Linux install%'").fetchone()
+    merge_events(db.conn, str(kept), str(copy_id[0]), now=NOW + timedelta(hours=1))
+    _notify(store, NOW + timedelta(hours=1))
+    assert endpoint.titles() == ["techcal: 'pdx' is on (3 upcoming)"]
+    told = {r[0] for r in db.conn.execute("SELECT event_id FROM notified")}
+    assert copy_id[0] not in told and kept in told
+
+
+def test_two_notify_runs_at_once_send_each_message_once(store, endpoint, db_path):
+    import threading
+
+    from techcal.store.database import open_reader
+
+    endpoint.delay = 0.3
+    _subscribe(store, endpoint.url())
+    more = [make_event(20 + i, title=f"PLUG talk {i}", start=FIRST + timedelta(days=i), end=None)
+            for i in range(4)]  # fmt: skip
+    upsert_events(store, "plug", [*_meetings(), *more], now=NOW + timedelta(minutes=1))
+    with write_transaction(store.conn):
+        match(store.conn, now=NOW + timedelta(minutes=1))
+
+    def run() -> None:
+        from techcal.store import open_store
+
+        other = open_store(db_path)
+        deliver(other.conn, now=NOW + timedelta(minutes=2))
+        other.conn.close()
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(endpoint.titles()) == sorted(set(endpoint.titles()))
+    assert len(endpoint.titles()) == 5
+    open_reader(db_path).close()
+
+
+def test_a_tag_with_one_failing_url_repeats_nothing_to_the_others(store, endpoint, tmp_path):
+    with JsonEndpoint() as down:
+        down.fail = True
+        config = tmp_path / "apprise.txt"
+        config.write_text(f"fam={endpoint.url('good')}\nfam={down.url('bad')}\n")
+        _subscribe(store, "tag:fam", apprise_config=str(config))
+        clock = NOW
+        for minutes in (0, 1, 2, 4):
+            clock += timedelta(minutes=minutes)
+            _notify(store, clock)
+        assert len(endpoint.received) == 1 and down.attempts == 4
+        down.fail = False
+        _notify(store, clock + timedelta(minutes=8))
+        _notify(store, clock + timedelta(minutes=30))
+        assert len(endpoint.received) == 1 and len(down.received) == 1
+
+
+def test_a_late_announcement_gets_the_reminder_that_fits(store, endpoint):
+    _subscribe(store, endpoint.url(), remind=[86400, 3600])
+    start = FIRST.astimezone(NOW.tzinfo)
+    _notify(store, start - timedelta(hours=3))
+    soon = make_event(30, title="PLUG pop-up", start=FIRST + timedelta(hours=2), end=None)
+    upsert_events(store, "plug", [*_meetings(), soon], now=start)
+    _notify(store, start)
+    _notify(store, start + timedelta(hours=1, minutes=20))
+    titles = [t for t in endpoint.titles() if "pop-up" in t]
+    assert titles == [
+        "New: PLUG pop-up (Thu 3 Dec 20:30)",
+        "In 40 min: PLUG pop-up (Thu 3 Dec 20:30)",
+    ]
