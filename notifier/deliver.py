@@ -45,8 +45,8 @@ Sender = Callable[[str, Message, str | None, set[str]], tuple[bool, str | None, 
 
 
 def owner_name() -> str:
-    """Return who this process is, for claims: ``host:pid``."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """Return who is delivering, for claims: ``host:pid:run``."""
+    return f"{socket.gethostname()}:{os.getpid()}:{os.urandom(4).hex()}"
 
 
 def _claim_lapsed(owner: str | None, claimed_at: str | None, now: datetime) -> bool:
@@ -57,10 +57,9 @@ def _claim_lapsed(owner: str | None, claimed_at: str | None, now: datetime) -> b
     """
     if not owner or not claimed_at:
         return True
-    host, _, pid = owner.rpartition(":")
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
     if host == socket.gethostname() and pid.isdigit():
-        if int(pid) == os.getpid():
-            return True  # left by an earlier, interrupted run in this process
         try:
             os.kill(int(pid), 0)
         except ProcessLookupError:
