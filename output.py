@@ -93,10 +93,18 @@ def event_when(event: dict[str, Any], moment: str | None = None) -> str:
     if event["all_day"]:
         day: date = value.date()
         return f"{day:%a} {day.day} {day:%b %Y} (all day)"
-    try:
-        zone: tzinfo = ZoneInfo(event["timezone"]) if event["timezone"] else UTC
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = UTC
+    zone: tzinfo | None = None
+    if event["timezone"]:
+        try:
+            zone = ZoneInfo(event["timezone"])
+        except (ZoneInfoNotFoundError, ValueError):
+            zone = None
+    if zone is None:
+        # no zone name: the source's own offset, as stored (UTC when it gave UTC)
+        local = value if value.utcoffset() is not None else value.replace(tzinfo=UTC)
+        offset = local.strftime("%z")
+        label = "UTC" if offset in ("+0000", "") else f"UTC{offset[:3]}:{offset[3:]}"
+        return f"{local:%a} {local.day} {local:%b %Y, %H:%M} {label}"
     local = value.astimezone(zone)
     return f"{local:%a} {local.day} {local:%b %Y, %H:%M} {local.tzname() or ''}".strip()
 

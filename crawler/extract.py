@@ -173,7 +173,8 @@ def _read(body: bytes, url: str, defaults: SourceDefaults, encoding: str | None)
     events, worth_a_visit = _events(scan, defaults)
     return Page(
         events=events,
-        warnings=warnings,
+        # one line each, whatever a page put in the names they quote
+        warnings=[" ".join(w.split()) for w in warnings],
         event_links=_final_links(scan, events, worth_a_visit),
         next_pages=_final_next_pages(scan),
     )

@@ -373,8 +373,21 @@ def m008_notify(db: sqlite_utils.Database) -> None:
         + " OR ".join(
             f"old.{c} IS NOT new.{c}"
             for c in (
-                "sequence", "status", "removed_at", "merged_into", "start", '"end"', "title",
-                "description", "topics", "kind", "venue", "address", "city", "lat", "lon",
+                "sequence",
+                "status",
+                "removed_at",
+                "merged_into",
+                "start",
+                '"end"',
+                "title",
+                "description",
+                "topics",
+                "kind",
+                "venue",
+                "address",
+                "city",
+                "lat",
+                "lon",
                 "online",
             )  # fmt: skip
         )

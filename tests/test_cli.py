@@ -52,9 +52,6 @@ CONTRACT = {
     # not in DESIGN.md, asked for by the notifier issue: one test message now
     ("subscribe", "test"),
 }
-NOT_YET = [
-    ["demo"],
-]
 
 
 def all_commands(group: click.Command = cli, path: tuple[str, ...] = ()):
@@ -90,14 +87,6 @@ def test_readme_starts_with_the_two_commands_and_ci_runs_the_second():
     assert "pytest" in blocks[1][1]
     ci = (ROOT / ".ci" / "run").read_text()
     assert "test-command" in ci  # .ci/run extracts and runs exactly that line
-
-
-@pytest.mark.parametrize("args", NOT_YET, ids=lambda a: " ".join(a[:2]))
-def test_commands_of_later_issues_say_so_and_never_pretend(runner, db_path, args):
-    result = runner.invoke(cli, ["--db", str(db_path), *args])
-    assert result.exit_code == 2
-    assert "is not available yet" in result.output
-    assert result.output.count("\n") == 1
 
 
 def test_installed_console_script_runs(tmp_path):

@@ -1,0 +1,218 @@
+"""``techcal demo``: the whole flow, offline, on the bundled snapshots.
+
+1. serve ``data/demo/`` on a loopback port (dated from today);
+2. register its sources in a demo database (never the user's own, unless
+   ``--db`` names one) and subscribe an example to a local endpoint;
+3. crawl them for real (Scrapy, as ``techcal crawl`` does), search twice,
+   write a filtered ``.ics``, notify, and show what the endpoint received;
+4. with ``--serve``, keep ``techcal serve`` running on the demo database.
+
+Each step runs the real command, so what it prints is what a user gets.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+import threading
+import time
+import tomllib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from techcal.demo_site import demo_root, serving
+from techcal.errors import TechcalError
+
+#: the example subscription
+SUBSCRIPTION = (
+    "portland-linux",
+    ["--topic", "linux", "--near", "Portland, OR", "--within", "30km"],
+)
+
+
+class DemoError(TechcalError):
+    """A step of the demo failed."""
+
+
+@dataclass
+class Inbox:
+    """What the demo's notification endpoint received."""
+
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class _InboxHandler(BaseHTTPRequestHandler):
+    server: _InboxServer
+
+    def do_POST(self) -> None:  # noqa: N802 - the http.server API
+        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            message = json.loads(self.rfile.read(length))
+        except ValueError:
+            message = {"title": "(not JSON)", "message": ""}
+        with self.server.inbox.lock:
+            self.server.inbox.messages.append(message)
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass
+
+
+class _InboxServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _InboxHandler)
+        self.inbox = Inbox()
+
+
+@contextmanager
+def inbox() -> Iterator[tuple[str, Inbox]]:
+    """Run a local endpoint for Apprise's json:// posts; yield its URL and what it got."""
+    server = _InboxServer()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"json://127.0.0.1:{server.server_address[1]}/demo", server.inbox
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def default_folder() -> Path:
+    """Return where the demo keeps its database and files (not the user's database)."""
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("techcal", appauthor=False)) / "demo"
+
+
+def demo_sources(base: Callable[[str], str]) -> list[dict[str, Any]]:
+    """Return the demo's sources, their paths made URLs of the demo server."""
+    data = tomllib.loads((demo_root() / "sources.toml").read_text(encoding="utf-8"))
+    sources = []
+    for item in data.get("source", []):
+        item = dict(item)
+        item["url"] = base(item["url"])
+        sources.append(item)
+    return sources
+
+
+class Demo:
+    """Runs the demo's steps as real commands, printing them as a user would type them."""
+
+    def __init__(self, db: Path, echo: Callable[[str], None]) -> None:
+        self.db = db
+        self.echo = echo
+
+    def techcal(self, *args: str, show: bool = True, check: bool = True) -> str:
+        """Run ``techcal --db DB ARGS`` in a child process; print and return its output."""
+        if show:
+            self.echo("")
+            self.echo("$ techcal " + " ".join(shlex.quote(a) for a in args))
+        done = subprocess.run(
+            [sys.executable, "-m", "techcal.cli", "--db", str(self.db), *args],
+            capture_output=True,
+            text=True,
+            env=os.environ.copy(),
+            timeout=300,
+        )
+        output = (done.stdout + done.stderr).rstrip()
+        if show and output:
+            self.echo(output)
+        if check and done.returncode not in (0,):
+            raise DemoError(
+                f"`techcal {' '.join(args[:2])}` failed (exit {done.returncode}): "
+                + (done.stderr.strip().splitlines() or ["no message"])[-1]
+            )
+        return output
+
+
+def run_demo(
+    db: Path | None,
+    *,
+    echo: Callable[[str], None],
+    serve: bool = False,
+    port: int = 8080,
+) -> Path:
+    """Run the demo; return the database it used."""
+    started = time.monotonic()
+    folder = db.parent if db is not None else default_folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    if db is None:
+        db = folder / "demo.db"
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(db) + suffix).unlink(missing_ok=True)
+    demo = Demo(db, echo)
+    echo(f"techcal demo: database {db}")
+    with serving() as site, inbox() as (endpoint, received):
+        echo(f"serving the demo snapshots (dated from today) at {site.url('/')}")
+        sources = demo_sources(site.url)
+        for source in sources:
+            args = ["sources", "add", source["url"], "--name", source["name"]]
+            args += ["--kind", source.get("kind", "other")]
+            if source.get("type"):
+                args += ["--type", source["type"]]
+            if source.get("city"):
+                args += ["--city", source["city"]]
+            for topic in source.get("topics", []):
+                args += ["--topic", topic]
+            demo.techcal(*args, show=False)
+        echo(f"registered {len(sources)} demo sources (techcal sources list shows them)")
+        name, filters = SUBSCRIPTION
+        demo.techcal("subscribe", "add", name, *filters, "--notify", endpoint, "--remind", "24h")
+        demo.techcal("crawl", check=False)
+        demo.techcal("search", "--topic", "python", "--limit", "8")
+        demo.techcal("search", "--near", "Seattle, WA", "--within", "25km", "--limit", "8")
+        ics = folder / "portland-linux.ics"
+        demo.techcal("feed", "--topic", "linux", "--near", "Portland, OR", "-o", str(ics))
+        demo.techcal("notify")
+        echo("")
+        with received.lock:
+            messages = list(received.messages)
+        echo(f"the local endpoint ({endpoint}) received {len(messages)} message(s):")
+        for message in messages:
+            echo(f"  * {message.get('title', '')}")
+            for line in str(message.get("message", "")).splitlines():
+                echo(f"      {line}")
+        demo.techcal("subscribe", "remove", name, show=False)
+    echo("")
+    echo(f"done in {time.monotonic() - started:.0f} s. Try next (the demo database stays):")
+    quoted = shlex.quote(str(db))
+    for line in (
+        f"techcal --db {quoted} search rust",
+        f"techcal --db {quoted} search --near Berlin --format json",
+        f"techcal --db {quoted} show 1",
+        f"techcal --db {quoted} topics",
+        f"techcal --db {quoted} serve          # the web page and feeds",
+        "techcal demo --serve                  # this demo, then the server",
+        f"open {shlex.quote(str(ics))} in your calendar app",
+    ):
+        echo(f"  {line}")
+    if serve:
+        echo("")
+        demo_serve(db, port, echo)
+    return db
+
+
+def demo_serve(db: Path, port: int, echo: Callable[[str], None]) -> None:
+    """Run ``techcal serve`` on the demo database until Ctrl-C."""
+    echo(f"$ techcal --db {shlex.quote(str(db))} serve --port {port}")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "techcal.cli", "--db", str(db), "serve", "--port", str(port)],
+        env=os.environ.copy(),
+    )
+    try:
+        process.wait()
+    except KeyboardInterrupt:
+        process.terminate()
+        process.wait(timeout=10)
