@@ -102,6 +102,17 @@ class Normaliser:
                 continue
             qualifiers = [q for q in parts[index + 1 : index + 3] if q]
             qualifiers += [q for q in (region, country) if q]
+            # "Seattle WA US" (Calagator, many US exports): the region and
+            # country follow the city without commas
+            words = candidate.split()
+            trailing: list[str] = []
+            while len(words) > 1 and len(trailing) < 2:
+                if not self.places.is_region_or_country(words[-1]):
+                    break
+                trailing.insert(0, words.pop())
+            if trailing:
+                candidate = " ".join(words)
+                qualifiers = trailing + qualifiers
             place = self.places.city(candidate, *qualifiers[:2])
             if place is not None and not (
                 qualifiers and place.ignored == ", ".join(qualifiers[:2])

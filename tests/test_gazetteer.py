@@ -139,3 +139,19 @@ def test_a_damaged_cache_is_built_again(tmp_path, monkeypatch):
     first.path.write_bytes(b"SQLite format 3\x00" + b"\x00" * 200)  # a torn write
     again = Gazetteer()
     assert again.resolve("Berlin").label == "Berlin, DE"
+
+
+def test_addresses_with_region_and_country_after_the_city_without_commas():
+    """Calagator and many US exports write "Seattle WA 98122 US"."""
+    from techcal.store.normalise import Normaliser
+
+    normaliser = Normaliser()
+    for address, label in (
+        ("1701 Broadway, Seattle WA 98122 US", "Seattle, WA, US"),
+        ("Seattle Central College: 1701 Broadway, Seattle WA 98122 US", "Seattle, WA, US"),
+        ("1930 SW 4th Ave, Portland, OR 97201", "Portland, OR, US"),
+        ("Main St, Portland ME", "Portland, ME, US"),
+        ("Alexanderplatz 1, 10178 Berlin", "Berlin, DE"),
+    ):
+        place = normaliser._address_city(address, None, None)
+        assert place is not None and place.label == label, address
