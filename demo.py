@@ -119,22 +119,80 @@ class Demo:
         if show:
             self.echo("")
             self.echo("$ techcal " + " ".join(shlex.quote(a) for a in args))
-        done = subprocess.run(
-            [sys.executable, "-m", "techcal.cli", "--db", str(self.db), *args],
-            capture_output=True,
-            text=True,
-            env=os.environ.copy(),
-            timeout=300,
-        )
-        output = (done.stdout + done.stderr).rstrip()
+        try:
+            done = subprocess.run(
+                [*_python(), "--db", str(self.db), *args],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,  # in the order a terminal shows them
+                text=True,
+                env=os.environ.copy(),
+                timeout=300,
+            )
+        except subprocess.TimeoutExpired:
+            raise DemoError(f"`techcal {' '.join(args[:2])}` took over 5 minutes") from None
+        output = done.stdout.rstrip()
         if show and output:
             self.echo(output)
-        if check and done.returncode not in (0,):
+        if check and done.returncode != 0:
+            last = (output.splitlines() or ["no message"])[-1]
             raise DemoError(
-                f"`techcal {' '.join(args[:2])}` failed (exit {done.returncode}): "
-                + (done.stderr.strip().splitlines() or ["no message"])[-1]
+                f"`techcal {' '.join(args[:2])}` failed (exit {done.returncode}): {last}"
             )
         return output
+
+
+def _python() -> list[str]:
+    """Return the command that runs techcal's CLI with this Python.
+
+    ``-P``: a ``techcal`` folder in the current directory (a checkout) must
+    not stand in for the installed package.
+    """
+    return [sys.executable, "-P", "-m", "techcal.cli"]
+
+
+_DEMO_MARK = "demo"
+
+
+def _prepare(db: Path) -> None:
+    """Start the demo database afresh; refuse a file that is not a demo database."""
+    import sqlite3
+
+    if db.exists() and db.stat().st_size:
+        try:
+            conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
+            try:
+                row = conn.execute("SELECT value FROM meta WHERE key = ?", (_DEMO_MARK,)).fetchone()
+            finally:
+                conn.close()
+        except sqlite3.Error:
+            row = None
+        if row is None:
+            raise DemoError(
+                f"{db} is not a demo database: the demo starts afresh and would replace it;"
+                " give a new path with --db, or leave --db out"
+            )
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(db) + suffix).unlink(missing_ok=True)
+    from techcal.store import open_store
+
+    store = open_store(db)
+    store.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, '1')", (_DEMO_MARK,))
+    store.conn.commit()
+    store.conn.close()
+
+
+def port_free(port: int) -> bool:
+    """Say whether 127.0.0.1:port can be listened on (0: any port, always)."""
+    import socket
+
+    if port == 0:
+        return True
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def run_demo(
@@ -146,12 +204,15 @@ def run_demo(
 ) -> Path:
     """Run the demo; return the database it used."""
     started = time.monotonic()
+    if serve and not port_free(port):
+        raise DemoError(
+            f"--serve: port {port} is in use on 127.0.0.1; choose another with --port (0: any)"
+        )
+    chosen = db is not None
     folder = db.parent if db is not None else default_folder()
     folder.mkdir(parents=True, exist_ok=True)
-    if db is None:
-        db = folder / "demo.db"
-        for suffix in ("", "-wal", "-shm"):
-            Path(str(db) + suffix).unlink(missing_ok=True)
+    db = db if db is not None else folder / "demo.db"
+    _prepare(db)
     demo = Demo(db, echo)
     echo(f"techcal demo: database {db}")
     with serving() as site, inbox() as (endpoint, received):
@@ -170,49 +231,71 @@ def run_demo(
         echo(f"registered {len(sources)} demo sources (techcal sources list shows them)")
         name, filters = SUBSCRIPTION
         demo.techcal("subscribe", "add", name, *filters, "--notify", endpoint, "--remind", "24h")
-        demo.techcal("crawl", check=False)
-        demo.techcal("search", "--topic", "python", "--limit", "8")
-        demo.techcal("search", "--near", "Seattle, WA", "--within", "25km", "--limit", "8")
-        ics = folder / "portland-linux.ics"
-        demo.techcal("feed", "--topic", "linux", "--near", "Portland, OR", "-o", str(ics))
-        demo.techcal("notify")
-        echo("")
-        with received.lock:
-            messages = list(received.messages)
-        echo(f"the local endpoint ({endpoint}) received {len(messages)} message(s):")
-        for message in messages:
-            echo(f"  * {message.get('title', '')}")
-            for line in str(message.get("message", "")).splitlines():
-                echo(f"      {line}")
-        demo.techcal("subscribe", "remove", name, show=False)
+        try:
+            demo.techcal("crawl", check=False)  # a demo database holds only the demo's sources
+            demo.techcal("search", "--topic", "python", "--limit", "8")
+            demo.techcal("search", "--near", "Seattle, WA", "--within", "25km", "--limit", "8")
+            ics = folder / "portland-linux.ics"
+            demo.techcal("feed", "--topic", "linux", "--near", "Portland, OR", "-o", str(ics))
+            demo.techcal("notify")
+            echo("")
+            with received.lock:
+                messages = list(received.messages)
+            echo(f"the local endpoint ({endpoint}) received {len(messages)} message(s):")
+            for message in messages:
+                echo(f"  * {message.get('title', '')}")
+                for line in str(message.get("message", "")).splitlines():
+                    echo(f"      {line}")
+        finally:
+            # its endpoint ends with the demo
+            demo.techcal("subscribe", "remove", name, show=False, check=False)
     echo("")
     echo(f"done in {time.monotonic() - started:.0f} s. Try next (the demo database stays):")
     quoted = shlex.quote(str(db))
+    again = "techcal demo --serve" if not chosen else f"techcal --db {quoted} demo --serve"
     for line in (
         f"techcal --db {quoted} search rust",
         f"techcal --db {quoted} search --near Berlin --format json",
         f"techcal --db {quoted} show 1",
         f"techcal --db {quoted} topics",
         f"techcal --db {quoted} serve          # the web page and feeds",
-        "techcal demo --serve                  # this demo, then the server",
+        f"{again}                  # this demo, then the server",
         f"open {shlex.quote(str(ics))} in your calendar app",
+        "techcal sources import data/sources.toml && techcal crawl   # real sources, your database",
     ):
         echo(f"  {line}")
+    echo("(the demo's sources lived on a loopback server that has stopped: their links are dead)")
     if serve:
         echo("")
-        demo_serve(db, port, echo)
+        status = demo_serve(db, port, echo)
+        if status not in (0, -15):
+            raise DemoError(f"techcal serve ended with status {status}")
     return db
 
 
-def demo_serve(db: Path, port: int, echo: Callable[[str], None]) -> None:
-    """Run ``techcal serve`` on the demo database until Ctrl-C."""
+def demo_serve(db: Path, port: int, echo: Callable[[str], None]) -> int:
+    """Run ``techcal serve`` on the demo database until Ctrl-C or SIGTERM; return its status."""
+    import signal
+
     echo(f"$ techcal --db {shlex.quote(str(db))} serve --port {port}")
     process = subprocess.Popen(
-        [sys.executable, "-m", "techcal.cli", "--db", str(db), "serve", "--port", str(port)],
-        env=os.environ.copy(),
+        [*_python(), "--db", str(db), "serve", "--port", str(port)], env=os.environ.copy()
     )
+
+    def stop(signum: int, frame: Any) -> None:
+        process.terminate()
+
+    previous = signal.signal(signal.SIGTERM, stop)
     try:
-        process.wait()
+        return process.wait()
     except KeyboardInterrupt:
         process.terminate()
-        process.wait(timeout=10)
+        return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if process.poll() is None:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from techcal.demo_site import demo_root, render
 
 def test_the_demo_runs_the_whole_flow_without_touching_the_users_database(tmp_path: Path) -> None:
     env = os.environ.copy()
-    env["XDG_DATA_HOME"] = str(tmp_path / "data")
+    env["XDG_DATA_HOME"] = str(tmp_path / "data")  # where the demo database goes (Linux)
     env["TECHCAL_DB"] = str(tmp_path / "mine.db")  # the user's own: must stay untouched
     done = subprocess.run(
         [sys.executable, "-m", "techcal.cli", "demo"],
@@ -68,3 +69,59 @@ def test_the_snapshots_are_dated_from_today_and_never_go_stale() -> None:
         assert all(
             today - timedelta(days=1) <= (s.date() if hasattr(s, "date") else s) for s in starts
         )
+
+
+def test_the_demo_refuses_a_database_that_is_not_a_demo_one_and_runs_twice(tmp_path: Path) -> None:
+    env = os.environ.copy()
+    mine = tmp_path / "mine.db"
+    made = subprocess.run(
+        [sys.executable, "-m", "techcal.cli", "--db", str(mine), "sources", "add",
+         "https://example.org/x.ics", "--name", "x"],
+        capture_output=True, text=True, env=env, timeout=60,
+    )  # fmt: skip
+    assert made.returncode == 0
+    refused = subprocess.run(
+        [sys.executable, "-m", "techcal.cli", "--db", str(mine), "demo"],
+        capture_output=True, text=True, env=env, timeout=60,
+    )  # fmt: skip
+    assert refused.returncode != 0 and "not a demo database" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    demo_db = tmp_path / "d" / "demo.db"
+    for _ in range(2):
+        done = subprocess.run(
+            [sys.executable, "-m", "techcal.cli", "--db", str(demo_db), "demo"],
+            capture_output=True, text=True, env=env, timeout=180,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_demo_serve_serves_the_demo_and_stops_whole_on_sigterm(tmp_path: Path) -> None:
+    import signal
+    import urllib.request
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "techcal.cli", "--db", str(tmp_path / "demo.db"), "demo",
+         "--serve", "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy(),
+    )  # fmt: skip
+    assert proc.stderr is not None
+    url = None
+    for line in proc.stderr:
+        match = re.search(r"serving .* at (http://127\.0\.0\.1:\d+/)", line)
+        if match:
+            url = match.group(1)
+            break
+    assert url, "the demo's server did not say where it listens"
+    with urllib.request.urlopen(url + "calendar.ics?topic=linux", timeout=30) as answer:
+        assert answer.status == 200 and b"BEGIN:VEVENT" in answer.read()
+    children = subprocess.run(
+        ["pgrep", "-P", str(proc.pid)], capture_output=True, text=True
+    ).stdout.split()
+    assert children
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=30)
+    proc.stdout.close()  # type: ignore[union-attr]
+    proc.stderr.close()
+    time.sleep(0.5)
+    for child in children:
+        assert not Path(f"/proc/{child}").exists(), "techcal serve outlived the demo"

@@ -13,6 +13,7 @@ property, broken values included. Every read uses a fixed window.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -37,8 +38,10 @@ READERS: dict[str, Reader] = {"ical": read_ical, "feed": read_feed}
 
 # few examples each, no deadline: a long series takes a read well past
 # hypothesis's 200 ms, and the whole module has to stay well under 20 seconds
+#: TECHCAL_FUZZ_EXAMPLES=N runs every target with at least N examples (a longer fuzzing run)
+_AT_LEAST = int(os.environ.get("TECHCAL_FUZZ_EXAMPLES", "0"))
 FAST = settings(
-    max_examples=60,
+    max_examples=max(60, _AT_LEAST),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
@@ -379,7 +382,7 @@ def test_seeds_are_read_whole() -> None:
         assert result.events and result.complete and not result.warnings, (name, result)
 
 
-@settings(FAST, max_examples=150)
+@settings(FAST, max_examples=max(150, _AT_LEAST))
 @given(data=st.data(), name=st.sampled_from(sorted(SEEDS)), cross=st.booleans())
 def test_damaged_documents(data: st.DataObject, name: str, cross: bool) -> None:
     # each reader also gets the other format's documents: detection must not crash either
@@ -550,7 +553,7 @@ def calendar(draw: st.DrawFn) -> bytes:
     return (ending.join(lines) + ending).encode("utf-8")
 
 
-@settings(FAST, max_examples=200)
+@settings(FAST, max_examples=max(200, _AT_LEAST))
 @given(doc=calendar(), timezone=st.sampled_from([None, "Europe/Berlin", "Not/A_Zone", "UTC"]))
 def test_generated_calendars(doc: bytes, timezone: str | None) -> None:
     read("ical", doc, SourceDefaults(source="prop", timezone=timezone))
