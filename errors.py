@@ -76,16 +76,3 @@ class InvalidEvent(TechcalError):
         self.source_uid = source_uid
         self.problem = problem
         super().__init__(f"event {source_uid!r} from {source}: {problem}")
-
-
-class NotAvailableYet(TechcalError):
-    """A command of the contract that this version does not implement yet."""
-
-    exit_code = 2
-
-    def __init__(self, command: str) -> None:
-        self.command = command
-        super().__init__(
-            f"`techcal {command}` is not available yet in this version; "
-            "see README.md for what works today"
-        )
