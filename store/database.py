@@ -18,7 +18,6 @@ if TYPE_CHECKING:
 #: PRAGMA application_id of every techcal database ("TCAL"), so that a
 #: techcal file is recognised from its header alone (sqlite.org/fileformat).
 APPLICATION_ID = 0x5443414C
-_SQLITE_MAGIC = b"SQLite format 3\x00"
 #: how long a writer waits for another process's transaction (ms)
 BUSY_TIMEOUT_MS = 30_000
 
@@ -50,15 +49,19 @@ def check_db_file(path: Path) -> None:
     if path.is_dir():
         raise NotATechcalDatabase(path, "it is a directory, not a database file")
     try:
-        with path.open("rb") as fh:
-            header = fh.read(100)
+        size = path.stat().st_size
     except OSError as exc:
         raise NotATechcalDatabase(path, f"cannot read it ({exc.strerror})") from None
-    if not header:
+    if not size:
         return  # an empty file is an empty SQLite database: safe to set up
-    if not header.startswith(_SQLITE_MAGIC) or len(header) < 100:
-        raise NotATechcalDatabase(path, "it is not an SQLite database")
-    app_id = int.from_bytes(header[68:72], "big")
+    if not os.access(path, os.R_OK):
+        raise NotATechcalDatabase(path, "cannot read it (Permission denied)")
+    # The header is read through SQLite, never with open(): closing a file
+    # descriptor drops every POSIX lock this process holds on the file, the
+    # locks of its open SQLite connections included, and another process may
+    # then delete a WAL that still holds their commits (seen: a crawl's
+    # writes lost while `techcal serve` checked the file for each request).
+    app_id = _application_id(path)
     if app_id == APPLICATION_ID:
         return
     if app_id != 0:
@@ -71,6 +74,22 @@ def check_db_file(path: Path) -> None:
         raise NotATechcalDatabase(
             path, f"it is another program's SQLite database (tables: {shown})"
         )
+
+
+def _application_id(path: Path) -> int:
+    """Return the file's ``PRAGMA application_id``, read by SQLite (see check_db_file)."""
+    uri = path.resolve().as_uri() + "?mode=ro"
+    try:
+        conn = sqlite3.connect(uri, uri=True)
+        try:
+            value: int = conn.execute("PRAGMA application_id").fetchone()[0]
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        if "not a database" in str(exc):
+            raise NotATechcalDatabase(path, "it is not an SQLite database") from None
+        raise NotATechcalDatabase(path, f"SQLite cannot read it ({exc})") from None
+    return value
 
 
 def _table_names_readonly(path: Path) -> list[str]:
@@ -251,18 +270,24 @@ def write_transaction(conn: sqlite3.Connection) -> Iterator[None]:
 
 @contextmanager
 def _migration_lock(db_path: Path) -> Iterator[None]:
-    """Hold an exclusive flock(2) on the database file while migrating.
+    """Hold an exclusive flock(2) on the database's folder while migrating.
 
-    flock locks are separate from the POSIX record locks SQLite takes, so this
-    only orders techcal processes among themselves. Where there is no flock
-    (Windows), migrations rely on SQLite's own locking alone.
+    This only orders techcal processes among themselves. The folder, not the
+    file: closing a descriptor of the database file would drop every POSIX
+    lock this process's SQLite connections hold on it (see check_db_file).
+    Where there is no flock (Windows), migrations rely on SQLite's own
+    locking alone.
     """
     try:
         import fcntl
     except ImportError:
         yield
         return
-    fd = os.open(db_path, os.O_RDONLY)
+    try:
+        fd = os.open(db_path.resolve().parent, os.O_RDONLY)
+    except OSError:
+        yield
+        return
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

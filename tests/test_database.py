@@ -202,3 +202,36 @@ def test_processes_opening_a_new_database_at_once_all_succeed(tmp_path):
 def test_the_light_list_of_migration_names_is_complete():
     # open_reader trusts MIGRATION_NAMES to skip sqlite-utils on the search path
     assert set(MIGRATION_NAMES) == known_migrations()
+
+
+def test_checking_a_file_keeps_the_locks_of_open_connections(tmp_path):
+    """Closing a file descriptor drops all of a process's POSIX locks on that file.
+
+    A check that opened the database file itself while this process held an
+    SQLite connection let another process, closing its own connection, think
+    it was the last one and delete the WAL (seen: a crawl's commits lost
+    while `techcal serve` checked the file for each request). The check
+    reads through SQLite, which keeps its descriptors while locks are held.
+    """
+    import subprocess
+    import sys
+
+    from techcal.store.database import check_db_file, open_store
+
+    path = tmp_path / "techcal.db"
+    wal = tmp_path / "techcal.db-wal"
+    db = open_store(path)
+    db.conn.execute("SELECT count(*) FROM sources").fetchone()
+    other = (
+        "import sqlite3, sys\n"
+        "c = sqlite3.connect(sys.argv[1])\n"
+        "c.execute(\"INSERT INTO meta (key, value) VALUES (?, 'x')\", (sys.argv[2],))\n"
+        "c.commit()\n"
+        "c.close()\n"
+    )
+    subprocess.run([sys.executable, "-c", other, str(path), "one"], check=True)
+    assert wal.exists()  # we are still connected: the other process was not the last
+    check_db_file(path)
+    subprocess.run([sys.executable, "-c", other, str(path), "two"], check=True)
+    assert wal.exists()  # and still after the check
+    db.conn.close()
