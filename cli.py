@@ -930,7 +930,8 @@ def publish(app: App, directory: Path, base_url: str) -> None:
     """Write a static site of feeds for any static host.
 
     DIRECTORY gets index.html, all.ics/.atom/.json, and one .ics and .atom
-    per topic and per kind with upcoming events; subscribe links point
+    per topic, per kind with upcoming events and per saved subscription
+    (its filters only, never its targets); subscribe links point
     under --base-url. Files that did not change keep their bytes and
     modification time, so a sync tool uploads only what changed.
 
@@ -947,8 +948,12 @@ def publish(app: App, directory: Path, base_url: str) -> None:
     now = datetime.now(UTC)
     conn = app.db.conn
     _render_pending(conn, now)
+    from techcal.notifier.subscriptions import load_subscriptions
+
+    # one feed per saved subscription too: its filters, not its targets
+    extra = {sub.name: sub.query(now) for sub in load_subscriptions(conn)}
     try:
-        report = publish_site(conn, directory, base_url, now=now)
+        report = publish_site(conn, directory, base_url, now=now, extra=extra)
     except OSError as exc:
         raise click.FileError(str(exc.filename or directory), exc.strerror or str(exc)) from None
     click.echo(

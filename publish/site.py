@@ -4,7 +4,9 @@ Google Calendar and Outlook fetch subscribed feeds from their own servers,
 so a feed on 127.0.0.1 only serves desktop clients. This writes, under one
 folder: ``index.html`` (the page, with subscribe links under the base URL),
 ``all.ics`` / ``all.atom`` / ``all.json``, and ``topics/SLUG.ics|.atom`` and
-``kinds/KIND.ics|.atom`` for each topic and kind with upcoming events.
+``kinds/KIND.ics|.atom`` for each topic and kind with upcoming events, and
+``subscriptions/NAME.ics|.atom`` for each saved subscription (its filters
+only: its targets are never written).
 
 A file whose bytes would not change is not touched (same bytes, same
 modification time), so rsync, ``aws s3 sync`` or a Git commit upload only
@@ -27,7 +29,7 @@ from techcal.publish.page import Links, render_page
 from techcal.store.query import Query
 
 #: what a feed's file name may be made of
-_SAFE_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 @dataclass

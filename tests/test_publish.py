@@ -576,3 +576,25 @@ def test_utc_named_zones_need_no_vtimezone(store):
     assert b"TZID:UTC" not in body
     assert b"DTSTART:20261209T170000Z\r\n" in body
     assert icalendar.Calendar.from_ical(body).get_missing_tzids() == set()
+
+
+def test_publish_writes_a_feed_per_saved_subscription(store, db_path, runner, tmp_path):
+    from techcal.notifier.subscriptions import Subscription, add_subscription
+    from techcal.store.gazetteer import Place
+
+    sub = Subscription(
+        name="Berlin-Python", targets=["json://user:s3cret@127.0.0.1:9/x"], topics=("python",),
+        near=Place(name="Berlin", lat=52.52, lon=13.405),
+    )  # fmt: skip
+    add_subscription(store.conn, sub, now=NOW)
+    store.conn.close()
+    site = tmp_path / "site"
+    result = runner.invoke(
+        cli, ["--db", str(db_path), "publish", str(site), "--base-url", "https://ev.example/"]
+    )
+    assert result.exit_code == 0, result.output
+    feed = site / "subscriptions" / "Berlin-Python.ics"
+    assert feed.exists() and (site / "subscriptions" / "Berlin-Python.atom").exists()
+    everything = b"".join(p.read_bytes() for p in site.rglob("*") if p.is_file())
+    assert b"s3cret" not in everything
+    assert "Subscription: Berlin-Python" in (site / "index.html").read_text()
