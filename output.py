@@ -87,18 +87,14 @@ def when(hit: Hit, tz: tzinfo, *, now: datetime) -> str:
 def event_when(event: dict[str, Any], moment: str | None = None) -> str:
     """Return "Thu 3 Dec 2026, 18:30 PST" in the event's own zone (its start, or ``moment``)."""
     from datetime import UTC, date
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from techcal.feeds.jsonld import zone_named
 
     value = datetime.fromisoformat(moment or event["start"])
     if event["all_day"]:
         day: date = value.date()
         return f"{day:%a} {day.day} {day:%b %Y} (all day)"
-    zone: tzinfo | None = None
-    if event["timezone"]:
-        try:
-            zone = ZoneInfo(event["timezone"])
-        except (ZoneInfoNotFoundError, ValueError):
-            zone = None
+    zone: tzinfo | None = zone_named(event["timezone"])
     if zone is None:
         # no zone name: the source's own offset, as stored (UTC when it gave UTC)
         local = value if value.utcoffset() is not None else value.replace(tzinfo=UTC)

@@ -21,9 +21,10 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from icalendar import Calendar, Event, Timezone, vCalAddress, vDuration
+
+from techcal.feeds.jsonld import zone_named
 
 PRODID = "-//techcal//techcal 0.1//EN"
 #: bump when vevent() writes anything differently: stored blocks are dropped
@@ -33,20 +34,11 @@ DEFAULT_TTL = timedelta(hours=1)
 _END = "END:VCALENDAR\r\n"
 
 
-def _zone(name: str | None) -> ZoneInfo | None:
-    if not name:
-        return None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
-
-
 def _when(text: str, zone: str | None, all_day: bool) -> date | datetime:
     moment = datetime.fromisoformat(text)
     if all_day:
         return moment.date()
-    tz = None if zone in _UTC_NAMES else _zone(zone)
+    tz = None if zone in _UTC_NAMES else zone_named(zone)
     return moment.astimezone(tz if tz is not None else UTC)
 
 
@@ -55,7 +47,7 @@ _UTC_NAMES = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Etc/Zulu", "Zulu", 
 
 def event_zone(event: dict[str, Any]) -> str | None:
     """Return the TZID a stored event is written in (None: UTC or all-day)."""
-    if event["all_day"] or event["timezone"] in _UTC_NAMES or _zone(event["timezone"]) is None:
+    if event["all_day"] or event["timezone"] in _UTC_NAMES or zone_named(event["timezone"]) is None:
         return None
     return str(event["timezone"])
 

@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from techcal.notifier.messages import RESENT, Message, render
-from techcal.notifier.subscriptions import Subscription, load_config, load_subscriptions, mask
+from techcal.notifier.subscriptions import load_config, load_subscriptions, mask
 
 #: after this many failed attempts, `subscribe list` shows the target as failing
 FAILING_AFTER = 3
@@ -80,6 +80,7 @@ class Delivery:
     message: Message
     attempts: int
     resend: bool
+    apprise_config: str | None = None
     owner: str | None = None
     done: set[str] = field(default_factory=set)
 
@@ -169,7 +170,7 @@ def prepare(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> list[Deliv
     """Return the messages of delivery rows, written from the events as they are now."""
     from techcal.notifier.match import _load_events
 
-    subs = {s.id: s for s in load_subscriptions(conn)}
+    subs = {s.id: s for s in load_subscriptions(conn, {r[4] for r in rows})}
     events = {e["id"]: e for e in _load_events(conn, [r[5] for r in rows if r[5]])}
     cache: dict[int, Message] = {}
     out = []
@@ -193,6 +194,7 @@ def prepare(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> list[Deliv
                 message,
                 attempts,
                 resend,
+                apprise_config=sub.apprise_config,
                 owner=owner,
                 done=set(json.loads(done or "[]")),
             )
@@ -213,16 +215,12 @@ def deliver(
     rows = pending(conn, now)
     if limit is not None:
         rows = rows[:limit]
-    configs = {s.id: s.apprise_config for s in load_subscriptions(conn)}
-    subs_by_name: dict[str, Subscription] = {s.name: s for s in load_subscriptions(conn)}
     failed_targets: set[str] = set()
     me = owner_name()
     for item in prepare(conn, rows):
         if item.target in failed_targets:
             report.deferred += 1
             continue
-        sub = subs_by_name.get(item.subscription)
-        config = configs.get(sub.id) if sub is not None else None
         # claim it: only if nobody claimed it since we looked (another notify
         # running at the same time gets rowcount 0 and leaves it)
         claimed = conn.execute(
@@ -243,7 +241,7 @@ def deliver(
             continue
         done = item.done
         try:
-            ok, error, done = send(item.target, item.message, config, item.done)
+            ok, error, done = send(item.target, item.message, item.apprise_config, item.done)
         except Exception as exc:  # noqa: BLE001 - a plugin's crash is one failed delivery
             ok, error = False, f"{type(exc).__name__}: {exc}".replace(item.target, "****")
         stamp = datetime.now(UTC)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -205,9 +205,18 @@ _FIELDS = (
 _COLUMNS = "id, " + ", ".join(_FIELDS)
 
 
-def load_subscriptions(conn: sqlite3.Connection) -> list[Subscription]:
-    """Return every subscription, by name."""
-    rows = conn.execute(f"SELECT {_COLUMNS} FROM subscriptions ORDER BY name")
+def load_subscriptions(
+    conn: sqlite3.Connection, ids: Iterable[int] | None = None
+) -> list[Subscription]:
+    """Return every subscription (or those with these ``ids``), by name."""
+    if ids is None:
+        rows = conn.execute(f"SELECT {_COLUMNS} FROM subscriptions ORDER BY name")
+    else:
+        rows = conn.execute(
+            f"SELECT {_COLUMNS} FROM subscriptions"
+            " WHERE id IN (SELECT value FROM json_each(?)) ORDER BY name",
+            (json.dumps(sorted(set(ids))),),
+        )
     return [Subscription.from_row(row) for row in rows]
 
 
