@@ -363,9 +363,21 @@ def import_(app: App, files: tuple[Path, ...], source_name: str | None) -> None:
         click.echo(
             f"{done.path} -> {done.source} ({done.type}): {len(done.read.events)} read; {counts}"
         )
-        for warning in done.read.warnings + done.stored.rejected:
-            click.echo(f"  warning: {warning}", err=True)
+        _warn_capped(done.source, done.read.warnings + done.stored.rejected,
+                     more=getattr(done.read, "more_warnings", 0))  # fmt: skip
     _tidy(app)
+
+
+def _warn_capped(source: str, warnings: list[str], *, more: int = 0) -> None:
+    """Print a source's warnings, one line each naming it, at most as many as a crawl shows."""
+    from techcal.crawler.report import MAX_WARNINGS
+    from techcal.output import visible
+
+    for warning in warnings[:MAX_WARNINGS]:
+        click.echo(f"  warning: {source}: {visible(warning)}", err=True)
+    rest = len(warnings) - MAX_WARNINGS + more
+    if rest > 0:
+        click.echo(f"  warning: {source}: … and {rest:,} more", err=True)
 
 
 # ------------------------------------------------- commands of later issues
@@ -640,9 +652,9 @@ def search(app: App, fmt: str, limit: int, tz: str | None, **filters: Any) -> No
         body = calendar(((h.event, names(h)) for h in hits), name=feed_name(query))
         click.echo(body.decode("utf-8").replace("\r\n", "\n"), nl=False)
     elif hits:
-        from techcal.output import to_table
+        from techcal.output import terminal_width, to_table
 
-        click.echo(to_table(hits, shown_tz, now=now))
+        click.echo(to_table(hits, shown_tz, now=now, width=terminal_width()))
     else:
         click.echo("no events match", err=True)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import threading
@@ -114,6 +115,13 @@ class Demo:
         self.db = db
         self.echo = echo
 
+    def child_env(self) -> dict[str, str]:
+        """Return the children's environment: tables fit this terminal when there is one."""
+        env = os.environ.copy()
+        if sys.stdout.isatty() and "TECHCAL_COLUMNS" not in env:
+            env["TECHCAL_COLUMNS"] = str(shutil.get_terminal_size((100, 24)).columns)
+        return env
+
     def techcal(self, *args: str, show: bool = True, check: bool = True) -> str:
         """Run ``techcal --db DB ARGS`` in a child process; print and return its output."""
         if show:
@@ -125,7 +133,7 @@ class Demo:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,  # in the order a terminal shows them
                 text=True,
-                env=os.environ.copy(),
+                env=self.child_env(),
                 timeout=300,
             )
         except subprocess.TimeoutExpired:

@@ -13,12 +13,16 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import re
 import shutil
+import sys
 import textwrap
 from collections.abc import Iterable
 from datetime import datetime, tzinfo
 from typing import Any
 
+from techcal.store.clean import web_url
 from techcal.store.search import Hit
 
 #: the JSON fields of an event, in order
@@ -46,9 +50,12 @@ def hit_to_json(hit: Hit, tz: tzinfo | None = None) -> dict[str, Any]:
     """Return the JSON object of one result."""
     event = hit.event
     data = {name: event[name] for name in JSON_FIELDS}
+    # writers stay strict whatever the store holds: only http(s) links go out
+    data["url"] = web_url(data["url"])
+    data["online_url"] = web_url(data["online_url"])
     data["start"] = _moment(event["start"], tz, event["all_day"])
     data["end"] = _moment(event["end"], tz, event["all_day"])
-    data["sources"] = hit.sources
+    data["sources"] = [{**s, "url": web_url(s.get("url"))} for s in hit.sources]
     if hit.distance_km is not None:
         data["distance_km"] = round(hit.distance_km, 2)
     return data
@@ -116,14 +123,54 @@ def where(event: dict[str, Any]) -> str:
     return place or "?"
 
 
-def _cut(text: str, width: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+#: characters a terminal acts on instead of showing: C0 and C1 controls, DEL, and
+#: the bidirectional overrides that make text read differently than it is stored
+_UNSHOWABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def visible(text: str) -> str:
+    r"""Return ``text`` with what a terminal would act on escaped, so it is shown, not obeyed.
+
+    >>> visible("Meetup\x1b[2Jnight")
+    'Meetup\\x1b[2Jnight'
+    """
+    return _UNSHOWABLE.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def _cell(text: str) -> str:
+    """Return a table cell: one line, whitespace runs collapsed, controls escaped."""
+    return visible(" ".join(text.split()))
+
+
+def _cut(text: str, width: int | None) -> str:
+    if width is None or len(text) <= width:
+        return text
+    return text[: max(width - 1, 0)] + "…"
+
+
+def terminal_width() -> int | None:
+    """Return the width of the terminal standard output goes to, or None when it is not one.
+
+    A pipe or a file gets whole cells (as khal and sqlite-utils do): cutting
+    titles to fit a screen nobody looks at would lose them for ``grep``.
+    ``TECHCAL_COLUMNS`` asks for a width anyway: the demo, which shows its
+    children's output on its own terminal through a pipe, sets it.
+    """
+    asked = os.environ.get("TECHCAL_COLUMNS", "")
+    if asked.isdigit() and int(asked) > 0:
+        return int(asked)
+    if not sys.stdout.isatty():
+        return None
+    return shutil.get_terminal_size((100, 24)).columns
 
 
 def to_table(hits: list[Hit], tz: tzinfo, *, now: datetime, width: int | None = None) -> str:
-    """Return the results as an aligned table that fits ``width`` columns."""
-    width = width or shutil.get_terminal_size((100, 24)).columns
+    """Return the results as an aligned table that fits ``width`` columns (None: whole cells)."""
     show_km = any(h.distance_km is not None for h in hits)
     rows = []
     for hit in hits:
@@ -136,10 +183,10 @@ def to_table(hits: list[Hit], tz: tzinfo, *, now: datetime, width: int | None = 
             [
                 str(hit.id),
                 when(hit, tz, now=now),
-                title,
-                where(event),
+                _cell(title),
+                _cell(where(event)),
                 km,
-                ",".join(event["topics"]),
+                _cell(",".join(event["topics"])),
             ]
         )
     headers = ["id", "when", "title", "where", "km", "topics"]
@@ -150,16 +197,8 @@ def to_table(hits: list[Hit], tz: tzinfo, *, now: datetime, width: int | None = 
     # fixed columns keep their width; title, where and topics share the rest
     fixed = [0, 1] + ([4] if show_km else [])
     widths = [max(len(headers[i]), *(len(r[i]) for r in rows)) for i in range(len(headers))]
-    flexible = [i for i in range(len(headers)) if i not in fixed]
-    spare = width - sum(widths[i] for i in fixed) - 2 * (len(headers) - 1)
-    shares = {flexible[0]: 0.5, flexible[1]: 0.3, flexible[2]: 0.2}
-    for i in flexible:
-        widths[i] = max(min(widths[i], int(spare * shares[i])), len(headers[i]))
-    # give what a narrow column leaves unused to the title
-    used = sum(widths) + 2 * (len(headers) - 1)
-    if used < width:
-        natural = max(len(headers[flexible[0]]), *(len(r[flexible[0]]) for r in rows))
-        widths[flexible[0]] = min(natural, widths[flexible[0]] + width - used)
+    if width is not None:
+        _fit(widths, headers, rows, fixed, width)
     lines = []
     for row in [headers, *rows]:
         cells = [_cut(cell, widths[i]) for i, cell in enumerate(row)]
@@ -171,14 +210,31 @@ def to_table(hits: list[Hit], tz: tzinfo, *, now: datetime, width: int | None = 
     return "\n".join(lines)
 
 
+def _fit(
+    widths: list[int], headers: list[str], rows: list[list[str]], fixed: list[int], width: int
+) -> None:
+    """Shrink the flexible columns of ``widths`` so a row fits ``width`` columns."""
+    flexible = [i for i in range(len(headers)) if i not in fixed]
+    spare = width - sum(widths[i] for i in fixed) - 2 * (len(headers) - 1)
+    shares = {flexible[0]: 0.5, flexible[1]: 0.3, flexible[2]: 0.2}
+    for i in flexible:
+        widths[i] = max(min(widths[i], int(spare * shares[i])), len(headers[i]))
+    # give what a narrow column leaves unused to the title
+    used = sum(widths) + 2 * (len(headers) - 1)
+    if used < width:
+        natural = max(len(headers[flexible[0]]), *(len(r[flexible[0]]) for r in rows))
+        widths[flexible[0]] = min(natural, widths[flexible[0]] + width - used)
+
+
 def to_text(hit: Hit, tz: tzinfo, *, now: datetime) -> str:
     """Return one event in full, with every source that lists it (``techcal show``)."""
     event = hit.event
-    lines = [event["title"], "=" * min(len(event["title"]), 78)]
+    title = _cell(event["title"])
+    lines = [title, "=" * min(len(title), 78)]
 
     def add(label: str, value: object) -> None:
         if value not in (None, "", []):
-            lines.append(f"{label + ':':<12}{value}")
+            lines.append(f"{label + ':':<12}{_cell(str(value))}")
 
     start = when(hit, tz, now=now)
     end = hit.end
@@ -214,15 +270,16 @@ def to_text(hit: Hit, tz: tzinfo, *, now: datetime) -> str:
     if event["description"]:
         lines.append("")
         for paragraph in event["description"].splitlines():
-            lines.extend(textwrap.wrap(paragraph, 78) or [""])
+            lines.extend(textwrap.wrap(visible(paragraph), 78) or [""])
     lines.append("")
     lines.append(f"sources ({len(hit.sources)}):")
     for source in hit.sources:
         gone = " [no longer listed]" if source["removed"] else ""
-        lines.append(f"  {source['name']} ({source['kind']}){gone}")
-        lines.append(f"    title: {source['title']}")
+        lines.append(f"  {_cell(source['name'])} ({source['kind']}){gone}")
+        lines.append(f"    title: {_cell(source['title'])}")
         lines.append(f"    start: {source['start']}")
         if source["url"]:
-            lines.append(f"    url:   {source['url']}")
-        lines.append(f"    entry: {source['source_uid']}  (first seen {source['first_seen']})")
+            lines.append(f"    url:   {_cell(source['url'])}")
+        entry = _cell(source["source_uid"])
+        lines.append(f"    entry: {entry}  (first seen {source['first_seen']})")
     return "\n".join(lines)

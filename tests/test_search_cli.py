@@ -112,6 +112,85 @@ def test_table_fits_the_terminal(runner, store):
         assert len(table.splitlines()) == len(hits) + 1
 
 
+LONG_TITLE = "PLUG: Tracing the Linux kernel with eBPF, bpftrace and a room full of questions"
+
+
+def _add_long_title(db_path):
+    from techcal.store import open_store
+
+    db = open_store(db_path)
+    add_source(db, Source(name="ebpf", url="https://ebpf.example/e.ics", city="Berlin"))
+    upsert_events(db, "ebpf", [make_event(9, source="ebpf", title=LONG_TITLE, end=None,
+                                          start=_at("2027-03-17T19:00:00+01:00"))], now=NOW)
+    db.conn.close()  # fmt: skip
+
+
+def _techcal(db_path, *args, **run_args):
+    return subprocess.run(
+        [sys.executable, "-m", "techcal.cli", "--db", str(db_path), *args],
+        env={k: v for k, v in os.environ.items() if k != "TECHCAL_COLUMNS"},
+        timeout=60, **run_args,
+    )  # fmt: skip
+
+
+def test_a_pipe_gets_whole_cells_whatever_the_width(store):
+    _add_long_title(store)
+    done = _techcal(store, "search", *MARCH, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert LONG_TITLE in done.stdout and "…" not in done.stdout
+    line = next(x for x in done.stdout.splitlines() if LONG_TITLE in x)
+    assert len(line) > 100  # wider than any default, so nothing was fitted
+
+
+def test_a_terminal_gets_a_table_that_fits_its_width(store):
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    _add_long_title(store)
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 60, 0, 0))
+    try:
+        done = _techcal(store, "search", *MARCH, stdout=follower, stderr=subprocess.PIPE)
+        os.close(follower)
+        out = b""
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO: the child closed its side
+                break
+            if not chunk:
+                break
+            out += chunk
+    finally:
+        os.close(leader)
+    assert done.returncode == 0, done.stderr
+    lines = out.decode("utf-8").replace("\r\n", "\n").splitlines()
+    assert len(lines) == 6  # the header and five events
+    assert max(len(x) for x in lines) <= 60
+    assert any("Wed 17 Mar" in x and "PLUG: T" in x and "…" in x for x in lines), lines
+
+
+def test_terminal_output_shows_control_characters_escaped(runner, store):
+    import sqlite3
+
+    # written straight into the store, as a database from before cleaning at normalisation
+    conn = sqlite3.connect(store)
+    hostile = "Rust\x1b]0;owned\x07 Berlin\x1b[2J \u202eevil\x9b1m"
+    conn.execute("UPDATE events SET title = ?, description = ? WHERE id = 4",
+                 (hostile, "line one\x1b[31m red"))  # fmt: skip
+    conn.commit()
+    conn.close()
+    table = run(runner, store, "search", *MARCH)
+    shown = run(runner, store, "show", "4")
+    for result in (table, shown):
+        assert result.exit_code == 0, result.output
+        assert not any(c in result.output for c in "\x1b\x07\x9b\u202e"), result.output
+        assert "Rust\\x1b]0;owned\\x07 Berlin\\x1b[2J \\u202eevil\\x9b1m" in result.output
+    assert "line one\\x1b[31m red" in shown.output
+
+
 def test_json_has_the_contract_fields_with_offsets(runner, store):
     result = run(runner, store, "search", *MARCH, "--format", "json")
     assert result.exit_code == 0, result.output
