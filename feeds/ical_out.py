@@ -25,6 +25,7 @@ from typing import Any
 from icalendar import Calendar, Event, Timezone, vCalAddress, vDuration
 
 from techcal.feeds.jsonld import zone_named
+from techcal.store.clean import web_url
 
 PRODID = "-//techcal//techcal 0.1//EN"
 #: bump when vevent() writes anything differently: stored blocks are dropped
@@ -50,14 +51,6 @@ def event_zone(event: dict[str, Any]) -> str | None:
     if event["all_day"] or event["timezone"] in _UTC_NAMES or zone_named(event["timezone"]) is None:
         return None
     return str(event["timezone"])
-
-
-def web_url(url: str | None) -> str | None:
-    """Return ``url`` when it is an http(s) link; a ``javascript:`` or ``data:`` one is dropped."""
-    if not url:
-        return None
-    scheme = url.split(":", 1)[0].strip().lower() if ":" in url else ""
-    return url if scheme in ("http", "https") else None
 
 
 def vevent(event: dict[str, Any], source_names: Sequence[str] = ()) -> Event:

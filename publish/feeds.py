@@ -24,7 +24,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from techcal.feeds.ical_out import assemble, event_block, event_zone, render_key, web_url
+from techcal.feeds.ical_out import assemble, event_block, event_zone, render_key
+from techcal.store.clean import web_url
 from techcal.store.query import Query, build_query
 from techcal.store.search import _SELECT, Hit, row_to_event, search
 

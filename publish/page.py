@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 from techcal.event import KINDS
-from techcal.feeds.ical_out import web_url
+from techcal.store.clean import web_url
 from techcal.store.search import Hit
 
 

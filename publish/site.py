@@ -12,13 +12,23 @@ A file whose bytes would not change is not touched (same bytes, same
 modification time), so rsync, ``aws s3 sync`` or a Git commit upload only
 what changed. A topic's feed stays (empty) once its events are past: people
 subscribed to it should get an empty calendar, not a 404.
+
+The site is whole or not at all: it is written into a staging folder beside
+the old one (the old site's files hard-linked in, so what the publish leaves
+alone, a host's ``CNAME`` or a ``.git`` folder included, stays, with its
+modification time), and the two are swapped only once everything is
+written. A failure leaves the old site as it was; a web server or sync tool
+never sees half of a new one.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import re
+import shutil
 import sqlite3
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -61,6 +71,92 @@ def write_if_changed(path: Path, data: bytes) -> bool:
     return True
 
 
+class Staging:
+    """A copy of ``directory`` to write a new site into, swapped in by :meth:`commit`."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        if directory.exists() and not directory.is_dir():
+            raise NotADirectoryError(20, "not a folder", str(directory))
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        self.path = Path(
+            tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.publish-")
+        )
+        try:
+            if directory.is_dir():
+                os.chmod(self.path, directory.stat().st_mode & 0o7777)
+                _link_tree(directory, self.path)
+            else:
+                os.chmod(self.path, 0o755)  # a site is for the public
+        except BaseException:
+            self.discard()
+            raise
+
+    def put(self, relative: str, data: bytes) -> bool:
+        """Stage ``data`` as ``relative``; return False when the old site has exactly it."""
+        path = self.path / relative
+        try:
+            if path.stat().st_size == len(data) and path.read_bytes() == data:
+                return False  # the old file, linked in: same bytes, same modification time
+        except FileNotFoundError:
+            pass
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # a new inode: the old site's file (the same inode until now) keeps its bytes
+        write_if_changed(path, data)
+        return True
+
+    def commit(self) -> None:
+        """Put the staged site in place of the old one, in one step where the system can."""
+        if not self.directory.exists():
+            os.rename(self.path, self.directory)
+            return
+        if _exchange(self.path, self.directory):
+            shutil.rmtree(self.path, ignore_errors=True)  # now the old site
+            return
+        # no atomic exchange (not Linux, or a filesystem without it): two renames
+        old = Path(tempfile.mkdtemp(dir=self.directory.parent, prefix=f".{self.directory.name}.old-"))
+        os.rmdir(old)
+        os.rename(self.directory, old)
+        os.rename(self.path, self.directory)
+        shutil.rmtree(old, ignore_errors=True)
+
+    def discard(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+def _link_tree(source: Path, target: Path) -> None:
+    """Fill ``target`` with hard links to every file under ``source`` (copies where links fail)."""
+    for root, dirs, files in os.walk(source):
+        here = target / Path(root).relative_to(source)
+        for name in dirs:
+            if (Path(root) / name).is_symlink():
+                continue  # os.walk lists it; it is recreated below as the link it is
+            (here / name).mkdir()
+            shutil.copystat(Path(root) / name, here / name)
+        for name in files + [d for d in dirs if (Path(root) / name).is_symlink()]:
+            old, new = Path(root) / name, here / name
+            if old.is_symlink():
+                os.symlink(os.readlink(old), new)
+                continue
+            try:
+                os.link(old, new)
+            except OSError:
+                shutil.copy2(old, new)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux renameat2 RENAME_EXCHANGE); False when not possible."""
+    if sys.platform != "linux":
+        return False
+    libc = ctypes.CDLL(None, use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is None:
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    done = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
+    return done == 0
+
+
 def _upcoming(conn: sqlite3.Connection, sql: str, now: datetime) -> list[str]:
     return [row[0] for row in conn.execute(sql, (int(now.timestamp()),))]
 
@@ -73,7 +169,29 @@ def publish_site(
     now: datetime,
     extra: dict[str, Query] | None = None,
 ) -> SiteReport:
-    """Write the static site into ``directory``; ``extra`` adds named feeds (subscriptions)."""
+    """Write the static site into ``directory``, whole or not at all; ``extra`` adds named feeds.
+
+    ``extra`` maps names to queries (the saved subscriptions).
+    """
+    staging = Staging(directory)
+    try:
+        report = _write_site(conn, directory, staging, base_url, now=now, extra=extra or {})
+        staging.commit()
+    except BaseException:
+        staging.discard()
+        raise
+    return report
+
+
+def _write_site(
+    conn: sqlite3.Connection,
+    directory: Path,
+    staging: Staging,
+    base_url: str,
+    *,
+    now: datetime,
+    extra: dict[str, Query],
+) -> SiteReport:
     from techcal.store.search import search
     from techcal.store.topics import taxonomy
 
@@ -81,7 +199,7 @@ def publish_site(
     report = SiteReport()
 
     def put(relative: str, data: bytes) -> None:
-        changed = write_if_changed(directory / relative, data)
+        changed = staging.put(relative, data)
         (report.written if changed else report.unchanged).append(relative)
 
     def feeds_for(stem: str, query: Query) -> Links | None:
@@ -128,7 +246,7 @@ def publish_site(
         links = feeds_for(f"kinds/{kind}", Query(kinds=(kind,)))
         if links is not None:
             feeds.append((f"Kind: {kind}", links))
-    for name, query in sorted((extra or {}).items()):
+    for name, query in sorted(extra.items()):
         links = feeds_for(f"subscriptions/{name}", query)
         if links is not None:
             feeds.append((f"Subscription: {name}", links))

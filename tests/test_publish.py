@@ -551,6 +551,18 @@ def test_only_web_links_reach_the_feeds(store):
     assert b"javascript" not in body.lower()
     atom = atom_feed(store.conn, Query(), now=NOW).body
     assert b"javascript" not in atom.lower()
+    assert b"javascript" not in json_feed(store.conn, Query(), now=NOW).body.lower()
+    # links stored before normalisation checked them: every writer still keeps them out
+    with store.conn:
+        store.conn.execute("UPDATE events SET url = 'javascript:alert(1)',"
+                           " online_url = ' JavaScript:alert(2)'")  # fmt: skip
+        store.conn.execute("UPDATE provenance SET record = replace(record, 'https:', 'javascript:')")
+    for body in (
+        ics_feed(store.conn, _everything(store), now=NOW).body,
+        atom_feed(store.conn, Query(), now=NOW).body,
+        json_feed(store.conn, Query(), now=NOW).body,
+    ):
+        assert b"javascript" not in body.lower()
 
 
 def test_blocks_of_an_older_writer_are_not_used(store):
@@ -598,3 +610,57 @@ def test_publish_writes_a_feed_per_saved_subscription(store, db_path, runner, tm
     everything = b"".join(p.read_bytes() for p in site.rglob("*") if p.is_file())
     assert b"s3cret" not in everything
     assert "Subscription: Berlin-Python" in (site / "index.html").read_text()
+
+
+# -- hardening for a public deployment (issue 16) ---------------------------
+
+
+def _site_files(site):
+    return {
+        str(p.relative_to(site)): p.read_bytes() for p in sorted(site.rglob("*")) if p.is_file()
+    }
+
+
+def test_publish_is_whole_or_leaves_the_old_site(store, db_path, runner, tmp_path):
+    site = tmp_path / "site"
+    publish_site(store.conn, site, "https://ev.example/", now=NOW)
+    (site / "CNAME").write_text("ev.example\n")  # the host's own file: publish keeps it
+    # the next publish cannot finish: a file stands where the topic feeds go
+    for path in (site / "topics").iterdir():
+        path.unlink()
+    (site / "topics").rmdir()
+    (site / "topics").write_text("not a folder")
+    old = _site_files(site)
+    moved = _berlin_events()
+    moved[0].title = "Python Users Berlin: typing in depth"
+    upsert_events(store, "berlin", moved, now=NOW + timedelta(hours=1))
+    store.conn.close()
+    result = runner.invoke(
+        cli, ["--db", str(db_path), "publish", str(site), "--base-url", "https://ev.example/"]
+    )
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+    assert _site_files(site) == old  # not one file of the new site: all.ics is the old one
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".site.")]
+
+
+def test_publish_keeps_what_it_did_not_write_and_the_unchanged_files_themselves(store, tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "CNAME").write_text("ev.example\n")
+    (site / ".git").mkdir()
+    (site / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    (site / "latest.ics").symlink_to("all.ics")
+    publish_site(store.conn, site, "https://ev.example/", now=NOW)
+    inode = (site / "topics" / "linux.ics").stat().st_ino
+    moved = _berlin_events()
+    moved[0].title = "Python Users Berlin: typing in depth"
+    upsert_events(store, "berlin", moved, now=NOW + timedelta(hours=1))
+    second = publish_site(store.conn, site, "https://ev.example/", now=NOW)
+    assert "all.ics" in second.written and "topics/linux.ics" in second.unchanged
+    assert (site / "topics" / "linux.ics").stat().st_ino == inode
+    assert (site / "CNAME").read_text() == "ev.example\n"
+    assert (site / ".git" / "HEAD").read_text() == "ref: refs/heads/main\n"
+    assert os.readlink(site / "latest.ics") == "all.ics"
+    assert b"typing in depth" in (site / "latest.ics").read_bytes()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".site.")]
