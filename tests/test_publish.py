@@ -534,7 +534,7 @@ def test_search_ics_matches_the_feed_blocks(store):
 def test_an_event_whose_source_was_removed_stays_as_cancelled(store):
     from techcal.store.sources import remove_source
 
-    remove_source(store, "berlin")
+    remove_source(store, "berlin", now=NOW)
     events = _vevents(ics_feed(store.conn, _everything(store), now=NOW).body)
     berlin = [e for e in events.values() if "typing" in str(e["SUMMARY"])]
     assert len(berlin) == 1 and str(berlin[0]["STATUS"]) == "CANCELLED"
@@ -625,11 +625,10 @@ def test_publish_is_whole_or_leaves_the_old_site(store, db_path, runner, tmp_pat
     site = tmp_path / "site"
     publish_site(store.conn, site, "https://ev.example/", now=NOW)
     (site / "CNAME").write_text("ev.example\n")  # the host's own file: publish keeps it
-    # the next publish cannot finish: a file stands where the topic feeds go
-    for path in (site / "topics").iterdir():
-        path.unlink()
-    (site / "topics").rmdir()
-    (site / "topics").write_text("not a folder")
+    # the next publish cannot finish: a folder stands where its last file, the page, goes
+    (site / "index.html").unlink()
+    (site / "index.html").mkdir()
+    (site / "index.html" / "keep").write_text("old")
     old = _site_files(site)
     moved = _berlin_events()
     moved[0].title = "Python Users Berlin: typing in depth"
