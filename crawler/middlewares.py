@@ -1,6 +1,8 @@
-"""Downloader middlewares: retries that back off and respect ``Retry-After``.
+"""Downloader middlewares: public addresses only, and retries that respect ``Retry-After``.
 
-Scrapy's own RetryMiddleware retries at once. Servers that answer 429 or
+:class:`PublicAddressMiddleware` keeps what a source leads to on public
+addresses (see :mod:`techcal.crawler.addresses`). Scrapy's own
+RetryMiddleware retries at once. Servers that answer 429 or
 503 are asking us to slow down, so each retry here waits: the server's
 ``Retry-After`` when it gives one (up to ``RETRY_AFTER_MAX`` seconds; a
 longer wait gives up for this crawl and the source is tried again after
@@ -24,14 +26,26 @@ from scrapy.extensions.throttle import AutoThrottle
 from scrapy.http import Response
 from scrapy.robotstxt import RobotParser
 from scrapy.settings import BaseSettings
+from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.defer import Deferred
+from twisted.internet.error import DNSLookupError
 from w3lib.url import file_uri_to_path
+
+from techcal.crawler.addresses import (
+    NonPublicAddress,
+    PublicAddressResolver,
+    address_kind,
+    host_port,
+    ip_literal,
+)
 
 #: meta key: seconds to wait before this request is downloaded
 DELAY_KEY = "techcal_retry_delay"
 #: meta key: when the request (or the first try of a retried one) set out
 STARTED_KEY = "techcal_started"
+#: meta key: the registered URL of the source a request was made for
+ORIGIN_KEY = "techcal_origin"
 
 
 def retry_after_seconds(value: bytes | str | None, now: datetime | None = None) -> float | None:
@@ -170,3 +184,91 @@ class FileSizeMiddleware:
             return  # the file handler says what is wrong with it
         if size > self.max_bytes:
             raise IgnoreRequest(f"the file is larger than DOWNLOAD_MAXSIZE ({size} bytes)")
+
+
+class RefusedAddress(IgnoreRequest):
+    """A request a source led to, refused: it would reach a non-public address."""
+
+    def __init__(self, request: Request, why: str) -> None:
+        redirects = request.meta.get("redirect_urls") or []
+        if redirects:
+            text = f"{redirects[0]}: not fetched: it redirects to {request.url}, and {why}"
+        else:
+            text = f"{request.url}: not fetched: {why}"
+        super().__init__(text)
+
+
+class PublicAddressMiddleware:
+    """Refuse every request a source leads to that would reach a non-public address.
+
+    A source's registered URL may point anywhere, and so may the requests
+    to its host and port (its own pages, and its redirects there). Any
+    other request (a feed entry's link, a listing's pages, a redirect, a
+    robots.txt) must be http or https and reach a public address: an IP
+    literal is judged as written, a name by what it resolves to. This runs
+    before the robots.txt middleware, so a refused host is not even asked
+    for its robots.txt, and Scrapy's redirects come back through it as new
+    requests.
+
+    Names are resolved with the crawl's own resolver, whose cache the
+    connection then reads: the address checked is the address connected
+    to. When that is :class:`~techcal.crawler.addresses.PublicAddressResolver`
+    (the crawl's setting), it also refuses, at connection time, a
+    non-public answer for any name that is not a registered host, which
+    closes the window between this check and the connection (an answer
+    that left the cache and changed meanwhile).
+    """
+
+    def __init__(self) -> None:
+        #: the host and port of every registered URL seen (robots.txt requests carry no source)
+        self.own: set[tuple[str, int]] = set()
+
+    async def process_request(self, request: Request) -> None:
+        origin = request.meta.get(ORIGIN_KEY)
+        target = host_port(request.url)
+        if origin is not None:
+            own = host_port(origin)
+            if request.url == origin and not request.meta.get("redirect_urls"):
+                self._trust(own)
+                return  # the registered URL itself: its owner may point it anywhere
+            if target is not None and target == own:
+                return
+        elif target is not None and target in self.own:
+            return
+        if target is None:
+            raise RefusedAddress(request, "only http and https links are followed")
+        host = target[0]
+        literal = ip_literal(host)
+        if literal is not None:
+            kind = address_kind(literal)
+            if kind is not None:
+                raise RefusedAddress(request, f"{host} is a {kind} address")
+            return
+        try:
+            address = await maybe_deferred_to_future(_resolver().getHostByName(host))
+        except NonPublicAddress as exc:
+            raise RefusedAddress(request, exc.reason) from None
+        except DNSLookupError:
+            # the download fails the same way, with its retries and its
+            # message; the resolver still checks whatever it finds then
+            return
+        ip = ip_literal(address)
+        kind = address_kind(ip) if ip is not None else "unreadable"
+        if kind is not None:
+            # a registered host (trusted by the resolver) reached from elsewhere
+            raise RefusedAddress(request, f"{host} resolves to {address}, a {kind} address")
+
+    def _trust(self, own: tuple[str, int] | None) -> None:
+        if own is None:
+            return  # a file: source has no host of its own
+        self.own.add(own)
+        resolver = _resolver()
+        if isinstance(resolver, PublicAddressResolver):
+            resolver.trust(own[0])
+
+
+def _resolver() -> Any:
+    """Return the resolver the crawl's connections use (the reactor's)."""
+    from twisted.internet import reactor
+
+    return reactor.resolver  # type: ignore[attr-defined]

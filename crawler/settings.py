@@ -59,7 +59,13 @@ def crawl_settings(
         "RETRY_HTTP_CODES": [408, 429, 500, 502, 503, 504, 522, 524],
         "RETRY_BACKOFF_BASE": RETRY_BACKOFF_BASE,
         "RETRY_AFTER_MAX": RETRY_AFTER_MAX,
+        # what a source leads to stays on public addresses (crawler/addresses.py):
+        # checked per request before robots.txt is asked for, and by the
+        # resolver the connections use, so the check and the connection
+        # see one answer
+        "TWISTED_DNS_RESOLVER": "techcal.crawler.addresses.PublicAddressResolver",
         "DOWNLOADER_MIDDLEWARES": {
+            "techcal.crawler.middlewares.PublicAddressMiddleware": 40,
             "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
             "techcal.crawler.middlewares.SharedRobotsTxtMiddleware": 100,
             "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,

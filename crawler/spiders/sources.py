@@ -31,7 +31,12 @@ from twisted.python.failure import Failure
 
 from techcal.crawler.extract import Page, read_page
 from techcal.crawler.items import SourcePlan, SourceResult
-from techcal.crawler.middlewares import STARTED_KEY, retry_after_seconds
+from techcal.crawler.middlewares import (
+    ORIGIN_KEY,
+    STARTED_KEY,
+    RefusedAddress,
+    retry_after_seconds,
+)
 from techcal.crawler.settings import MAX_DEPTH, MAX_PAGES, REVISIT_HOURS
 from techcal.feeds.base import ReadResult
 from techcal.feeds.detect import detect_type
@@ -109,6 +114,8 @@ class _Run:
     """One source in flight: what its pages found so far."""
 
     plan: SourcePlan
+    #: the registered URL as requested: what the source leads to is checked against it
+    origin: str = ""
     pending: int = 0
     #: requests made for the source, its own URL included (the page budget)
     requested: int = 0
@@ -177,7 +184,7 @@ class SourcesSpider(scrapy.Spider):
         run.pending = 1
         run.requested = 1
         run.visited.add(url)
-        return Request(
+        request = Request(
             url,
             callback=self.parse_source,
             errback=self.source_failed,
@@ -192,6 +199,10 @@ class SourcesSpider(scrapy.Spider):
                 "dont_retry": url.startswith("file:"),
             },
         )
+        # Scrapy normalises the URL: the middleware compares the request's own
+        run.origin = request.url
+        request.meta[ORIGIN_KEY] = run.origin
+        return request
 
     def _follow(
         self, run: _Run, links: list[str], depth: int, *, listing: bool
@@ -220,7 +231,12 @@ class SourcesSpider(scrapy.Spider):
                 # detail pages before further listing pages: a long calendar
                 # spends its budget on events, not on empty months
                 priority=0 if listing else 1,
-                meta={"source": run.plan.source.name, DEPTH_KEY: depth, "listing": listing},
+                meta={
+                    "source": run.plan.source.name,
+                    ORIGIN_KEY: run.origin,
+                    DEPTH_KEY: depth,
+                    "listing": listing,
+                },
             )
 
     # ----------------------------------------------------------- callbacks
@@ -377,7 +393,13 @@ class SourcesSpider(scrapy.Spider):
         """One more page of a source failed: noted, and the source is not read whole."""
         request = failure.request  # type: ignore[attr-defined]
         run = self.runs[request.meta["source"]]
-        run.page_errors.append(describe_failure(failure, request.url))
+        if failure.check(RefusedAddress):
+            # the link, not the source, is at fault: a warning, and the
+            # source still counts as read whole (what that page gave before
+            # may be marked removed)
+            run.warnings.append(str(failure.value))
+        else:
+            run.page_errors.append(describe_failure(failure, request.url))
         if request.meta.get("listing"):
             run.listing_pending -= 1
             yield from self._listing_read(run)
@@ -424,7 +446,7 @@ class SourcesSpider(scrapy.Spider):
         """Return what the source's pages add up to."""
         outcome = run.outcome
         if outcome is not None and outcome.type != "html":
-            if not outcome.skipped and run.events:
+            if not outcome.skipped:
                 outcome.read.events.extend(_unique(run.events, outcome.read.events))
                 outcome.read.warnings.extend(run.warnings)
             return outcome
@@ -509,6 +531,8 @@ def describe_failure(failure: Failure, url: str) -> str:
     from twisted.internet import error as twisted_errors
 
     exc = failure.value
+    if isinstance(exc, RefusedAddress):
+        return str(exc)
     if isinstance(exc, HttpError):
         status = exc.response.status
         reason = _HTTP_REASONS.get(status, "")
