@@ -255,7 +255,9 @@ def sources_list(app: App, as_json: bool) -> None:
     for s in found:
         if s.last_error:
             wait = f"; next try after {s.next_due}" if s.next_due else ""
-            click.echo(f"  {s.name}: {s.last_error}{wait}")
+            from techcal.output import visible
+
+            click.echo(f"  {s.name}: {visible(s.last_error)}{wait}")
 
 
 def _last_crawl(source: Source) -> str:
@@ -527,6 +529,8 @@ def _topic_in_store(conn: sqlite3.Connection) -> Callable[[str], bool]:
 @contextmanager
 def crawl_progress(total: int, *, quiet: bool) -> Iterator[Callable[[Any], None] | None]:
     """Yield the per-source callback: a bar on a terminal, one line per source otherwise."""
+    from techcal.output import visible
+
     err = sys.stderr
     if quiet or total == 0:
         yield None
@@ -552,7 +556,8 @@ def crawl_progress(total: int, *, quiet: bool) -> Iterator[Callable[[Any], None]
                 )
             )
             click.echo(
-                f"[{done}/{total}] {line.source}: {line.status} ({detail}) {line.seconds:.1f}s",
+                f"[{done}/{total}] {line.source}: {line.status} ({visible(detail or '')})"
+                f" {line.seconds:.1f}s",
                 err=True,
             )
 
@@ -576,8 +581,11 @@ def echo_crawl_report(report: Any) -> None:
         problems = ([line.error] if line.error else []) + [
             w for w in line.warnings if w != line.error
         ]
+        from techcal.output import visible
+
         for problem in problems:
-            click.echo(f"  {line.source}: {problem}", err=True)
+            # a problem quotes what a server or file said: shown, never obeyed
+            click.echo(f"  {line.source}: {visible(problem)}", err=True)
     if report.not_due:
         click.echo(
             f"{len(report.not_due)} source(s) not due yet after repeated failures:"
