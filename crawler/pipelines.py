@@ -117,6 +117,7 @@ class StorePipeline:
             return SourceReport.of(item, status="error", error=item.error, failures=failures)
         stored = None
         warnings: list[str] = []
+        more = 0
         outcome = item.outcome
         # validators go with a body whose read was stored whole (304s and
         # unchanged bodies keep the ones stored before)
@@ -129,6 +130,7 @@ class StorePipeline:
             done = store_outcome(db, item.source, outcome, now=now, whole=item.whole)
             stored = done.stored
             warnings = done.read.warnings
+            more = done.read.more_warnings
         if item.listing_digest is not None:
             if not item.whole:
                 forget_listing_memo(db, name)  # the next crawl reads every page
@@ -148,7 +150,9 @@ class StorePipeline:
             now=now,
         )
         known = get_source(db, name).events if stored is None else None
-        return SourceReport.of(item, status=status, stored=stored, warnings=warnings, known=known)
+        return SourceReport.of(
+            item, status=status, stored=stored, warnings=warnings, known=known, more=more
+        )
 
 
 def _pages_problem(item: SourceResult) -> str | None:

@@ -50,8 +50,13 @@ class SourceReport:
         error: str | None = None,
         failures: int = 0,
         known: int | None = None,
+        more: int = 0,
     ) -> SourceReport:
-        """Return the report line of one stored (or failed) source result."""
+        """Return the report line of one stored (or failed) source result.
+
+        ``more`` counts the warnings the reader left out of ``warnings``; past
+        MAX_WARNINGS lines, the last one says how many more there were.
+        """
         problems = list(item.page_errors)
         problems += [f"dropped {n} record(s): {why}" for why, n in item.dropped.items()]
         if stored is not None:
@@ -70,7 +75,7 @@ class SourceReport:
             http_status=item.http_status,
             error=error or item.error,
             failures=failures,
-            warnings=(problems + list(warnings or []))[:MAX_WARNINGS],
+            warnings=_capped(problems + list(warnings or []), more),
         )
         if stored is not None:
             report.new = stored.new
@@ -170,3 +175,11 @@ class CrawlReport:
         )
         headers = ("source", "status", *_COUNTS, "time")
         return tabulate(rows, headers=headers, disable_numparse=True)
+
+
+def _capped(lines: list[str], more: int) -> list[str]:
+    """Return at most MAX_WARNINGS lines, the last saying how many were left out."""
+    if len(lines) + more <= MAX_WARNINGS:
+        return lines
+    kept = lines[: MAX_WARNINGS - 1]
+    return [*kept, f"… and {len(lines) + more - len(kept):,} more"]

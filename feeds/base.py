@@ -7,6 +7,7 @@ what it could not use is reported in ``warnings``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -15,6 +16,9 @@ from techcal.event import Event
 #: default expansion window for recurring events, around "now"
 WINDOW_BEFORE = timedelta(days=7)
 WINDOW_AFTER = timedelta(days=365)
+#: distinct warnings one read keeps; past them, warnings are only counted (a
+#: hostile file can name a million bad entries, and nobody reads past a few)
+MAX_WARNINGS = 100
 
 
 @dataclass(frozen=True)
@@ -34,7 +38,8 @@ class ReadResult:
     """Events read from one file, plus what the reader could not use."""
 
     events: list[Event] = field(default_factory=list)
-    #: one line each: what was skipped or guessed, naming the entry (UID, line, link)
+    #: one line each: what was skipped or guessed, naming the entry (UID, line, link);
+    #: distinct, at most MAX_WARNINGS of them when added with :meth:`warn`
     warnings: list[str] = field(default_factory=list)
     #: links of entries that carry no event data, for the crawler to visit
     pages: list[str] = field(default_factory=list)
@@ -45,6 +50,50 @@ class ReadResult:
     #: source uids of entries known unchanged since the previous read of the same
     #: body (incremental readers); their events are not repeated in ``events``
     unchanged: list[str] = field(default_factory=list)
+    #: warnings left out of ``warnings`` once it held MAX_WARNINGS: the list stays
+    #: small, this count says how many more there were (a repeat of a kept one, or
+    #: of the one just left out, is not counted)
+    more_warnings: int = 0
+    _kept_set: set[str] = field(default_factory=set, init=False, repr=False, compare=False)
+    _last_left_out: str | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        given = self.warnings
+        self.warnings = []
+        self.warn_all(given)
+
+    def warn(self, message: str) -> None:
+        """Keep ``message`` unless it repeats a kept one; once MAX_WARNINGS are kept, count it.
+
+        >>> result = ReadResult(warnings=[f"w{n}" for n in range(MAX_WARNINGS)])
+        >>> for message in ("w1", "x", "x", "y"):
+        ...     result.warn(message)
+        >>> len(result.warnings), result.more_warnings
+        (100, 2)
+        """
+        kept = self._kept()
+        if message in kept:
+            return
+        if len(self.warnings) < MAX_WARNINGS:
+            self.warnings.append(message)
+            kept.add(message)
+        elif message != self._last_left_out:
+            self.more_warnings += 1
+            self._last_left_out = message
+
+    def warn_all(self, messages: Iterable[str], more: int = 0) -> None:
+        """Add each of ``messages`` as :meth:`warn` does, and ``more`` counted elsewhere."""
+        for message in messages:
+            self.warn(message)
+        self.more_warnings += more
+
+    def _kept(self) -> set[str]:
+        # rebuilt from the list when it was given or added to directly, so a
+        # warning is never kept twice whichever way it came in
+        if len(self._kept_set) != len(self.warnings):
+            self.warnings = list(dict.fromkeys(self.warnings))
+            self._kept_set = set(self.warnings)
+        return self._kept_set
 
     @property
     def complete(self) -> bool:

@@ -8,17 +8,37 @@ from techcal.feeds.base import ReadResult, SourceDefaults, Window
 
 _ICS_TYPES = ("text/calendar", "application/ics", "text/x-vcalendar")
 _FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/rdf+xml")
-_FEED_ROOT = re.compile(rb"<(?:rss|feed|rdf:RDF)[\s>]", re.I)
+#: root elements of RSS 0.9x/2.0, Atom and RSS 1.0 (RDF), with or without a prefix
+_FEED_ROOTS = frozenset({b"rss", b"feed", b"rdf"})
+#: bytes looked at for the root element: a prolog (DTD, comments) longer than
+#: this is not a feed worth reading, and a hostile one costs no more than this
+PROLOG_LIMIT = 256 * 1024
+_SPACE = re.compile(rb"[ \t\r\n]*")
+_NAME = re.compile(rb"[A-Za-z_:][-A-Za-z0-9_:.]*")
+# what may stand before the root element, each skipped whole; in the DTD's
+# internal subset, quoted strings and comments may hold "]" and ">"
+# (possessive "*+": nothing is ever given back, so a long DTD costs no memory)
+_PROLOG_ITEM = re.compile(
+    rb"<\?.*?\?>|<!--.*?-->|<!DOCTYPE(?:[^\[>\"']|\"[^\"]*\"|'[^']*')*+"
+    rb"(?:\[(?:[^\]\"'<]|\"[^\"]*\"|'[^']*'|<!--.*?-->|<\?.*?\?>|<(?!!--|\?)"
+    rb"(?:[^>\"']|\"[^\"]*\"|'[^']*')*+>)*+\][ \t\r\n]*)?>",
+    re.S | re.I,
+)
 
 
 def detect_type(data: bytes, declared: str = "auto", content_type: str | None = None) -> str:
     """Return "ics", "rss" or "html" for ``data``.
+
+    Markup is told by its root element, after the prolog (XML declaration,
+    comments, processing instructions, a DOCTYPE with its internal subset).
 
     >>> detect_type(b"BEGIN:VCALENDAR\\r\\nVERSION:2.0\\r\\n")
     'ics'
     >>> detect_type(b'<?xml version="1.0"?><rss version="2.0"><channel/></rss>')
     'rss'
     >>> detect_type(b"<!doctype html><html><body>Events</body></html>")
+    'html'
+    >>> detect_type(b"<!DOCTYPE html><!-- was <rss version='2.0'> --><html></html>")
     'html'
     >>> detect_type(b"anything", content_type="text/calendar; charset=utf-8")
     'ics'
@@ -31,21 +51,50 @@ def detect_type(data: bytes, declared: str = "auto", content_type: str | None = 
             return "ics"
         if mime in _FEED_TYPES:
             return "rss"
-    head = _decode_head(data)
-    if b"BEGIN:VCALENDAR" in head.upper():
+    head = _ascii_head(data)
+    if not head.startswith(b"<") and b"BEGIN:VCALENDAR" in head[:4096].upper():
         return "ics"
-    if _FEED_ROOT.search(head):
+    root = root_element(head)
+    if root is not None and root.rpartition(b":")[2].lower() in _FEED_ROOTS:
         return "rss"
     return "html"
 
 
-def _decode_head(data: bytes) -> bytes:
-    head = data[:4096]
+def root_element(head: bytes) -> bytes | None:
+    """Return the name of the first element after the prolog, or None when there is none.
+
+    >>> root_element(b'<?xml version="1.0"?>\\n<!-- a <b>comment</b> -->\\n<rdf:RDF xmlns:rdf="">')
+    b'rdf:RDF'
+    >>> root_element(b'<!DOCTYPE rss [<!ENTITY nbsp "&#160;"><!-- ] > -->]><rss>')
+    b'rss'
+    >>> root_element(b"<!-- never closed <rss>") is None
+    True
+    """
+    # text before the first "<" (a stray byte order mark, a PHP notice) is passed over
+    position = head.find(b"<")
+    while 0 <= position < len(head):
+        position = _SPACE.match(head, position).end()
+        item = _PROLOG_ITEM.match(head, position)
+        if item is not None:
+            position = item.end()
+            continue
+        if head.startswith(b"<", position):
+            name = _NAME.match(head, position + 1)
+            return name.group(0) if name else None
+        return None
+    return None
+
+
+def _ascii_head(data: bytes) -> bytes:
+    """Return the first PROLOG_LIMIT bytes as single-byte text, whitespace and BOM stripped."""
+    head = data[: PROLOG_LIMIT * 2]
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         # UTF-16 (Outlook can write it): look at it as ASCII
-        encoding = "utf-16"
-        return head.decode(encoding, errors="ignore").encode("ascii", errors="ignore")
-    return head.lstrip(b"\xef\xbb\xbf \t\r\n")
+        head = head.decode("utf-16", errors="ignore").encode("ascii", errors="ignore")
+    elif head[:2] in (b"<\x00", b"\x00<"):  # UTF-16 without a byte order mark
+        encoding = "utf-16-le" if head[:1] == b"<" else "utf-16-be"
+        head = head.decode(encoding, errors="ignore").encode("ascii", errors="ignore")
+    return head[:PROLOG_LIMIT].lstrip(b"\xef\xbb\xbf \t\r\n")
 
 
 def read_body(

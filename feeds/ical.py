@@ -4,7 +4,9 @@
 events and one-line warnings out. icalendar parses, x-wr-timezone decides how
 UTC and floating times are meant, recurring-ical-events expands series into
 the window. Every VEVENT is converted on its own so one bad entry costs only
-itself.
+itself. The work is bounded whatever the file: components nested too deep
+are cut before the parse (:mod:`techcal.feeds.ical_lines`), and a big
+calendar is parsed a few UID groups at a time (:mod:`techcal.feeds.ical_batches`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import functools
 import hashlib
 import re
 import warnings as pywarnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from itertools import islice
@@ -31,6 +33,9 @@ from recurring_ical_events import EventAdapter, Series
 
 from techcal.event import Event
 from techcal.feeds.base import ReadResult, SourceDefaults, Window
+from techcal.feeds.ical_batches import Refused, batch_texts, needs_batches
+from techcal.feeds.ical_layout import Layout, outline
+from techcal.feeds.ical_lines import MAX_DEPTH, prune
 from techcal.feeds.place import find_urls, online_url, says_online, split_location
 from techcal.feeds.text import plain_text
 
@@ -63,6 +68,8 @@ _MEETING_ONLY = re.compile(
 _NAME_AND_ADDRESS = re.compile(r"^(?P<venue>[^()]+?)\s*\((?P<address>[^()]*\d[^()]*)\)$")
 _STATUSES = {"CANCELLED": "cancelled", "CANCELED": "cancelled", "TENTATIVE": "tentative"}
 UNTITLED = "(untitled)"
+#: the file's number of a line of the text being parsed
+Lines = Callable[[int], int]
 #: occurrences kept per series and window (a daily series for a year is 366)
 MAX_OCCURRENCES = 1000
 _SUB_DAILY = frozenset({"SECONDLY", "MINUTELY", "HOURLY"})
@@ -91,32 +98,70 @@ def read_ical(data: bytes, defaults: SourceDefaults, *, window: Window | None = 
     try:
         _read(data, defaults, window or Window.around(), result)
     except Exception as error:  # noqa: BLE001 - a reader must never sink the crawl
-        result.warnings.append(f"iCalendar reader failed: {type(error).__name__}: {error}")
+        result.warn(f"iCalendar reader failed: {type(error).__name__}: {error}")
         result.failed_entries += 1  # what was lost is unknown: never treat this read as whole
-    # series repeat the same complaint once per occurrence; say it once
-    result.warnings = list(dict.fromkeys(result.warnings))
     return result
 
 
 def _read(data: bytes, defaults: SourceDefaults, window: Window, result: ReadResult) -> None:
-    text = _decode(data, result.warnings)
+    decode_warnings: list[str] = []
+    text = _decode(data, decode_warnings)
+    result.warn_all(decode_warnings)
     if not text.strip():
         result.recognised = False
-        result.warnings.append("empty file: no iCalendar data")
+        result.warn("empty file: no iCalendar data")
         return
     if not _VCALENDAR.search(text):
         start = " ".join(text.strip()[:40].split())
         result.recognised = False
-        result.warnings.append(f"not an iCalendar file: no BEGIN:VCALENDAR (starts {start!r})")
+        result.warn(f"not an iCalendar file: no BEGIN:VCALENDAR (starts {start!r})")
         return
+    pruned = prune(text)
+    if pruned.components:
+        result.warn(
+            f"{pruned.components} components nested more than {MAX_DEPTH} deep"
+            f" (line {pruned.line} on); skipped"
+        )
+        result.failed_entries += pruned.vevents
+    text, lines = pruned.text, pruned.lines
     reader = _CalendarReader(defaults, window, result)
-    blocks = _parse(text, result)
-    for block in blocks:
-        reader.read(block)
-    if not any(block.events for block in blocks) and not result.warnings:
-        result.warnings.append("calendar has no VEVENT entries")
+    layout = outline(text) if needs_batches(text) else None
+    if layout is None:
+        blocks = _parse(text, result, lines)
+        for block in blocks:
+            reader.read(block)
+        found = any(block.events for block in blocks)
+    else:
+        found = _read_in_batches(layout, lines or _same_line, reader, result)
+    if not found and not result.warnings:
+        result.warn("calendar has no VEVENT entries")
     if reader.repeats:
-        result.warnings.append(f"{reader.repeats} entries repeat earlier ones; skipped")
+        result.warn(f"{reader.repeats} entries repeat earlier ones; skipped")
+
+
+def _read_in_batches(
+    layout: Layout, lines: Lines, reader: _CalendarReader, result: ReadResult
+) -> bool:
+    """Read one big calendar a few UID groups at a time; return True when it had VEVENTs.
+
+    Its components never all exist at once.
+    """
+    found = False
+    refused: list[Refused] = []
+    for batch, batch_lines in batch_texts(layout, refused):
+        for block in _parse(batch, result, _then(batch_lines, lines)):
+            reader.read(block, last=False)
+            found = found or bool(block.events)
+    reader.finish()
+    for entry in refused:
+        line = lines(layout.text.count("\n", 0, entry.start) + 1)
+        name = "VEVENT" if entry.key.startswith("\0") else f"VEVENT {entry.key}"
+        what = f"a series of {entry.entries} entries" if entry.entries > 1 else "an entry"
+        result.warn(
+            f"{name} (line {line}): {what} in {entry.lines} lines, past any real one; skipped"
+        )
+        result.failed_entries += entry.entries
+    return found or bool(refused)
 
 
 def _decode(data: bytes, warnings: list[str]) -> str:
@@ -157,20 +202,28 @@ class _Block:
     events: list[tuple[Component, int | None]] = field(default_factory=list)
 
 
-def _parse(text: str, result: ReadResult) -> list[_Block]:
-    """Return the calendars in ``text``, parsed whole, or piece by piece when that fails."""
+def _then(first: Lines, second: Lines) -> Lines:
+    return lambda line: second(first(line))
+
+
+def _parse(text: str, result: ReadResult, lines: Lines | None = None) -> list[_Block]:
+    """Return the calendars in ``text``, parsed whole, or piece by piece when that fails.
+
+    ``lines`` gives the file's number of a line of ``text`` when it is not the whole file.
+    """
+    in_file = lines or _same_line
     try:
         with pywarnings.catch_warnings():
             pywarnings.simplefilter("ignore")
             components = icalendar.Calendar.from_ical(text, multiple=True)
     except Exception:  # noqa: BLE001 - icalendar raises many kinds; recover below
-        return _parse_pieces(text, result)
-    lines = list(_vevent_lines(text))
+        return _parse_pieces(text, result, in_file)
+    begins = list(_vevent_lines(text))
     found = sum(1 for component in components for _ in component.walk("VEVENT"))
-    if found < len(lines):
+    if found < len(begins):
         # icalendar drops what it cannot close (a file cut short, no END:VCALENDAR)
-        return _parse_pieces(text, result)
-    numbers = iter(lines)
+        return _parse_pieces(text, result, in_file)
+    numbers = (in_file(line) for line in begins)
     blocks: list[_Block] = []
     loose: _Block | None = None  # VEVENTs written without a VCALENDAR around them
     for component in components:
@@ -240,25 +293,30 @@ def _split(text: str) -> list[_Pieces]:
     return calendars
 
 
-def _parse_pieces(text: str, result: ReadResult) -> list[_Block]:
+def _same_line(line: int) -> int:
+    return line
+
+
+def _parse_pieces(text: str, result: ReadResult, in_file: Lines = _same_line) -> list[_Block]:
     """Return the calendars of a file icalendar refused whole, parsing each VEVENT alone."""
-    warnings = result.warnings
     blocks = []
     for pieces in _split(text):
+        pieces.timezones = [(in_file(line), lines) for line, lines in pieces.timezones]
+        pieces.events = [(in_file(line), lines) for line, lines in pieces.events]
         header = _try_calendar(pieces.header)
         if header is None:
-            warnings.append("calendar properties unreadable; ignored")
+            result.warn("calendar properties unreadable; ignored")
             header = _try_calendar([]) or icalendar.Calendar()
             pieces.header = []
         zones: list[str] = []
         for line, lines in pieces.timezones:
             if _try_calendar(pieces.header + lines) is None:
-                warnings.append(f"VTIMEZONE (line {line}): unreadable; skipped")
+                result.warn(f"VTIMEZONE (line {line}): unreadable; skipped")
             else:
                 zones += lines
         block = _Block(header)
         for line, lines in pieces.events:
-            parsed = _try_calendar(pieces.header + zones + lines, warnings, line, lines)
+            parsed = _try_calendar(pieces.header + zones + lines, result, line, lines)
             if parsed is None:
                 result.failed_entries += 1
             else:
@@ -269,7 +327,7 @@ def _parse_pieces(text: str, result: ReadResult) -> list[_Block]:
 
 def _try_calendar(
     lines: list[str],
-    warnings: list[str] | None = None,
+    result: ReadResult | None = None,
     line: int | None = None,
     event_lines: list[str] | None = None,
 ) -> Component | None:
@@ -280,10 +338,10 @@ def _try_calendar(
             pywarnings.simplefilter("ignore")
             return icalendar.Calendar.from_ical(wrapped)
     except Exception as error:  # noqa: BLE001 - any failure means "this piece is bad"
-        if warnings is not None:
+        if result is not None:
             uid = _raw_property(event_lines or [], "UID")
             name = f"VEVENT {uid}" if uid else "VEVENT"
-            warnings.append(f"{name} (line {line}): unreadable ({_short(error)}); skipped")
+            result.warn(f"{name} (line {line}): unreadable ({_short(error)}); skipped")
         return None
 
 
@@ -336,16 +394,15 @@ class _CalendarReader:
         self.result = result
         self.seen_uids: set[str] = set()
         self.repeats = 0
+        #: the VCALENDAR being read, until :meth:`finish`
+        self.open = False
+        #: a series' complaints, said once each however many occurrences make them
+        self.series_warnings: dict[str, None] | None = None
 
-    def read(self, block: _Block) -> None:
-        """Add the events of one VCALENDAR to the result."""
-        calendar = block.calendar
-        self.cancel_all = str(calendar.get("METHOD", "")).strip().upper() == "CANCEL"
-        x_wr = self._zone_setting(calendar.get("X-WR-TIMEZONE"), "X-WR-TIMEZONE")
-        configured = self._zone_setting(self.defaults.timezone, "source time zone")
-        self.floating_name = configured or x_wr or "UTC"
-        self.floating = ZoneInfo(self.floating_name)
-        self.zones = _Zones(ZoneInfo(x_wr) if x_wr else None, self.floating)
+    def read(self, block: _Block, *, last: bool = True) -> None:
+        """Add the events of one VCALENDAR (or of one batch of it, until ``last``) to the result."""
+        if not self.open:
+            self._begin(block.calendar)
         for uid, entries in self._series(block.events).items():
             masters = [event for event, _ in entries if "RECURRENCE-ID" not in event]
             if any(_recurs(event) for event in masters):
@@ -353,10 +410,25 @@ class _CalendarReader:
             else:
                 for event, line in entries:
                     self._single(uid, event, line)
-        if self.zones.saw_floating and not (configured or x_wr):
-            self.result.warnings.append(
-                "floating times read as UTC: no source time zone and no X-WR-TIMEZONE"
-            )
+        if last:
+            self.finish()
+
+    def _begin(self, calendar: Component) -> None:
+        """Take the calendar's settings: METHOD, and the zones its times are meant in."""
+        self.open = True
+        self.cancel_all = str(calendar.get("METHOD", "")).strip().upper() == "CANCEL"
+        x_wr = self._zone_setting(calendar.get("X-WR-TIMEZONE"), "X-WR-TIMEZONE")
+        configured = self._zone_setting(self.defaults.timezone, "source time zone")
+        self.zoned = bool(configured or x_wr)
+        self.floating_name = configured or x_wr or "UTC"
+        self.floating = ZoneInfo(self.floating_name)
+        self.zones = _Zones(ZoneInfo(x_wr) if x_wr else None, self.floating)
+
+    def finish(self) -> None:
+        """Say what applies to the whole VCALENDAR just read."""
+        if self.open and self.zones.saw_floating and not self.zoned:
+            self.result.warn("floating times read as UTC: no source time zone and no X-WR-TIMEZONE")
+        self.open = False
 
     def _zone_setting(self, value: object, what: str) -> str | None:
         """Return ``value`` as a usable IANA zone name, or None (with a warning when bad)."""
@@ -364,7 +436,7 @@ class _CalendarReader:
             return None
         name = _iana_name(str(value).strip().strip('"'))
         if name is None:
-            self.result.warnings.append(f"{what} {str(value)!r} is not a known time zone; ignored")
+            self.result.warn(f"{what} {str(value)!r} is not a known time zone; ignored")
         return name
 
     def _series(
@@ -392,6 +464,14 @@ class _CalendarReader:
 
     def _expand(self, uid: str, entries: list[tuple[Component, int | None]]) -> None:
         """Add the occurrences of one recurring series that fall inside the window."""
+        self.series_warnings = {}
+        try:
+            self._occurrences(uid, entries)
+        finally:
+            said, self.series_warnings = self.series_warnings, None
+            self.result.warn_all(said)
+
+    def _occurrences(self, uid: str, entries: list[tuple[Component, int | None]]) -> None:
         line = entries[0][1]
         bad = _bad_rule(entries)
         if bad:
@@ -441,7 +521,10 @@ class _CalendarReader:
 
     def _warn(self, uid: str | None, line: int | None, message: str) -> None:
         where = f" (line {line})" if line else ""
-        self.result.warnings.append(f"VEVENT {uid}{where}: {message}")
+        if self.series_warnings is not None:
+            self.series_warnings[f"VEVENT {uid}{where}: {message}"] = None
+        else:
+            self.result.warn(f"VEVENT {uid}{where}: {message}")
 
     def _event(self, event: Component, uid: str, line: int | None, label: str) -> Event:
         """Return the Event for one VEVENT or occurrence; raises on what cannot be used.

@@ -5,9 +5,11 @@ unchanged exports must not parse them again. :func:`file_digest` lets the
 caller skip a file whose content (ignoring DTSTAMP, which many servers
 rewrite on every request) is the same as last time. Within a changed file,
 :func:`read_ical_incremental` splits the raw text into UID groups (a series
-and its RECURRENCE-ID overrides are one group), and parses only the groups
-that are new or changed, each together with the file's calendar properties
-and VTIMEZONEs. The events equal those of a full :func:`read_ical`.
+and its RECURRENCE-ID overrides are one group: the split by which big files
+are also parsed in batches, :mod:`techcal.feeds.ical_layout`), and parses
+only the groups that are new or changed, each together with the file's
+calendar properties and VTIMEZONEs. The events equal those of a full
+:func:`read_ical`.
 
 The :class:`Snapshot` it returns is plain data for the caller to keep
 (``techcal.store`` keeps it per source); this module stays pure.
@@ -19,23 +21,21 @@ import hashlib
 import json
 import re
 import zlib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from techcal.event import Event
 from techcal.feeds.base import ReadResult, SourceDefaults, Window
 from techcal.feeds.ical import _decode, read_ical
+from techcal.feeds.ical_layout import Layout, RawGroup, outline
 
 # a DTSTAMP line with its folded continuation lines
-_DTSTAMP = re.compile(rb"^DTSTAMP[;:][^\n]*(?:\n[ \t][^\n]*)*\n?", re.I | re.M)
-_DTSTAMP_TEXT = re.compile(r"^DTSTAMP[;:][^\n]*(?:\n[ \t][^\n]*)*\n?", re.I | re.M)
-_RRULE = re.compile(r"^(RRULE|RDATE)[;:]", re.I | re.M)
-_VEVENT_BLOCK = re.compile(
-    r"^BEGIN:VEVENT[ \t]*\r?\n.*?^END:VEVENT[ \t]*(?:\r?\n|\Z)", re.I | re.M | re.S
-)
+# (possessive "*+": a plain "*" keeps a backtracking entry per continuation
+# line, some 100 bytes each, and a hostile line can have a million)
+_DTSTAMP = re.compile(rb"^DTSTAMP[;:][^\n]*(?:\n[ \t][^\n]*)*+\n?", re.I | re.M)
+_DTSTAMP_TEXT = re.compile(r"^DTSTAMP[;:][^\n]*(?:\n[ \t][^\n]*)*+\n?", re.I | re.M)
 _VCALENDAR_LINE = re.compile(r"^(BEGIN|END):VCALENDAR[ \t]*\r?$", re.I | re.M)
-_UID_LINE = re.compile(r"^UID[;:][^\r\n]*(?:\r?\n[ \t][^\r\n]*)*", re.I | re.M)
-_FOLD = re.compile(r"\r?\n[ \t]")
 _FORMAT = 3
 _RRULE_BYTES = re.compile(rb"^(RRULE|RDATE)[;:]", re.I | re.M)
 #: part of every digest: a reader that reads differently must not trust old results
@@ -157,14 +157,41 @@ class Snapshot:
 
 @dataclass
 class _RawGroup:
-    blocks: list[str] = field(default_factory=list)
-    recurring: bool = False
+    """One UID group of the file as text: what its digest is, and its blocks when needed."""
+
+    text: str
+    where: RawGroup
+
+    @property
+    def recurring(self) -> bool:
+        return self.where.recurring
+
+    @property
+    def blocks(self) -> list[str]:
+        """Return its VEVENT blocks without DTSTAMP lines and CRs (what digests are of)."""
+        return [_stripped(block) for block in self.where.blocks(self.text)]
 
     def digest(self) -> str:
         h = hashlib.blake2b(digest_size=16)
-        for block in self.blocks:
-            h.update(_unified(block))
+        for block in self.where.blocks(self.text):
+            h.update(_unified(_stripped(block)))
         return h.hexdigest()
+
+
+class _RawGroups(Mapping[str, _RawGroup]):
+    """The UID groups of a file's layout, each seen as a :class:`_RawGroup` when asked for."""
+
+    def __init__(self, layout: Layout) -> None:
+        self.layout = layout
+
+    def __getitem__(self, uid: str) -> _RawGroup:
+        return _RawGroup(self.layout.text, self.layout.groups[uid])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.layout.groups)
+
+    def __len__(self) -> int:
+        return len(self.layout.groups)
 
 
 def read_ical_incremental(
@@ -185,29 +212,17 @@ def read_ical_incremental(
     window = window or Window.around()
     digest = file_digest(data)
     wkey = window_key(window)
-    try:
-        split = _groups(data)
-    except Exception:  # noqa: BLE001 - an odd file is simply read whole
-        split = None
+    # file-level warnings (floating times, encodings) are only known whole
+    if previous is None or previous.groups is None or previous.warnings:
+        return _read_whole(data, defaults, window, digest, wkey)
+    split = _split(data)
     if split is None:
-        result = read_ical(data, defaults, window=window)
-        # read whole every time; still say whether series need the window re-expanded
-        recurring = bool(_RRULE_BYTES.search(data)) or _is_utf16(data)
-        return result, Snapshot(digest, wkey, recurring=recurring, warnings=list(result.warnings))
+        return _read_whole(data, defaults, window, digest, wkey)
     decode_warnings, header, groups = split
     context = _context_digest(header, defaults)
-
-    if (
-        previous is None
-        or previous.groups is None
-        or previous.context != context
-        # file-level warnings (floating times, encodings) are only known whole
-        or previous.warnings
-    ):
-        # cold: one full parse is cheaper than a parse per group (VTIMEZONEs
-        # would be parsed once per group); the events are then sorted into groups
-        result = read_ical(data, defaults, window=window)
-        return result, _snapshot_from_full(result, digest, wkey, context, groups)
+    if previous.context != context:
+        del split, groups  # the whole read splits the file again, after reading it
+        return _read_whole(data, defaults, window, digest, wkey)
 
     kept: dict[str, Group] = {}
     stale: dict[str, _RawGroup] = {}
@@ -228,9 +243,9 @@ def read_ical_incremental(
         # all changed groups in one parse, so the VTIMEZONEs are parsed once
         read = read_ical(_calendar_of(header, stale), defaults, window=window)
         sorted_out = _sort_into_groups(read, stale)
-        if sorted_out is None:  # events we cannot place: read the file whole
-            result = read_ical(data, defaults, window=window)
-            return result, _snapshot_from_full(result, digest, wkey, context, groups)
+        if sorted_out is None:  # events or warnings we cannot place: read the file whole
+            del split, groups, stale, kept, read
+            return _read_whole(data, defaults, window, digest, wkey)
         fresh, fresh_events, loose = sorted_out
         file_warnings = list(dict.fromkeys(file_warnings + loose))
 
@@ -241,53 +256,65 @@ def read_ical_incremental(
             result.unchanged.extend(group.uids)
         else:
             result.events.extend(fresh_events[uid])
-        result.warnings.extend(group.warnings)
+        result.warn_all(group.warnings)
         result.failed_entries += group.failed
-    result.warnings = list(dict.fromkeys(result.warnings))
     recurring = any(raw.recurring for raw in groups.values())
+    if result.more_warnings:
+        # more warnings than a result keeps: the next read starts over, whole
+        return result, Snapshot(digest, wkey, context, recurring, list(result.warnings))
     return result, Snapshot(digest, wkey, context, recurring, file_warnings, kept | fresh)
 
 
-def _groups(data: bytes) -> tuple[list[str], str, dict[str, _RawGroup]] | None:
+def _read_whole(
+    data: bytes, defaults: SourceDefaults, window: Window, digest: str, wkey: str
+) -> tuple[ReadResult, Snapshot]:
+    """Return a full read of ``data``, and its snapshot with the events sorted into UID groups.
+
+    One full parse is cheaper than a parse per group (VTIMEZONEs would be
+    parsed once per group). The file is split into groups only once it is
+    read, so that this split and the reader's own (a big file is parsed a few
+    groups at a time) never take memory at once.
+    """
+    result = read_ical(data, defaults, window=window)
+    split = _split(data)
+    if split is None:
+        # read whole every time; still say whether series need the window re-expanded
+        recurring = bool(_RRULE_BYTES.search(data)) or _is_utf16(data)
+        return result, Snapshot(digest, wkey, recurring=recurring, warnings=list(result.warnings))
+    _, header, groups = split
+    context = _context_digest(header, defaults)
+    return result, _snapshot_from_full(result, digest, wkey, context, groups)
+
+
+def _split(data: bytes) -> tuple[list[str], str, Mapping[str, _RawGroup]] | None:
+    """Return :func:`_groups` of ``data``, or None when it cannot be split."""
+    try:
+        return _groups(data)
+    except Exception:  # noqa: BLE001 - an odd file is simply read whole
+        return None
+
+
+def _groups(data: bytes) -> tuple[list[str], str, Mapping[str, _RawGroup]] | None:
     """Return (decoding warnings, calendar header text, UID groups), or None when not splittable."""
     warnings: list[str] = []
-    # DTSTAMP and line ends never matter to the reader: drop them once, here,
-    # so each group's digest is a plain hash of its text
-    text = _DTSTAMP_TEXT.sub("", _decode(data, warnings)).replace("\r\n", "\n")
-    if len(_VCALENDAR_LINE.findall(text)) != 2:
-        return None  # several VCALENDARs, or one cut short: read whole
-    groups: dict[str, _RawGroup] = {}
-    header: list[str] = []
-    position = 0
-    for match in _VEVENT_BLOCK.finditer(text):
-        header.append(text[position : match.start()])
-        position = match.end()
-        block = match.group(0)
-        if block.upper().count("BEGIN:VEVENT") != 1:
-            return None  # a VEVENT never closed: the full reader reports it
-        group = groups.setdefault(_uid(block), _RawGroup())
-        group.blocks.append(block)
-        group.recurring = group.recurring or bool(_RRULE.search(block))
-    rest = text[position:]
-    if "BEGIN:VEVENT" in rest.upper():
-        return None
-    header.append(rest)
+    text = _decode(data, warnings)
+    layout = outline(text)
+    if layout is None or not layout.complete:
+        return None  # several VCALENDARs, one cut short, nested VEVENTs: read whole
+    groups = _RawGroups(layout)
     # the calendar's properties and VTIMEZONEs, without its BEGIN/END lines
-    context = _VCALENDAR_LINE.sub("", "".join(header))
+    context = _VCALENDAR_LINE.sub("", _stripped(layout.header_text()))
     return warnings, context, groups
+
+
+def _stripped(text: str) -> str:
+    """Return ``text`` without DTSTAMP lines and CRs: what never matters to the reader."""
+    return _DTSTAMP_TEXT.sub("", text).replace("\r\n", "\n")
 
 
 def _unified(text: str) -> bytes:
     """Return ``text`` (already without DTSTAMP lines and CRs) as bytes, for digests."""
     return text.encode("utf-8", "surrogatepass")
-
-
-def _uid(block: str) -> str:
-    """Return the UID of a raw VEVENT block, unfolded ("" when it has none)."""
-    match = _UID_LINE.search(block)
-    if match is None:
-        return ""
-    return _FOLD.sub("", match.group(0)).partition(":")[2].strip()
 
 
 def _context_digest(header: str, defaults: SourceDefaults) -> str:
@@ -309,14 +336,15 @@ def _calendar_of(header: str, groups: dict[str, _RawGroup]) -> bytes:
 
 
 def _sort_into_groups(
-    result: ReadResult, groups: dict[str, _RawGroup]
+    result: ReadResult, groups: Mapping[str, _RawGroup]
 ) -> tuple[dict[str, Group], dict[str, list[Event]], list[str]] | None:
     """Return ``result`` sorted into ``groups``: (groups, their events, warnings naming none).
 
-    None when an event or a failed entry cannot be placed in a group.
+    None when an event, a failed entry or a warning cannot be placed in a group.
     """
-    if result.failed_entries:
-        return None  # an entry that failed cannot be placed
+    if result.failed_entries or result.more_warnings:
+        # an entry that failed cannot be placed, nor warnings that were only counted
+        return None
     events: dict[str, list[Event]] = {uid: [] for uid in groups}
     for event in result.events:
         base = event.source_uid.split("#", 1)[0]
@@ -340,7 +368,7 @@ def _sort_into_groups(
 
 
 def _snapshot_from_full(
-    result: ReadResult, digest: str, wkey: str, context: str, groups: dict[str, _RawGroup]
+    result: ReadResult, digest: str, wkey: str, context: str, groups: Mapping[str, _RawGroup]
 ) -> Snapshot:
     """Return the snapshot of a full read, its events and warnings sorted into UID groups."""
     recurring = any(raw.recurring for raw in groups.values())

@@ -83,7 +83,7 @@ def read_feed(data: bytes, defaults: SourceDefaults, *, window: Window | None = 
     try:
         _read(data, defaults, result)
     except Exception as error:  # noqa: BLE001 - a reader must never sink the crawl
-        result.warnings.append(f"{defaults.source}: feed reader failed ({type(error).__name__})")
+        result.warn(f"{defaults.source}: feed reader failed ({type(error).__name__})")
         result.failed_entries += 1  # what was lost is unknown: never treat this read as whole
     return result
 
@@ -91,20 +91,20 @@ def read_feed(data: bytes, defaults: SourceDefaults, *, window: Window | None = 
 def _read(data: bytes, defaults: SourceDefaults, result: ReadResult) -> None:
     if not data or not data.strip():
         result.recognised = False
-        result.warnings.append(f"{defaults.source}: empty body, not a feed")
+        result.warn(f"{defaults.source}: empty body, not a feed")
         return
     try:
         parsed = _parse(data)
     except Exception as exc:  # noqa: BLE001 - feedparser promises not to raise; stay pure anyway
         result.recognised = False
-        result.warnings.append(f"{defaults.source}: feed could not be parsed ({exc!r})")
+        result.warn(f"{defaults.source}: feed could not be parsed ({exc!r})")
         return
     if not parsed.get("version") and not parsed.entries:
         result.recognised = False
-        result.warnings.append(f"{defaults.source}: not an RSS or Atom feed ({_problem(parsed)})")
+        result.warn(f"{defaults.source}: not an RSS or Atom feed ({_problem(parsed)})")
         return
     if parsed.get("bozo"):
-        result.warnings.append(
+        result.warn(
             f"{defaults.source}: feed is malformed, read what parsed ({_problem(parsed)})"
         )
         if not isinstance(parsed.get("bozo_exception"), feedparser.CharacterEncodingOverride):
@@ -118,17 +118,28 @@ def _read(data: bytes, defaults: SourceDefaults, result: ReadResult) -> None:
 
 
 def _drop_repeats(result: ReadResult) -> None:
-    """Keep the first event of each source uid (feeds glued together repeat entries)."""
+    """Keep the first event of each source uid (feeds glued together repeat entries).
+
+    An event the store could not keep (a date outside the years it shows, an
+    end before its start) is dropped here, named, whichever way it was read.
+    """
     seen: set[str] = set()
     kept = []
+    refused = 0
     for event in result.events:
-        if event.source_uid not in seen:
+        wrong = event.problems()
+        if wrong:
+            result.warn(f"{event.source_uid}: {'; '.join(wrong)}; skipped")
+            result.failed_entries += 1
+            refused += 1
+        elif event.source_uid not in seen:
             seen.add(event.source_uid)
             kept.append(event)
-    repeats = len(result.events) - len(kept)
-    if repeats:
+    repeats = len(result.events) - len(kept) - refused
+    if len(kept) != len(result.events):
         result.events = kept
-        result.warnings.append(f"{repeats} entries repeat earlier ones (same id); skipped")
+    if repeats:
+        result.warn(f"{repeats} entries repeat earlier ones (same id); skipped")
 
 
 def _parse(data: bytes) -> Any:
@@ -192,16 +203,16 @@ def _read_entry(entry: Any, feed: Feed, result: ReadResult) -> None:
     except (ValueError, OverflowError, RecursionError, TypeError, KeyError) as exc:
         # dates past the year 9999, broken URLs, JSON nested too deep...
         result.failed_entries += 1
-        result.warnings.append(f"{label}: unreadable entry ({type(exc).__name__}: {exc}); skipped")
+        result.warn(f"{label}: unreadable entry ({type(exc).__name__}: {exc}); skipped")
 
 
 def _read_entry_data(entry: Any, label: str, feed: Feed, result: ReadResult) -> None:
     html = _entry_html(entry)
     objects, problems = jsonld_objects(html)
-    result.warnings.extend(f"{label}: {p}" for p in problems)
+    result.warn_all(f"{label}: {p}" for p in problems)
     if objects:
         events, warnings = events_from_jsonld(objects, feed.defaults, entry.get("link"))
-        result.warnings.extend(f"{label}: {w}" for w in warnings)
+        result.warn_all(f"{label}: {w}" for w in warnings)
         if events:
             result.events.extend(_fill_from_entry(events, entry, feed.defaults))
             return
@@ -209,7 +220,7 @@ def _read_entry_data(entry: Any, label: str, feed: Feed, result: ReadResult) -> 
         found, problems = _find_event_data(entry, html, feed)
     except Exception as exc:  # noqa: BLE001 - one odd entry must not cost the others
         found, problems = None, [f"could not read its event data ({exc!r})"]
-    result.warnings.extend(f"{label}: {p}" for p in problems)
+    result.warn_all(f"{label}: {p}" for p in problems)
     if found is None:
         if problems:
             result.failed_entries += 1

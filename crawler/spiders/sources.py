@@ -448,7 +448,7 @@ class SourcesSpider(scrapy.Spider):
         if outcome is not None and outcome.type != "html":
             if not outcome.skipped:
                 outcome.read.events.extend(_unique(run.events, outcome.read.events))
-                outcome.read.warnings.extend(run.warnings)
+                outcome.read.warn_all(run.warnings)
             return outcome
         if run.result is not None and run.result.status == "unchanged":
             return None  # a 304: nothing was read
