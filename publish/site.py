@@ -114,7 +114,8 @@ class Staging:
             shutil.rmtree(self.path, ignore_errors=True)  # now the old site
             return
         # no atomic exchange (not Linux, or a filesystem without it): two renames
-        old = Path(tempfile.mkdtemp(dir=self.directory.parent, prefix=f".{self.directory.name}.old-"))
+        prefix = f".{self.directory.name}.old-"
+        old = Path(tempfile.mkdtemp(dir=self.directory.parent, prefix=prefix))
         os.rmdir(old)
         os.rename(self.directory, old)
         os.rename(self.path, self.directory)

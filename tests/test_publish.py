@@ -556,7 +556,9 @@ def test_only_web_links_reach_the_feeds(store):
     with store.conn:
         store.conn.execute("UPDATE events SET url = 'javascript:alert(1)',"
                            " online_url = ' JavaScript:alert(2)'")  # fmt: skip
-        store.conn.execute("UPDATE provenance SET record = replace(record, 'https:', 'javascript:')")
+        store.conn.execute(
+            "UPDATE provenance SET record = replace(record, 'https:', 'javascript:')"
+        )
     for body in (
         ics_feed(store.conn, _everything(store), now=NOW).body,
         atom_feed(store.conn, Query(), now=NOW).body,
