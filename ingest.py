@@ -1,11 +1,13 @@
 """Bodies into the store: the one path that ``techcal import`` and the crawler share.
 
 Reading is pure and may run in worker processes; storing happens in the
-calling process, one transaction per source. A body that is the same as
-last time (ignoring DTSTAMP and feed build dates) is neither parsed nor
-stored again; in a changed iCal file only the changed UID groups are parsed
-(:mod:`techcal.feeds.incremental`), in a changed feed only the new or
-changed entries (:mod:`techcal.feeds.incremental_rss`).
+calling process, a big source in several short transactions (see
+:func:`techcal.store.events.upsert_events`), its reader state after them.
+A body that is the same as last time (ignoring DTSTAMP and feed build
+dates) is neither parsed nor stored again; in a changed iCal file only the
+changed UID groups are parsed (:mod:`techcal.feeds.incremental`), in a
+changed feed only the new or changed entries
+(:mod:`techcal.feeds.incremental_rss`).
 """
 
 from __future__ import annotations
@@ -144,11 +146,17 @@ def store_outcome(
     """Store what a reader returned for ``source``; return the record of it.
 
     ``whole`` says the body is everything the source lists now (so entries
-    missing from it may be marked removed); a broken body never is.
+    missing from it may be marked removed, and its reader state is kept for
+    next time); a broken body never is.
     """
     if outcome.skipped:
         return Ingested(source.name, outcome.type, "unchanged", outcome.read, None)
     complete = whole and outcome.read.complete
+    # A big body is stored in several transactions: until the last one,
+    # nothing may say that the store holds what the source last sent. Else a
+    # run killed in between, followed by that same body again, would skip it
+    # as unchanged and leave the rest of the work undone.
+    forget_reader_state(db, source.name)
     stored = upsert_events(
         db,
         source.name,
@@ -159,8 +167,6 @@ def store_outcome(
     )
     if outcome.state is not None and whole:
         save_reader_state(db, source.name, outcome.state, now=now)
-    elif not whole:
-        forget_reader_state(db, source.name)
     return Ingested(source.name, outcome.type, "read", outcome.read, stored)
 
 

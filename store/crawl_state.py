@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 import sqlite_utils
 
 from techcal.errors import UnknownSource
+from techcal.store.database import write_transaction
 from techcal.store.sources import Source, get_source, list_sources
 
 #: the listing memo of a feed whose entries led to event pages (re-read after the revisit time)
@@ -124,7 +125,7 @@ def record_success(
     a listing). Validators are replaced only when the response carried
     them: a 304 does not repeat them.
     """
-    with db.conn:
+    with write_transaction(db.conn):
         cursor = db.conn.execute(
             "UPDATE sources SET last_fetched = ?, last_status = ?, http_status = ?,"
             " last_error = ?, failures = 0, next_due = NULL,"
@@ -161,7 +162,7 @@ def record_failure(
     Its events and validators are kept; it is due again as :func:`next_try` says.
     """
     now = now or datetime.now(UTC)
-    with db.conn:
+    with write_transaction(db.conn):
         row = db.conn.execute("SELECT failures FROM sources WHERE name = ?", (name,)).fetchone()
         if row is None:
             raise UnknownSource(name)
@@ -196,7 +197,7 @@ def listing_memo(db: sqlite_utils.Database, name: str) -> ListingMemo | None:
 
 def save_listing_memo(db: sqlite_utils.Database, name: str, memo: ListingMemo) -> None:
     """Remember ``memo`` for web source ``name``; call it once the pages' events are stored."""
-    with db.conn:
+    with write_transaction(db.conn):
         db.conn.execute(
             "INSERT INTO listing_state (source_id, digest, full_read_at)"
             " SELECT id, ?, ? FROM sources WHERE name = ?"
@@ -208,7 +209,7 @@ def save_listing_memo(db: sqlite_utils.Database, name: str, memo: ListingMemo) -
 
 def forget_listing_memo(db: sqlite_utils.Database, name: str) -> None:
     """Drop the listing memo of ``name``, so its next crawl reads every page."""
-    with db.conn:
+    with write_transaction(db.conn):
         db.conn.execute(
             "DELETE FROM listing_state WHERE source_id = (SELECT id FROM sources WHERE name = ?)",
             (name,),

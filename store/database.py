@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import stat
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,6 +23,11 @@ if TYPE_CHECKING:
 APPLICATION_ID = 0x5443414C
 #: how long a writer waits for another process's transaction (ms)
 BUSY_TIMEOUT_MS = 30_000
+#: what a database file and its -wal and -shm may be: read and written by
+#: their owner (it keeps Apprise URLs with passwords and tokens)
+PRIVATE_FILE = 0o600
+#: a folder techcal creates for a database: its owner's only
+PRIVATE_FOLDER = 0o700
 
 
 def default_db_path() -> Path:
@@ -126,9 +134,12 @@ def connect(path: Path) -> sqlite3.Connection:
 def open_store(path: str | os.PathLike[str] | None = None) -> sqlite_utils.Database:
     """Return the techcal database at ``path`` (see resolve_db_path), migrated.
 
-    A missing folder is created. A file that is not a techcal database is
-    refused with NotATechcalDatabase and left untouched. A database written
-    by a newer techcal (migrations this version does not know) is refused too.
+    A missing folder is created, for its owner only (0700); so is a new
+    database (0600), and an existing one that others may read is made
+    private (see keep_private): it holds notification targets with their
+    passwords. A file that is not a techcal database is refused with
+    NotATechcalDatabase and left untouched. A database written by a newer
+    techcal (migrations this version does not know) is refused too.
     """
     import sqlite_utils
 
@@ -137,9 +148,11 @@ def open_store(path: str | os.PathLike[str] | None = None) -> sqlite_utils.Datab
     db_path = resolve_db_path(path)
     check_db_file(db_path)
     try:
-        db_path.parent.mkdir(parents=True, exist_ok=True)
+        _make_folder(db_path.parent)
     except OSError as exc:
         raise NotATechcalDatabase(db_path, f"cannot create its folder ({exc.strerror})") from None
+    _create_private(db_path)
+    keep_private(db_path)
     conn = _connect_waiting(db_path)
     db = sqlite_utils.Database(conn)
     if MIGRATIONS.pending(db):
@@ -150,6 +163,86 @@ def open_store(path: str | os.PathLike[str] | None = None) -> sqlite_utils.Datab
     else:
         _migrate(db, db_path)
     return db
+
+
+def _make_folder(folder: Path) -> None:
+    """Create ``folder`` for its owner only if it is missing (its parents as ``mkdir -p`` does).
+
+    An existing folder is the user's choice and is left as it is.
+    """
+    if folder.is_dir():
+        return
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(mode=PRIVATE_FOLDER)
+    except FileExistsError:
+        if folder.is_dir():
+            return  # another process made it first
+        raise
+    # mkdir's mode passes through the umask: say it exactly
+    os.chmod(folder, PRIVATE_FOLDER)
+
+
+def _create_private(db_path: Path) -> None:
+    """Create a missing database file as 0600, before SQLite first opens it.
+
+    SQLite would create it 0644 (less the umask), and it gives the -wal and
+    -shm files the mode of the database file: created 0600, all three are.
+    The descriptor closed here is of a file this call just made (O_EXCL), so
+    no SQLite connection of this process can hold locks on it (see
+    check_db_file for why that matters).
+    """
+    try:
+        # (resolved: a link to a file still to be made makes that file)
+        fd = os.open(db_path.resolve(), os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
+    except OSError:
+        return  # there already, or not ours to create: SQLite says what is wrong
+    try:
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, PRIVATE_FILE)  # whatever the umask
+    finally:
+        os.close(fd)
+
+
+def keep_private(db_path: Path) -> bool:
+    """Make the database and its -wal and -shm readable by their owner only; True if they were not.
+
+    Older techcal versions (and SQLite) created them 0644, readable by every
+    user of the machine, and the database holds Apprise URLs with passwords
+    and tokens. Only the owner's files are changed (chmod never opens
+    them). Says so in a warning (the CLI shows it on stderr), once: afterwards
+    there is nothing to change.
+    """
+    geteuid = getattr(os, "geteuid", None)
+    if geteuid is None:
+        return False  # no POSIX modes (Windows): the user's profile folder guards it
+    me = geteuid()
+    tightened: list[tuple[Path, int]] = []
+    for path in (db_path, Path(f"{db_path}-wal"), Path(f"{db_path}-shm")):
+        try:
+            info = path.stat()
+        except OSError:
+            continue
+        mode = stat.S_IMODE(info.st_mode)
+        if mode & 0o077 and info.st_uid == me and stat.S_ISREG(info.st_mode):
+            try:
+                os.chmod(path, mode & 0o700)
+            except OSError:
+                continue
+            tightened.append((path, mode))
+    if tightened:
+        # (logging is imported here: `techcal search` starts without it)
+        import logging
+
+        path, mode = tightened[0]
+        logging.getLogger(__name__).warning(
+            "techcal: %s could be read by other users (mode %04o); it is now readable by"
+            " you only (%04o): it keeps notification targets' passwords and tokens",
+            path,
+            mode,
+            mode & 0o700,
+        )
+    return bool(tightened)
 
 
 class NoDatabaseYet(TechcalError):
@@ -176,6 +269,7 @@ def open_reader(path: str | os.PathLike[str] | None = None) -> sqlite3.Connectio
     if not db_path.exists() or db_path.stat().st_size == 0:
         raise NoDatabaseYet(db_path)
     check_db_file(db_path)
+    keep_private(db_path)
     conn = _connect_reading(db_path)
     try:
         applied = {
@@ -251,14 +345,60 @@ def _connect_waiting(db_path: Path) -> sqlite3.Connection:
             raise NotATechcalDatabase(db_path, f"SQLite cannot open it ({exc})") from None
 
 
+#: SQLite's busy handler (sqliteDefaultBusyCallback) tries again to take the
+#: lock for a waiting writer at least every 100 ms. A connection that has
+#: held the write lock for WRITE_TURN_SECONDS, in transactions with no such
+#: pause between them, leaves it free this long before taking it again, so
+#: that every waiting writer gets its turn instead of polling into a lock
+#: that is only ever free for microseconds (a loop of batches would
+#: otherwise keep it for as long as the loop runs).
+LET_IN_SECONDS = 0.15
+#: how long a connection may hold the write lock before it lets others in
+WRITE_TURN_SECONDS = 1.0
+
+
+@dataclass
+class _Turn:
+    """How long one connection has held the write lock since it last let others in."""
+
+    held: float = 0.0
+    released: float = float("-inf")
+    #: when it may take the lock again
+    free_until: float = float("-inf")
+
+
+# Per thread (each thread has its own connections), by connection.
+# sqlite3.Connection cannot be weakly referenced; a reused id only costs
+# one pause.
+_turns = threading.local()
+
+
+def _turn(conn: sqlite3.Connection) -> _Turn:
+    turns: dict[int, _Turn] = _turns.__dict__.setdefault("by_connection", {})
+    turn = turns.get(id(conn))
+    if turn is None:
+        if len(turns) > 64:
+            turns.clear()
+        turn = turns[id(conn)] = _Turn()
+    return turn
+
+
 @contextmanager
 def write_transaction(conn: sqlite3.Connection) -> Iterator[None]:
     """Run the block in one BEGIN IMMEDIATE transaction: all of it, or on any error none.
 
     IMMEDIATE takes the write lock at the start (waiting up to the busy
-    timeout), so the block never fails halfway for want of it.
+    timeout), so the block never fails halfway for want of it. A connection
+    that has just held the lock for a while first lets waiting writers in
+    (LET_IN_SECONDS): with every transaction short, no writer waits longer
+    than a few of them.
     """
+    turn = _turn(conn)
+    pause = turn.free_until - time.monotonic()
+    if pause > 0:
+        time.sleep(pause)
     conn.execute("BEGIN IMMEDIATE")
+    taken = time.monotonic()
     try:
         yield
         conn.execute("COMMIT")
@@ -266,6 +406,15 @@ def write_transaction(conn: sqlite3.Connection) -> Iterator[None]:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
+    finally:
+        released = time.monotonic()
+        if taken - turn.released >= LET_IN_SECONDS:
+            turn.held = 0.0  # others had their chance before this one
+        turn.held += released - taken
+        turn.released = released
+        if turn.held >= WRITE_TURN_SECONDS:
+            turn.free_until = released + LET_IN_SECONDS
+            turn.held = 0.0
 
 
 @contextmanager

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ from techcal.errors import UnknownSource
 from techcal.event import SCHEDULE_FIELDS, Event
 from techcal.store.database import write_transaction
 from techcal.store.dedupe import Matcher, merged_values
+from techcal.store.clean import clean_record
 from techcal.store.normalise import Normaliser
 from techcal.store.schema_names import FTS_COLUMNS, INDEX_PLACES_SINCE, INDEX_TOPICS_SINCE
 
@@ -115,6 +117,8 @@ class UpsertResult:
     merged: int = 0
     #: records refused, each as "source_uid: problem"; their stored versions are kept
     rejected: list[str] = field(default_factory=list)
+    #: what cleaning changed before storing, each as "source_uid: change" (store/clean.py)
+    cleaned: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         """Return the counts as a plain dict (for summaries and JSON)."""
@@ -143,6 +147,58 @@ def utc_stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
+#: The most entries one write transaction stores. A source is stored in
+#: batches so that no writer holds the lock for long: other processes (a
+#: second import, a crawl, `notify`) wait at most one batch, never a whole
+#: 20,000-event source (bench/writers.py prints what each size costs).
+BATCH_ENTRIES = 1000
+#: A batch is also cut short once it has held the write lock this long:
+#: matching new entries against a busy city's stored events can cost several
+#: milliseconds each, so a count alone does not bound the time.
+BATCH_SECONDS = 0.5
+
+# Each provenance row of a source that a batch needs (its entries' uids, as a
+# JSON array): what was stored, the event's start, and how many other sources
+# list the same event.
+_EXISTING = (
+    "SELECT p.source_uid, p.id, p.event_id, p.content_hash, p.schedule_hash,"
+    " p.removed_at, e.start_utc, (SELECT count(*) FROM provenance q"
+    " WHERE q.event_id = p.event_id AND q.id != p.id AND q.removed_at IS NULL)"
+    " FROM provenance p JOIN events e ON e.id = p.event_id"
+    " WHERE p.source_id = ? AND p.source_uid IN (SELECT value FROM json_each(?))"
+)
+
+
+@dataclass(frozen=True)
+class _SourceContext:
+    """What a source adds to its records' normalised values."""
+
+    id: int
+    city: str | None
+    topics: tuple[str, ...]
+    #: the part of an entry's content digest that comes from its source
+    key: str
+
+
+@dataclass
+class _Entry:
+    """One valid record, with the values worked out before taking the write lock."""
+
+    source_uid: str
+    record: Event
+    raw: tuple[object, ...]
+    content: str
+    #: the normalised columns; None while the entry looked unchanged
+    row: tuple[object, ...] | None = None
+
+    @property
+    def schedule(self) -> str:
+        """The digest of what the source says of time, place and status."""
+        # (the schedule is what the source says: coordinates looked up in
+        # the gazetteer follow it, and a new gazetteer moves nothing)
+        return _digest(repr([self.raw[i] for i in _SCHEDULE_INDEXES]))
+
+
 def upsert_events(
     db: sqlite_utils.Database,
     source: str,
@@ -153,7 +209,7 @@ def upsert_events(
     keep: Iterable[str] = (),
     match: bool = True,
 ) -> UpsertResult:
-    """Store what ``source`` currently says, in one transaction; return the counts.
+    """Store what ``source`` currently says, in short transactions; return the counts.
 
     New entries are inserted; changed ones updated (the event's sequence grows
     only when time, place or status changed); unchanged ones only get
@@ -164,8 +220,15 @@ def upsert_events(
     are left as they are and counted unchanged. With ``match`` (the
     default), a new entry that is another source's copy of a stored event is
     linked to that event instead of becoming a second one (see
-    techcal.store.dedupe). Either all of it is written or, on any error,
-    none of it.
+    techcal.store.dedupe).
+
+    The entries are written in batches (BATCH_ENTRIES, BATCH_SECONDS), each
+    one write transaction, all of it or on any error none of it; the removal
+    marks come last, once every entry is stored. Interrupted between
+    batches, the store keeps the batches written and marks nothing removed;
+    storing the same records again finishes the work (an entry seen again
+    is an update, or unchanged). Topics, places and digests are worked out
+    before each batch takes the lock.
     """
     now = now or datetime.now(UTC)
     stamp = utc_stamp(now)
@@ -175,6 +238,9 @@ def upsert_events(
     batch: dict[str, Event] = {}
     seen_invalid: set[str] = set()
     for record in records:
+        # what no output may carry, and sizes no calendar needs, stop here
+        record, notes = clean_record(record)
+        result.cleaned.extend(f"{record.source_uid or '(no uid)'}: {note}" for note in notes)
         problems = record.problems()
         if record.source != source:
             problems.append(f"record belongs to source {record.source!r}")
@@ -187,140 +253,238 @@ def upsert_events(
         batch[record.source_uid] = record
 
     conn: sqlite3.Connection = db.conn
-    with write_transaction(conn):
-        row = conn.execute(
-            "SELECT id, city, topics FROM sources WHERE name = ?", (source,)
-        ).fetchone()
-        if row is None:
-            raise UnknownSource(source)
-        source_id, source_city = row[0], row[1]
-        source_topics = tuple(json.loads(row[2] or "[]"))
-        normaliser = Normaliser()
-        # What the normalised values also depend on: an entry whose own values
-        # and context are unchanged is unchanged, and is not tagged or placed
-        # again. (A taxonomy change re-tags stored events in place, before a
-        # crawl: see ensure_tags_current.)
-        context = repr((source_city, source_topics))
-        existing = {
-            r[0]: r[1:]
-            for r in conn.execute(
-                "SELECT p.source_uid, p.id, p.event_id, p.content_hash, p.schedule_hash,"
-                " p.removed_at, e.start_utc, (SELECT count(*) FROM provenance q"
-                " WHERE q.event_id = p.event_id AND q.id != p.id AND q.removed_at IS NULL)"
-                " FROM provenance p JOIN events e ON e.id = p.event_id WHERE p.source_id = ?",
-                (source_id,),
-            )
-        }
-        matcher = Matcher(conn, source_id)
-        choices = user_choices(conn, source)
-        # events this batch already links an entry to: one source, one entry each
-        claimed: set[int] = set()
-        # events with several sources whose values must be worked out again
-        remerge: set[int] = set()
+    context = _source_context(conn, source)
+    # What is stored already, read without the write lock, only to decide
+    # which entries to normalise beforehand; each batch reads its rows again
+    # under the lock and decides on those.
+    stored = {
+        uid: (content, removed)
+        for uid, content, removed in conn.execute(
+            "SELECT source_uid, content_hash, removed_at IS NOT NULL FROM provenance"
+            " WHERE source_id = ?",
+            (context.id,),
+        )
+    }
+    normaliser = Normaliser()
+    # In order of time: a new entry is matched against the events around its
+    # start, and the source's own events stored by earlier batches then lie
+    # before it, not around it (matching scores each candidate before it
+    # finds one is the source's own: in input order, storing a city's 20,000
+    # new entries took ten times longer than in one transaction).
+    waiting = sorted(batch.items(), key=lambda item: item[1].start.timestamp())
+    prepared: list[_Entry] = []
+    # events this source's entries were linked to: one source, one entry each
+    claimed: set[int] = set()
+    while waiting or prepared:
+        # the next batch's values are worked out while other writers have the lock
+        more = BATCH_ENTRIES - len(prepared)
+        prepared += [
+            _prepared(uid, record, context, normaliser, stored.get(uid))
+            for uid, record in waiting[:more]
+        ]
+        del waiting[:more]
+        with write_transaction(conn):
+            now_context = _source_context(conn, source)
+            if now_context != context:
+                # the source's city or topics were edited meanwhile: they are
+                # part of every entry's values
+                context = now_context
+                prepared = [
+                    _prepared(e.source_uid, e.record, context, normaliser, None) for e in prepared
+                ]
+            done = _store_batch(
+                conn, source, context, prepared, normaliser, stamp, result,
+                claimed=claimed, match=match,
+            )  # fmt: skip
+        del prepared[:done]
 
-        new_events, new_provenance, linked_provenance = [], [], []
-        changed_events, changed_provenance = [], []
-        unchanged = []
-        updated_shared = 0
-        for source_uid, record in batch.items():
-            raw = _event_values(record)
-            content = _digest(repr(raw) + context)
-            known = existing.get(source_uid)
-            if known is not None and content == known[2] and known[4] is None:
-                unchanged.append((stamp, known[0]))
-                continue
-            row = _normalised(raw, record, normaliser, source_city, source_topics)
-            if known is None:
-                link = (
-                    _find_match(conn, matcher, row, choices.get(source_uid, {}), claimed)
-                    if match
-                    else None
-                )
-                if link is not None:
-                    event_id, uid = link
-                    claimed.add(event_id)
-                    remerge.add(event_id)
-                    result.merged += 1
-                    schedule = _digest(repr([raw[i] for i in _SCHEDULE_INDEXES]))
-                    linked_provenance.append(
-                        (uid, source_id, source_uid, content, schedule, stamp, stamp, _record(row))
-                    )
-                    continue
-                uid = event_uid(source, source_uid)
-                new_events.append((uid, *row, stamp, stamp, stamp))
-                schedule = _digest(repr([raw[i] for i in _SCHEDULE_INDEXES]))
-                new_provenance.append(
+    kept = set(keep) - batch.keys()
+    result.unchanged += sum(1 for uid in kept if uid in stored)
+    if complete:
+        result.rescheduled += _mark_removed(
+            conn, context.id, batch.keys() | seen_invalid | kept, now_ts, stamp, result
+        )
+    return result
+
+
+def _source_context(conn: sqlite3.Connection, source: str) -> _SourceContext:
+    row = conn.execute("SELECT id, city, topics FROM sources WHERE name = ?", (source,)).fetchone()
+    if row is None:
+        raise UnknownSource(source)
+    topics = tuple(json.loads(row[2] or "[]"))
+    return _SourceContext(row[0], row[1], topics, repr((row[1], topics)))
+
+
+def _prepared(
+    source_uid: str,
+    record: Event,
+    context: _SourceContext,
+    normaliser: Normaliser,
+    stored: tuple[str, bool] | None,
+) -> _Entry:
+    """Return ``record``'s values, normalised unless the store already has them unchanged."""
+    raw = _event_values(record)
+    # What the normalised values also depend on: an entry whose own values
+    # and context are unchanged is unchanged, and is not tagged or placed
+    # again. (A taxonomy change re-tags stored events in place, before a
+    # crawl: see ensure_tags_current.)
+    content = _digest(repr(raw) + context.key)
+    entry = _Entry(source_uid, record, raw, content)
+    if stored is None or stored != (content, False):
+        entry.row = _normalised(raw, record, normaliser, context.city, context.topics)
+    return entry
+
+
+def _store_batch(
+    conn: sqlite3.Connection,
+    source: str,
+    context: _SourceContext,
+    entries: list[_Entry],
+    normaliser: Normaliser,
+    stamp: str,
+    result: UpsertResult,
+    *,
+    claimed: set[int],
+    match: bool,
+) -> int:
+    """Write the first of ``entries`` inside the caller's transaction; return how many.
+
+    Stops after BATCH_SECONDS of deciding (matching is the slow part); the
+    rest go in the next transaction.
+    """
+    deadline = time.monotonic() + BATCH_SECONDS
+    source_id = context.id
+    uids = json.dumps([e.source_uid for e in entries[:BATCH_ENTRIES]])
+    existing = {r[0]: r[1:] for r in conn.execute(_EXISTING, (source_id, uids))}
+    matcher = Matcher(conn, source_id)
+    choices = user_choices(conn, source) if match else {}
+    # events with several sources whose values must be worked out again
+    remerge: set[int] = set()
+
+    new_events, new_provenance, linked_provenance = [], [], []
+    changed_events, changed_provenance = [], []
+    unchanged = []
+    updated_shared = 0
+    done = 0
+    for entry in entries[:BATCH_ENTRIES]:
+        if done and time.monotonic() > deadline:
+            break
+        done += 1
+        source_uid, content = entry.source_uid, entry.content
+        known = existing.get(source_uid)
+        if known is not None and content == known[2] and known[4] is None:
+            unchanged.append((stamp, known[0]))
+            continue
+        schedule = entry.schedule
+        row = entry.row
+        if row is None:
+            # stored meanwhile, by another writer of this source
+            row = _normalised(entry.raw, entry.record, normaliser, context.city, context.topics)
+        if known is None:
+            link = (
+                _find_match(conn, matcher, row, choices.get(source_uid, {}), claimed)
+                if match
+                else None
+            )
+            if link is not None:
+                event_id, uid = link
+                claimed.add(event_id)
+                remerge.add(event_id)
+                result.merged += 1
+                linked_provenance.append(
                     (uid, source_id, source_uid, content, schedule, stamp, stamp, _record(row))
                 )
                 continue
-            prov_id, event_id, old_content, old_schedule, removed_at, _, others = known
-            # the schedule is what the source says: coordinates looked up in the
-            # gazetteer follow it, and a new gazetteer moves nothing
-            schedule = _digest(repr([raw[i] for i in _SCHEDULE_INDEXES]))
-            # a removed entry that is back is a change of status, like a move
-            bump = 1 if (schedule != old_schedule or removed_at is not None) else 0
-            changed_provenance.append((content, schedule, stamp, _record(row), prov_id))
-            if others:
-                # other sources list it too: its values come from all of them
-                remerge.add(event_id)
-                updated_shared += 1
-                continue
-            result.rescheduled += bump
-            changed_events.append((*row, bump, stamp, bump, stamp, event_id))
+            uid = event_uid(source, source_uid)
+            new_events.append((uid, *row, stamp, stamp, stamp))
+            new_provenance.append(
+                (uid, source_id, source_uid, content, schedule, stamp, stamp, _record(row))
+            )
+            continue
+        prov_id, event_id, old_content, old_schedule, removed_at, _, others = known
+        # a removed entry that is back is a change of status, like a move
+        bump = 1 if (schedule != old_schedule or removed_at is not None) else 0
+        changed_provenance.append((content, schedule, stamp, _record(row), prov_id))
+        if others:
+            # other sources list it too: its values come from all of them
+            remerge.add(event_id)
+            updated_shared += 1
+            continue
+        result.rescheduled += bump
+        changed_events.append((*row, bump, stamp, bump, stamp, event_id))
 
-        if new_events:
-            (last_id,) = conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()
-            conn.executemany(_INSERT_EVENT, new_events)
-            # index the batch in one statement (rows revived through ON
-            # CONFLICT keep their old id and were re-indexed by the trigger)
-            conn.execute(_INDEX_NEW_EVENTS, (last_id,))
-            conn.execute(INDEX_TOPICS_SINCE, (last_id,))
-            conn.execute(INDEX_PLACES_SINCE, (last_id,))
-            conn.executemany(_INSERT_PROVENANCE, new_provenance)
-        if linked_provenance:
-            conn.executemany(_INSERT_PROVENANCE, linked_provenance)
-        if changed_events:
-            conn.executemany(_UPDATE_EVENT, changed_events)
-        if changed_provenance:
-            conn.executemany(_UPDATE_PROVENANCE, changed_provenance)
-        if unchanged:
-            conn.executemany("UPDATE provenance SET last_seen = ? WHERE id = ?", unchanged)
-        result.new, result.updated, result.unchanged = (
-            len(new_events) + len(linked_provenance),
-            len(changed_events) + updated_shared,
-            len(unchanged),
-        )
+    if new_events:
+        (last_id,) = conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()
+        conn.executemany(_INSERT_EVENT, new_events)
+        # index the batch in one statement (rows revived through ON
+        # CONFLICT keep their old id and were re-indexed by the trigger)
+        conn.execute(_INDEX_NEW_EVENTS, (last_id,))
+        conn.execute(INDEX_TOPICS_SINCE, (last_id,))
+        conn.execute(INDEX_PLACES_SINCE, (last_id,))
+        conn.executemany(_INSERT_PROVENANCE, new_provenance)
+    if linked_provenance:
+        conn.executemany(_INSERT_PROVENANCE, linked_provenance)
+    if changed_events:
+        conn.executemany(_UPDATE_EVENT, changed_events)
+    if changed_provenance:
+        conn.executemany(_UPDATE_PROVENANCE, changed_provenance)
+    if unchanged:
+        conn.executemany("UPDATE provenance SET last_seen = ? WHERE id = ?", unchanged)
+    result.new += len(new_events) + len(linked_provenance)
+    result.updated += len(changed_events) + updated_shared
+    result.unchanged += len(unchanged)
+    if remerge:
+        result.rescheduled += remerge_events(conn, remerge, stamp)
+    return done
 
-        kept = set(keep) - batch.keys()
-        result.unchanged += sum(1 for uid in kept if uid in existing)
-        if complete:
-            gone = [
-                (known[0], known[1])
-                for source_uid, known in existing.items()
-                if source_uid not in batch
-                and source_uid not in seen_invalid
-                and source_uid not in kept
-                and known[4] is None  # not already removed
-                and known[5] > now_ts  # has not started: vanished, not over
-            ]
-            if gone:
-                conn.executemany(
-                    "UPDATE provenance SET removed_at = ? WHERE id = ?",
-                    [(stamp, prov_id) for prov_id, _ in gone],
-                )
-                # the event itself is removed once no source lists it any more
-                conn.executemany(
-                    "UPDATE events SET removed_at = ?, sequence = sequence + 1, changed_at = ?,"
-                    " updated_at = ? WHERE id = ? AND removed_at IS NULL AND NOT EXISTS"
-                    " (SELECT 1 FROM provenance p WHERE p.event_id = events.id"
-                    " AND p.removed_at IS NULL)",
-                    [(stamp, stamp, stamp, event_id) for _, event_id in gone],
-                )
-                result.removed = len(gone)
-                remerge.update(event_id for _, event_id in gone)
-        if remerge:
-            result.rescheduled += remerge_events(conn, remerge, stamp)
-    return result
+
+def _mark_removed(
+    conn: sqlite3.Connection,
+    source_id: int,
+    listed: set[str],
+    now_ts: int,
+    stamp: str,
+    result: UpsertResult,
+) -> int:
+    """Mark the source's upcoming entries not in ``listed`` removed; return how many events moved.
+
+    Run once every entry is stored, in batches of its own: each batch finds
+    what is still unmarked, so an interrupted run leaves only real removals
+    behind and the next one marks the rest.
+    """
+
+    def vanished() -> list[tuple[int, int]]:
+        return [
+            (prov_id, event_id)
+            for source_uid, prov_id, event_id in conn.execute(
+                "SELECT p.source_uid, p.id, p.event_id FROM provenance p"
+                " JOIN events e ON e.id = p.event_id WHERE p.source_id = ?"
+                " AND p.removed_at IS NULL AND e.start_utc > ?",  # not started: vanished
+                (source_id, now_ts),
+            )
+            if source_uid not in listed
+        ]
+
+    moved = 0
+    # most runs have nothing to mark: then the write lock is not taken at all
+    while vanished():
+        with write_transaction(conn):
+            gone = vanished()[:BATCH_ENTRIES]  # again, under the lock
+            conn.executemany(
+                "UPDATE provenance SET removed_at = ? WHERE id = ?",
+                [(stamp, prov_id) for prov_id, _ in gone],
+            )
+            # the event itself is removed once no source lists it any more
+            conn.executemany(
+                "UPDATE events SET removed_at = ?, sequence = sequence + 1, changed_at = ?,"
+                " updated_at = ? WHERE id = ? AND removed_at IS NULL AND NOT EXISTS"
+                " (SELECT 1 FROM provenance p WHERE p.event_id = events.id"
+                " AND p.removed_at IS NULL)",
+                [(stamp, stamp, stamp, event_id) for _, event_id in gone],
+            )
+            result.removed += len(gone)
+            moved += remerge_events(conn, {event_id for _, event_id in gone}, stamp)
+    return moved
 
 
 _TOPICS = _COLUMN_NAMES.index("topics")
@@ -497,5 +661,5 @@ def tidy_search_index(conn: sqlite3.Connection, pages: int = 500) -> None:
     merged. 'merge' does at most ``pages`` pages of that work, so a crawl's
     end never stalls on it, and repeated crawls keep the index compact.
     """
-    with conn:
+    with write_transaction(conn):
         conn.execute("INSERT INTO events_fts (events_fts, rank) VALUES ('merge', ?)", (pages,))

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import sqlite_utils
 
 from techcal.errors import UnknownSource
+from techcal.store.database import write_transaction
 
 
 @dataclass
@@ -41,7 +42,7 @@ def save_reader_state(
     time, never a skipped body whose events were not stored.
     """
     stamp = (now or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds")
-    with db.conn:
+    with write_transaction(db.conn):
         row = db.conn.execute("SELECT id FROM sources WHERE name = ?", (source,)).fetchone()
         if row is None:
             raise UnknownSource(source)
@@ -60,9 +61,16 @@ def forget_reader_state(db: sqlite_utils.Database, source: str) -> None:
     """Drop what the last read of ``source`` left, so its next body is read in full.
 
     For writes that do not show the source's whole content (several files
-    imported into one source): the kept state would no longer match the store.
+    imported into one source), and while a body is being stored: the kept
+    state would not match the store.
     """
-    with db.conn:
+    kept = db.conn.execute(
+        "SELECT 1 FROM reader_state r JOIN sources s ON s.id = r.source_id WHERE s.name = ?",
+        (source,),
+    ).fetchone()
+    if kept is None:
+        return  # nothing to forget: no need to wait for the write lock
+    with write_transaction(db.conn):
         db.conn.execute(
             "DELETE FROM reader_state WHERE source_id = (SELECT id FROM sources WHERE name = ?)",
             (source,),

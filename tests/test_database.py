@@ -235,3 +235,54 @@ def test_checking_a_file_keeps_the_locks_of_open_connections(tmp_path):
     subprocess.run([sys.executable, "-c", other, str(path), "two"], check=True)
     assert wal.exists()  # and still after the check
     db.conn.close()
+
+
+def test_a_writer_looping_over_transactions_lets_a_waiting_writer_in(tmp_path):
+    """A loop of write transactions (batches of a big source, feed blocks) leaves the
+    lock free often enough for a waiting writer, however long the loop runs.
+
+    SQLite's busy handler tries again every 100 ms at most; a lock that is free
+    only for the microseconds between one transaction and the next is never
+    seen free, and the waiter fails after its busy timeout.
+    """
+    import threading
+    import time
+
+    from techcal.store.database import write_transaction
+
+    path = tmp_path / "techcal.db"
+    open_store(path).conn.close()
+    stop = threading.Event()
+
+    def batches() -> None:
+        conn = connect(path)
+        try:
+            while not stop.is_set():
+                with write_transaction(conn):
+                    conn.execute(
+                        "INSERT OR REPLACE INTO meta (key, value) VALUES ('batch', ?)",
+                        (str(time.monotonic()),),
+                    )
+                    time.sleep(0.2)  # a batch's work
+        finally:
+            conn.close()
+
+    loop = threading.Thread(target=batches)
+    loop.start()
+    try:
+        time.sleep(0.5)
+        waiting = sqlite3.connect(path, timeout=3.0, isolation_level=None)
+        try:
+            waiting.execute("BEGIN IMMEDIATE")  # fails after 3 s if never let in
+            waiting.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('other', 'in')")
+            waiting.execute("COMMIT")
+        finally:
+            waiting.close()
+    finally:
+        stop.set()
+        loop.join()
+    check = connect(path)
+    try:
+        assert check.execute("SELECT value FROM meta WHERE key = 'other'").fetchone() == ("in",)
+    finally:
+        check.close()

@@ -200,3 +200,55 @@ def test_interrupt_in_the_middle_rolls_back_everything(db, plug):
     assert calls["n"] > 50  # it really was stopped part-way through
     assert db["events"].count == 5 and db["provenance"].count == 5
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+# -- big sources: short transactions --------------------------------------------
+
+
+def test_a_failing_batch_keeps_the_batches_before_it_and_marks_nothing_removed(
+    db, plug, monkeypatch
+):
+    # A source is stored in batches so that no writer holds the lock for long;
+    # each batch is one transaction, and removal marks wait for the last one.
+    monkeypatch.setattr("techcal.store.events.BATCH_ENTRIES", 10)
+    listed = [make_event(n, days=5) for n in range(20)]
+    upsert_events(db, "plug", listed, now=NOW)
+    # the source now drops 10..19 and announces 40 more, later in the year
+    # (entries are stored in order of time: 0..9, then 100..109, 110..119 ...)
+    later = [make_event(n, days=20 + n - 100) for n in range(100, 140)]
+    records = listed[:10] + later
+    db.execute(
+        "CREATE TRIGGER boom BEFORE INSERT ON provenance"
+        " WHEN new.source_uid = 'meeting-125@pdxlinux.org'"
+        " BEGIN SELECT RAISE(ABORT, 'disk on fire'); END"
+    )
+    with pytest.raises(sqlite3.IntegrityError, match="disk on fire"):
+        upsert_events(db, "plug", records, now=NOW + timedelta(hours=1))
+    assert not db.conn.in_transaction
+    stored = {r[0] for r in db.execute("SELECT source_uid FROM provenance")}
+    assert {f"meeting-{n}@pdxlinux.org" for n in range(100, 120)} <= stored
+    assert not {f"meeting-{n}@pdxlinux.org" for n in range(120, 140)} & stored
+    marked = db.execute("SELECT count(*) FROM provenance WHERE removed_at IS NOT NULL")
+    assert marked.fetchone()[0] == 0
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    # the next run finishes the work: what was stored is seen again, unchanged
+    db.execute("DROP TRIGGER boom")
+    result = upsert_events(db, "plug", records, now=NOW + timedelta(hours=2))
+    assert (result.new, result.unchanged, result.removed) == (20, 30, 10)
+    live = db.execute("SELECT count(*) FROM provenance WHERE removed_at IS NULL").fetchone()[0]
+    assert live == 50 and db["events"].count == 60
+
+
+def test_every_batch_of_a_big_source_is_its_own_short_transaction(db, plug, monkeypatch):
+    from techcal.store.events import BATCH_ENTRIES
+
+    # (batches are cut by time too: not here, so that they can be counted)
+    monkeypatch.setattr("techcal.store.events.BATCH_SECONDS", 60.0)
+    statements: list[str] = []
+    db.conn.set_trace_callback(statements.append)
+    records = [make_event(n, days=1 + n // 24) for n in range(2 * BATCH_ENTRIES + 500)]
+    result = upsert_events(db, "plug", records, now=NOW)
+    db.conn.set_trace_callback(None)
+    assert result.new == 2 * BATCH_ENTRIES + 500
+    # three batches of entries (and nothing to mark removed: no fourth)
+    assert statements.count("BEGIN IMMEDIATE") == statements.count("COMMIT") == 3
