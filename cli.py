@@ -365,8 +365,8 @@ def import_(app: App, files: tuple[Path, ...], source_name: str | None) -> None:
         click.echo(
             f"{done.path} -> {done.source} ({done.type}): {len(done.read.events)} read; {counts}"
         )
-        _warn_capped(done.source, done.read.warnings + done.stored.rejected,
-                     more=getattr(done.read, "more_warnings", 0))  # fmt: skip
+        problems = done.read.warnings + done.stored.rejected + done.stored.cleaned
+        _warn_capped(done.source, problems, more=done.read.more_warnings)
     _tidy(app)
 
 

@@ -15,6 +15,11 @@ SOURCE_TYPES = ("auto", "ics", "rss", "html")
 #: iCalendar VEVENT statuses, lower-cased
 STATUSES = ("confirmed", "tentative", "cancelled")
 
+#: the years an event may fall in: every zone can show these (the year 9999 in UTC is
+#: the year 10000 east of it, which no datetime holds), and no tech event is outside
+EARLIEST_YEAR = 1900
+LATEST_YEAR = 2200
+
 # Fields whose change is "significant" in RFC 5545 terms: calendar apps are
 # told through SEQUENCE, and subscribers get a "moved"/"cancelled" message.
 SCHEDULE_FIELDS = (
@@ -87,6 +92,13 @@ class Event:
             elif isinstance(self.start, datetime) and self.start.utcoffset() is not None:
                 if self.end < self.start:
                     found.append("end is before start")
+        for name in ("start", "end"):
+            moment = getattr(self, name)
+            if isinstance(moment, datetime) and not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:
+                found.append(
+                    f"{name} {moment.isoformat()} is outside the years "
+                    f"{EARLIEST_YEAR}-{LATEST_YEAR}"
+                )
         if self.status not in STATUSES:
             found.append(f"status {self.status!r} is not one of {', '.join(STATUSES)}")
         if self.kind not in KINDS:

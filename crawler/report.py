@@ -61,6 +61,7 @@ class SourceReport:
         problems += [f"dropped {n} record(s): {why}" for why, n in item.dropped.items()]
         if stored is not None:
             problems += [f"rejected {line}" for line in stored.rejected]
+            problems += stored.cleaned
         report = cls(
             source=item.source.name,
             url=item.source.url,
