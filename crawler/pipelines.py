@@ -1,8 +1,9 @@
 """Item pipelines: validate each source's records, then store them and the source's crawl state.
 
 Storing goes through :func:`techcal.ingest.store_outcome`, the same path
-`techcal import` takes: one transaction per source, and nothing already
-stored is lost when a source fails.
+`techcal import` takes: short transactions per source (a big source in
+batches, its removal marks after the last), and nothing already stored is
+lost when a source fails.
 """
 
 from __future__ import annotations

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 
 from techcal.errors import UnknownSource
 from techcal.event import SCHEDULE_FIELDS, Event
+from techcal.store.clean import clean_record
 from techcal.store.database import write_transaction
 from techcal.store.dedupe import Matcher, merged_values
-from techcal.store.clean import clean_record
 from techcal.store.normalise import Normaliser
 from techcal.store.schema_names import FTS_COLUMNS, INDEX_PLACES_SINCE, INDEX_TOPICS_SINCE
 
