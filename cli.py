@@ -981,6 +981,8 @@ def publish(app: App, directory: Path, base_url: str) -> None:
         f" ({report.events} event(s) in all.ics)",
         err=True,
     )
+    if report.note:
+        click.echo(f"{directory}: {report.note}", err=True)
 
 
 @cli.group()

@@ -52,11 +52,15 @@ def detect_type(data: bytes, declared: str = "auto", content_type: str | None = 
         if mime in _FEED_TYPES:
             return "rss"
     head = _ascii_head(data)
-    if not head.startswith(b"<") and b"BEGIN:VCALENDAR" in head[:4096].upper():
+    calendar = b"BEGIN:VCALENDAR" in head[:4096].upper()
+    if calendar and not head.startswith(b"<"):
         return "ics"
     root = root_element(head)
-    if root is not None and root.rpartition(b":")[2].lower() in _FEED_ROOTS:
+    name = root.rpartition(b":")[2].lower() if root is not None else b""
+    if name in _FEED_ROOTS:
         return "rss"
+    if calendar and name != b"html":
+        return "ics"  # a calendar after a PHP notice ("<br />\n<b>Warning</b>: ...")
     return "html"
 
 

@@ -24,6 +24,7 @@ never sees half of a new one.
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
 import re
 import shutil
@@ -49,6 +50,8 @@ class SiteReport:
     written: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     events: int = 0
+    #: how the site was put in place when it could not be in one step
+    note: str | None = None
 
 
 def write_if_changed(path: Path, data: bytes) -> bool:
@@ -75,7 +78,11 @@ class Staging:
     """A copy of ``directory`` to write a new site into, swapped in by :meth:`commit`."""
 
     def __init__(self, directory: Path) -> None:
+        # the real folder: swapping a symlink would leave its target, the
+        # folder a web server serves, without the new site
+        directory = directory.resolve()
         self.directory = directory
+        self.written: list[str] = []
         if directory.exists() and not directory.is_dir():
             raise NotADirectoryError(20, "not a folder", str(directory))
         directory.parent.mkdir(parents=True, exist_ok=True)
@@ -103,23 +110,45 @@ class Staging:
         path.parent.mkdir(parents=True, exist_ok=True)
         # a new inode: the old site's file (the same inode until now) keeps its bytes
         write_if_changed(path, data)
+        self.written.append(relative)
         return True
 
-    def commit(self) -> None:
-        """Put the staged site in place of the old one, in one step where the system can."""
+    def commit(self) -> str | None:
+        """Put the staged site in place of the old one; return a note when it took two steps.
+
+        One step (renameat2 RENAME_EXCHANGE) where the system can; else two
+        renames, the old site put back if the second fails; and where the
+        folder cannot be renamed at all (a mount point, another filesystem),
+        the new files are copied in, each replaced whole.
+        """
         if not self.directory.exists():
             os.rename(self.path, self.directory)
-            return
+            return None
         if _exchange(self.path, self.directory):
             shutil.rmtree(self.path, ignore_errors=True)  # now the old site
-            return
-        # no atomic exchange (not Linux, or a filesystem without it): two renames
+            return None
         prefix = f".{self.directory.name}.old-"
         old = Path(tempfile.mkdtemp(dir=self.directory.parent, prefix=prefix))
         os.rmdir(old)
-        os.rename(self.directory, old)
-        os.rename(self.path, self.directory)
+        try:
+            os.rename(self.directory, old)
+        except OSError as exc:
+            if exc.errno not in (errno.EBUSY, errno.EXDEV, errno.EPERM, errno.EACCES):
+                raise
+            return self._copy_in(f"the folder cannot be replaced ({exc.strerror})")
+        try:
+            os.rename(self.path, self.directory)
+        except BaseException:
+            os.rename(old, self.directory)  # the old site back where it was
+            raise
         shutil.rmtree(old, ignore_errors=True)
+        return None
+
+    def _copy_in(self, why: str) -> str:
+        for relative in self.written:
+            write_if_changed(self.directory / relative, (self.path / relative).read_bytes())
+        self.discard()
+        return f"{why}: its changed files were replaced one by one"
 
     def discard(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
@@ -174,20 +203,41 @@ def publish_site(
 
     ``extra`` maps names to queries (the saved subscriptions).
     """
-    staging = Staging(directory)
+    try:
+        staging: Staging | InPlace = Staging(directory)
+    except PermissionError as exc:
+        # no room beside the folder (its parent is not the user's): write in it
+        staging = InPlace(directory, f"cannot stage beside it ({exc.strerror})")
     try:
         report = _write_site(conn, directory, staging, base_url, now=now, extra=extra or {})
-        staging.commit()
+        report.note = staging.commit()
     except BaseException:
         staging.discard()
         raise
     return report
 
 
+class InPlace:
+    """Writes a site straight into its folder, each file replaced whole (when staging cannot)."""
+
+    def __init__(self, directory: Path, why: str) -> None:
+        self.directory = directory
+        self.why = why
+
+    def put(self, relative: str, data: bytes) -> bool:
+        return write_if_changed(self.directory / relative, data)
+
+    def commit(self) -> str:
+        return f"{self.why}: its changed files were replaced one by one"
+
+    def discard(self) -> None:
+        pass
+
+
 def _write_site(
     conn: sqlite3.Connection,
     directory: Path,
-    staging: Staging,
+    staging: Staging | InPlace,
     base_url: str,
     *,
     now: datetime,

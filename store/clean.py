@@ -115,6 +115,13 @@ def web_url(url: str | None) -> str | None:
     return url if scheme in ("http", "https") else None
 
 
+def clean_uid(uid: str) -> str:
+    """Return the source uid the store keeps for ``uid`` (as :func:`clean_record` makes it)."""
+    text = clean_text(uid)
+    limit = LIMITS["source_uid"]
+    return _short_uid(text, limit) if len(text) > limit else text
+
+
 def clean_record(record: Event) -> tuple[Event, list[str]]:
     """Return ``record`` as the store may keep it, and a line for each change made.
 

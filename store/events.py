@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from techcal.errors import UnknownSource
 from techcal.event import SCHEDULE_FIELDS, Event
-from techcal.store.clean import clean_record
+from techcal.store.clean import clean_record, clean_uid
 from techcal.store.database import write_transaction
 from techcal.store.dedupe import Matcher, merged_values
 from techcal.store.normalise import Normaliser
@@ -298,7 +298,8 @@ def upsert_events(
             )  # fmt: skip
         del prepared[:done]
 
-    kept = set(keep) - batch.keys()
+    # uids the reader knows unchanged, as the store keeps them (cleaned like the records)
+    kept = {clean_uid(uid) for uid in keep} - batch.keys()
     result.unchanged += sum(1 for uid in kept if uid in stored)
     if complete:
         result.rescheduled += _mark_removed(

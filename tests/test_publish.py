@@ -665,3 +665,17 @@ def test_publish_keeps_what_it_did_not_write_and_the_unchanged_files_themselves(
     assert os.readlink(site / "latest.ics") == "all.ics"
     assert b"typing in depth" in (site / "latest.ics").read_bytes()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".site.")]
+
+
+def test_publish_through_a_symlinked_folder_updates_the_real_one(store, tmp_path):
+    real = tmp_path / "www"
+    publish_site(store.conn, real, "https://ev.example/", now=NOW)
+    site = tmp_path / "site"
+    site.symlink_to(real)
+    moved = _berlin_events()
+    moved[0].title = "Python Users Berlin: typing in depth"
+    upsert_events(store, "berlin", moved, now=NOW + timedelta(hours=1))
+    publish_site(store.conn, site, "https://ev.example/", now=NOW)
+    assert site.is_symlink() and os.readlink(site) == str(real)
+    assert b"typing in depth" in (real / "all.ics").read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
