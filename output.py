@@ -124,8 +124,10 @@ def where(event: dict[str, Any]) -> str:
 
 
 #: characters a terminal acts on instead of showing: C0 and C1 controls, DEL, and
-#: the bidirectional overrides that make text read differently than it is stored
-_UNSHOWABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+#: the bidirectional embeddings, overrides and isolates that make text read
+#: differently than it is stored (the plain direction marks that Arabic and
+#: Hebrew titles need are left alone)
+_UNSHOWABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def visible(text: str) -> str:
