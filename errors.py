@@ -8,6 +8,7 @@ escaping the library is a bug.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 
@@ -76,3 +77,75 @@ class InvalidEvent(TechcalError):
         self.source_uid = source_uid
         self.problem = problem
         super().__init__(f"event {source_uid!r} from {source}: {problem}")
+
+
+class NoDatabaseYet(TechcalError):
+    """Reading a database that has not been created."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(
+            f"no techcal database at {path} yet: add sources (`techcal sources add`) "
+            "and crawl them (`techcal crawl`), or give --db"
+        )
+
+
+class QueryError(TechcalError):
+    """A search filter that cannot be understood."""
+
+    exit_code = 2
+
+    def __init__(self, option: str, problem: str) -> None:
+        self.option = option
+        self.problem = problem
+        super().__init__(f"{option}: {problem}")
+
+
+class UnknownPlace(TechcalError):
+    """A place name the gazetteer does not know."""
+
+    exit_code = 2
+
+    def __init__(self, text: str, suggestions: list[str]) -> None:
+        self.text = text
+        self.suggestions = suggestions
+        hint = f"; did you mean: {'; '.join(suggestions)}?" if suggestions else ""
+        super().__init__(f"unknown place {text!r}{hint} (give a city, 'City, Region', or LAT,LON)")
+
+
+class TaxonomyError(TechcalError):
+    """The topics file cannot be used."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        super().__init__(f"{path}: {problem}")
+
+
+class UnknownTopic(TechcalError):
+    """A topic asked for that the taxonomy does not have."""
+
+    exit_code = 2
+
+    def __init__(self, topic: str, suggestions: list[str]) -> None:
+        hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""
+        super().__init__(f"unknown topic {topic!r}{hint} (see `techcal topics`)")
+
+
+class MergeError(TechcalError):
+    """A split or merge that cannot be done."""
+
+
+class SubscriptionError(TechcalError):
+    """A subscription that cannot be added, found or used."""
+
+    exit_code = 2
+
+
+class UnknownSubscription(SubscriptionError):
+    """No subscription has that name."""
+
+    def __init__(self, name: str, known: Sequence[str]) -> None:
+        hint = f" (known: {', '.join(known)})" if known else " (there are none yet)"
+        super().__init__(f"no subscription named {name!r}{hint}")
+
+
+class DemoError(TechcalError):
+    """A step of the demo failed."""

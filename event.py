@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from techcal.errors import InvalidEvent
 
@@ -140,5 +141,110 @@ class Event:
         return cls(**values)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Listing:
+    """One source's entry for a stored event: who lists it, and what that source said."""
+
+    name: str
+    kind: str
+    source_url: str
+    source_uid: str
+    #: the title and start (ISO 8601) as this source gave them, before merging
+    title: str | None = None
+    start: str | None = None
+    url: str | None = None
+    first_seen: str | None = None
+    last_seen: str | None = None
+    removed: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON object of this entry (the ``sources`` items of search JSON)."""
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "source_url": self.source_url,
+            "source_uid": self.source_uid,
+            "title": self.title,
+            "start": self.start,
+            "url": self.url,
+            "first_seen": self.first_seen,
+            "last_seen": self.last_seen,
+            "removed": self.removed,
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredEvent:
+    """One real event as the store keeps it: what every read returns and every writer takes.
+
+    The merged record of one or more sources' entries (``sources``), with its
+    stable ``uid`` and ``sequence``. ``start``/``end`` are the ISO 8601 texts
+    the store keeps (``start_at``/``end_at`` give them as datetimes);
+    ``distance_km`` and ``score`` say how a search found it, when it did.
+    """
+
+    id: int
+    uid: str
+    sequence: int = 0
+    title: str
+    description: str = ""
+    url: str | None = None
+    start: str
+    end: str | None = None
+    start_utc: int
+    end_utc: int | None = None
+    timezone: str | None = None
+    all_day: bool = False
+    status: str = "confirmed"
+    venue: str | None = None
+    address: str | None = None
+    city: str | None = None
+    region: str | None = None
+    country: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    geo_precision: str | None = None
+    online: bool = False
+    online_url: str | None = None
+    kind: str = "other"
+    topics: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    organizer: str | None = None
+    cost: str | None = None
+    changed_at: str | None = None
+    removed_at: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    #: every source entry that lists it, in the order they were first seen
+    sources: tuple[Listing, ...] = ()
+    #: how far from the searched place, when the search had one
+    distance_km: float | None = None
+    #: bm25 rank of a text search (lower is better)
+    score: float | None = None
+
+    @property
+    def start_at(self) -> datetime:
+        return datetime.fromisoformat(self.start)
+
+    @property
+    def end_at(self) -> datetime | None:
+        return datetime.fromisoformat(self.end) if self.end else None
+
+    def source_names(self) -> list[str]:
+        """Return the names of the sources that list it now (else of all that did)."""
+        listed = [s.name for s in self.sources if not s.removed]
+        return list(dict.fromkeys(listed or [s.name for s in self.sources]))
+
+
 _FIELD_ORDER = tuple(f.name for f in fields(Event))
 _FIELD_NAMES = frozenset(_FIELD_ORDER)
+
+
+def zone_named(name: str | None) -> ZoneInfo | None:
+    """Return the IANA zone called ``name``, or None when it is empty or unknown."""
+    if not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None

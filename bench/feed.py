@@ -36,11 +36,11 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from techcal.event import Event
-from techcal.feeds.ical_out import calendar
 from techcal.publish.feeds import Rendered, ics_feed, render_pending, source_names
 from techcal.store import Source, add_sources, open_store, upsert_events
 from techcal.store.query import Query
 from techcal.store.search import search
+from techcal.writers.ical import calendar
 
 NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
 ZONES = [

@@ -22,11 +22,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from techcal.event import KINDS, Event
+from techcal.normalise.gazetteer import Place, gazetteer
 from techcal.notifier.match import Index, _load_events, match, text_hits
 from techcal.notifier.subscriptions import _COLUMNS, _FIELDS, Subscription
 from techcal.store import Source, add_sources, open_store, upsert_events
 from techcal.store.database import write_transaction
-from techcal.store.gazetteer import Place, gazetteer
 
 NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
 #: the cities events and subscriptions are in (40 of the largest, from the gazetteer)

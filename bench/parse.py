@@ -29,8 +29,8 @@ import icalendar
 
 from techcal.feeds.base import SourceDefaults, Window
 from techcal.feeds.ical import read_ical
-from techcal.ingest import import_files
 from techcal.store import open_store
+from techcal.store.ingest import import_files
 
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
 PER_FILE = 100

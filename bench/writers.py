@@ -40,8 +40,8 @@ from test_concurrent_writers import two_calendars  # noqa: E402
 
 import techcal.store.database as database  # noqa: E402
 import techcal.store.events as events  # noqa: E402
-from techcal.ingest import make_job, read_job, source_for_file  # noqa: E402
 from techcal.store import open_store  # noqa: E402
+from techcal.store.ingest import make_job, read_job, source_for_file  # noqa: E402
 
 held: list[float] = []
 slept: list[float] = []

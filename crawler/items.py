@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from techcal.feeds.base import SourceDefaults, Window
-from techcal.ingest import ReadOutcome
 from techcal.store.crawl_state import ListingMemo
+from techcal.store.ingest import ReadOutcome
 from techcal.store.reader_state import ReaderState
 from techcal.store.sources import Source
 

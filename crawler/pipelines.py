@@ -1,6 +1,6 @@
 """Item pipelines: validate each source's records, then store them and the source's crawl state.
 
-Storing goes through :func:`techcal.ingest.store_outcome`, the same path
+Storing goes through :func:`techcal.store.ingest.store_outcome`, the same path
 `techcal import` takes: short transactions per source (a big source in
 batches, its removal marks after the last), and nothing already stored is
 lost when a source fails.
@@ -19,7 +19,6 @@ from scrapy.crawler import Crawler
 from techcal.crawler.items import SourceResult
 from techcal.crawler.report import SourceReport
 from techcal.event import Event
-from techcal.ingest import store_outcome
 from techcal.store.crawl_state import (
     ListingMemo,
     forget_listing_memo,
@@ -28,6 +27,7 @@ from techcal.store.crawl_state import (
     save_listing_memo,
 )
 from techcal.store.database import open_store
+from techcal.store.ingest import store_outcome
 from techcal.store.sources import get_source
 
 logger = logging.getLogger(__name__)

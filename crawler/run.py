@@ -31,8 +31,8 @@ from techcal.crawler.settings import (
     crawl_settings,
 )
 from techcal.feeds.incremental import window_key
-from techcal.ingest import make_job
 from techcal.store.crawl_state import FEED_PAGES, crawl_state, due_sources, listing_memo
+from techcal.store.ingest import make_job
 
 #: from this many sources on, bodies and pages are read in worker processes
 PARALLEL_MIN_SOURCES = 40

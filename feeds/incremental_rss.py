@@ -2,7 +2,7 @@
 
 feedparser reads about 700 entries a second. A feed whose items are the same
 as last time (its build date aside) is skipped by the caller
-(``techcal.ingest``); within a changed feed, each ``<item>``/``<entry>`` is
+(``techcal.store.ingest``); within a changed feed, each ``<item>``/``<entry>`` is
 recognised by the digest of its text, and only new or changed ones are read,
 each inside the feed's own header so namespaces and feed-level conventions
 still apply. A malformed feed is always read whole.

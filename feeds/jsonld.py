@@ -14,9 +14,9 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urljoin
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from techcal.event import Event
+from techcal.event import Event, zone_named
 from techcal.feeds.base import SourceDefaults
 from techcal.feeds.place import online_url, says_online, split_location
 from techcal.feeds.text import plain_text
@@ -71,16 +71,6 @@ class When:
     all_day: bool = False
     #: set when the time had no zone and one was assumed
     assumed: str | None = None
-
-
-def zone_named(name: str | None) -> ZoneInfo | None:
-    """Return the IANA zone called ``name``, or None when it is empty or unknown."""
-    if not name:
-        return None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
 
 
 def parse_when(value: Any, zone_name: str | None) -> When | None:

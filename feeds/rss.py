@@ -104,9 +104,7 @@ def _read(data: bytes, defaults: SourceDefaults, result: ReadResult) -> None:
         result.warn(f"{defaults.source}: not an RSS or Atom feed ({_problem(parsed)})")
         return
     if parsed.get("bozo"):
-        result.warn(
-            f"{defaults.source}: feed is malformed, read what parsed ({_problem(parsed)})"
-        )
+        result.warn(f"{defaults.source}: feed is malformed, read what parsed ({_problem(parsed)})")
         if not isinstance(parsed.get("bozo_exception"), feedparser.CharacterEncodingOverride):
             # a feed that breaks mid-way may have lost entries after the break:
             # the store must not take missing entries for removed ones

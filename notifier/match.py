@@ -36,8 +36,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from techcal.normalise.gazetteer import distance_km
 from techcal.notifier.subscriptions import _COLUMNS, DIGESTS, Subscription
-from techcal.store.gazetteer import distance_km
 from techcal.store.search import _SELECT, row_to_event
 
 #: how far a subscription's radius may reach before it skips the grid

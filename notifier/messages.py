@@ -41,7 +41,7 @@ def distance_text(km: float) -> str:
 
 
 def _event_lines(event: dict[str, Any], distance: float | None) -> list[str]:
-    from techcal.output import event_when, where
+    from techcal.writers.text import event_when, where
 
     lines = [event_when(event)]
     place = where(event)
@@ -65,7 +65,7 @@ def _distance(event: dict[str, Any], sub: Subscription, detail: dict[str, Any]) 
     if "distance_km" in detail:
         return float(detail["distance_km"])
     if sub.near is not None and event["lat"] is not None:
-        from techcal.store.gazetteer import distance_km
+        from techcal.normalise.gazetteer import distance_km
 
         return distance_km(sub.near.lat, sub.near.lon, event["lat"], event["lon"])
     return None
@@ -73,7 +73,7 @@ def _distance(event: dict[str, Any], sub: Subscription, detail: dict[str, Any]) 
 
 def _short(event: dict[str, Any], moment: str | None = None) -> str:
     """Return "Tue 1 Dec 18:00" in the event's zone."""
-    from techcal.output import event_when
+    from techcal.writers.text import event_when
 
     text = event_when(event, moment)
     # "Tue 1 Dec 2026, 18:00 PST" -> "Tue 1 Dec 18:00"

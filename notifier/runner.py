@@ -11,6 +11,7 @@ what it has), and no new round starts.
 from __future__ import annotations
 
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -107,3 +108,45 @@ class Loop:
             return
         self.echo(f"round {self.rounds + 1}: notifying")
         self.echo(self.notify())
+
+
+def notify_once(conn: sqlite3.Connection, *, dry_run: bool = False) -> tuple[str, int]:
+    """Match and deliver once; return the summary and the failures (``notify`` and ``run``)."""
+    from datetime import UTC, datetime
+
+    from techcal.notifier.deliver import deliver, pending, prepare
+    from techcal.notifier.match import match
+    from techcal.notifier.subscriptions import mask
+    from techcal.store.database import write_transaction
+
+    now = datetime.now(UTC)
+    if dry_run:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            report = match(conn, now=now)
+            items = prepare(conn, pending(conn, now))
+        finally:
+            conn.execute("ROLLBACK")
+        lines = []
+        for item in items:
+            lines.append(f"-> {item.subscription} via {mask(item.target)} [{item.kind}]")
+            lines.append(f"   {item.message.title}")
+            lines.extend("   " + line for line in item.message.body.splitlines())
+        lines.append(
+            f"dry run: {len(items)} message(s) would be sent"
+            f" ({report.changes} changed event(s) looked at); nothing was changed"
+        )
+        return "\n".join(lines), 0
+    with write_transaction(conn):
+        report = match(conn, now=now)
+    sent = deliver(conn, now=now)
+    parts = [f"{sent.sent} message(s) delivered"]
+    if report.held:
+        parts.append(f"{report.held} kept for digests")
+    if sent.failed:
+        parts.append(f"{sent.failed} failed (retried later)")
+    if sent.deferred:
+        parts.append(f"{sent.deferred} waiting behind a failing target")
+    lines = [", ".join(parts)]
+    lines.extend(f"  {error}" for error in sent.errors)
+    return "\n".join(lines), sent.failed

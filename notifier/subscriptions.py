@@ -13,32 +13,20 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from techcal.errors import TechcalError
-from techcal.store.gazetteer import Place
+from techcal.errors import SubscriptionError, UnknownSubscription
+from techcal.normalise.gazetteer import Place
 from techcal.store.query import Query
 
 DIGESTS = {"daily": timedelta(days=1), "weekly": timedelta(days=7)}
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _DURATION = re.compile(r"(\d+)\s*([wdhms])")
 _UNIT_SECONDS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
-
-
-class SubscriptionError(TechcalError):
-    """A subscription that cannot be added, found or used."""
-
-    exit_code = 2
-
-
-class UnknownSubscription(SubscriptionError):
-    def __init__(self, name: str, known: Sequence[str]) -> None:
-        hint = f" (known: {', '.join(known)})" if known else " (there are none yet)"
-        super().__init__(f"no subscription named {name!r}{hint}")
 
 
 def parse_duration(text: str, option: str = "--remind") -> int:

@@ -24,10 +24,10 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from techcal.feeds.ical_out import assemble, event_block, event_zone, render_key
-from techcal.store.clean import web_url
+from techcal.normalise.clean import web_url
 from techcal.store.query import Query, build_query
 from techcal.store.search import _SELECT, Hit, row_to_event, search
+from techcal.writers.ical import assemble, event_block, event_zone, render_key
 
 #: how far back calendar feeds reach (events stay in calendars a while)
 FEED_HISTORY = timedelta(days=30)
@@ -70,7 +70,7 @@ def query_from_params(
     unknown parameters are ignored (cache-busters such as ``?t=123``). Raises
     :class:`techcal.store.query.QueryError` naming the bad one.
     """
-    from techcal.store.query import QueryError
+    from techcal.errors import QueryError
 
     def one(name: str) -> str | None:
         values = [v for v in params.get(name, ()) if v.strip()]
@@ -323,7 +323,7 @@ def _calendar_description(query: Query) -> str:
 
 def json_feed(conn: sqlite3.Connection, query: Query, *, now: datetime) -> Rendered:
     """Return the upcoming matches as ``techcal search --format json`` prints them."""
-    from techcal.output import to_json
+    from techcal.writers.text import to_json
 
     hits = search(conn, listing_window(query, query.limit or JSON_LIMIT), now=now)
     body = (to_json(hits) + "\n").encode("utf-8")
@@ -357,7 +357,7 @@ def atom(
     """Return an Atom 1.0 document of these events (feedgen), deterministic for the same events."""
     from feedgen.feed import FeedGenerator
 
-    from techcal.output import event_when, where
+    from techcal.writers.text import event_when, where
 
     gen = FeedGenerator()
     gen.id("urn:techcal:feed:" + hashlib.sha256(name.encode()).hexdigest()[:16])

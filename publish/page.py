@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 from techcal.event import KINDS
-from techcal.store.clean import web_url
+from techcal.normalise.clean import web_url
 from techcal.store.search import Hit
 
 
@@ -74,7 +74,7 @@ def _environment() -> Any:
 
 def event_rows(hits: Sequence[Hit]) -> list[dict[str, Any]]:
     """Return what the page shows of each hit, times in the event's own zone."""
-    from techcal.output import event_when, where
+    from techcal.writers.text import event_when, where
 
     rows = []
     for hit in hits:

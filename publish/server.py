@@ -224,7 +224,7 @@ def not_modified(request: Request, etag: str, last_modified: datetime) -> bool:
 
 def web_message(error: Exception) -> str:
     """Return an error as one line naming the URL parameter, not the command-line option."""
-    from techcal.store.query import QueryError
+    from techcal.errors import QueryError
 
     if isinstance(error, QueryError):
         text = f"{error.option.lstrip('-')}: {error.problem}".replace("--near", "near")
@@ -287,10 +287,10 @@ def create_app(
         pairs: list[tuple[str, str]],
         form: dict[str, str],
     ) -> tuple[str, int]:
+        from techcal.normalise.topics import taxonomy
         from techcal.publish.feeds import listing_window
         from techcal.publish.page import Links, render_page
         from techcal.store.search import search, topic_counts
-        from techcal.store.topics import taxonomy
 
         counts = topic_counts(conn, now=now)
         known = taxonomy()

@@ -243,8 +243,8 @@ def _write_site(
     now: datetime,
     extra: dict[str, Query],
 ) -> SiteReport:
+    from techcal.normalise.topics import taxonomy
     from techcal.store.search import search
-    from techcal.store.topics import taxonomy
 
     base = base_url if base_url.endswith("/") else base_url + "/"
     report = SiteReport()

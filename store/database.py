@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from techcal.errors import NotATechcalDatabase, TechcalError
+from techcal.errors import NoDatabaseYet, NotATechcalDatabase
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -243,16 +243,6 @@ def keep_private(db_path: Path) -> bool:
             mode & 0o700,
         )
     return bool(tightened)
-
-
-class NoDatabaseYet(TechcalError):
-    """Reading a database that has not been created."""
-
-    def __init__(self, path: Path) -> None:
-        super().__init__(
-            f"no techcal database at {path} yet: add sources (`techcal sources add`) "
-            "and crawl them (`techcal crawl`), or give --db"
-        )
 
 
 def open_reader(path: str | os.PathLike[str] | None = None) -> sqlite3.Connection:

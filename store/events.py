@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 
 from techcal.errors import UnknownSource
 from techcal.event import SCHEDULE_FIELDS, Event
-from techcal.store.clean import clean_record, clean_uid
+from techcal.normalise.clean import clean_record, clean_uid
+from techcal.normalise.dedupe import Matcher, merged_values
 from techcal.store.database import write_transaction
-from techcal.store.dedupe import Matcher, merged_values
 from techcal.store.normalise import Normaliser
 from techcal.store.schema_names import FTS_COLUMNS, INDEX_PLACES_SINCE, INDEX_TOPICS_SINCE
 
@@ -220,7 +220,7 @@ def upsert_events(
     are left as they are and counted unchanged. With ``match`` (the
     default), a new entry that is another source's copy of a stored event is
     linked to that event instead of becoming a second one (see
-    techcal.store.dedupe).
+    techcal.normalise.dedupe).
 
     The entries are written in batches (BATCH_ENTRIES, BATCH_SECONDS), each
     one write transaction, all of it or on any error none of it; the removal
@@ -619,7 +619,7 @@ def remerge_events(conn: sqlite3.Connection, event_ids: Iterable[int], stamp: st
     place (by more than a kilometre) changed: a second source refining the
     venue's coordinates or title is an update, not a move.
     """
-    from techcal.store.gazetteer import distance_km
+    from techcal.normalise.gazetteer import distance_km
 
     moved = 0
     columns = ", ".join(_EVENT_COLUMNS)

@@ -11,7 +11,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from techcal.errors import TechcalError
+from techcal.errors import MergeError
 from techcal.store.database import write_transaction
 from techcal.store.events import (
     _COLUMN_NAMES,
@@ -23,10 +23,6 @@ from techcal.store.events import (
     utc_stamp,
 )
 from techcal.store.schema_names import INDEX_PLACES_SINCE, INDEX_TOPICS_SINCE
-
-
-class MergeError(TechcalError):
-    """A split or merge that cannot be done."""
 
 
 @dataclass

@@ -13,8 +13,8 @@ import re
 import sqlite3
 from collections.abc import Iterable
 
-from techcal.store.gazetteer import Gazetteer, Place, fold, gazetteer
-from techcal.store.topics import Taxonomy, taxonomy
+from techcal.normalise.gazetteer import Gazetteer, Place, fold, gazetteer
+from techcal.normalise.topics import Taxonomy, taxonomy
 
 _POSTCODE_RE = re.compile(r"\b[\w-]*\d[\w-]*\b")
 _META_TOPICS_DIGEST = "topics_digest"

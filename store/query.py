@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from techcal.errors import TechcalError
+from techcal.errors import QueryError
 from techcal.event import KINDS
-from techcal.store.gazetteer import Place
+from techcal.normalise.gazetteer import Place
 
 #: radius around --near when --within is not given
 DEFAULT_WITHIN_KM = 50.0
@@ -25,17 +25,6 @@ DEFAULT_WITHIN_KM = 50.0
 DEFAULT_LIMIT = 20
 _KM_PER_UNIT = {"km": 1.0, "m": 0.001, "mi": 1.609344, "mile": 1.609344, "miles": 1.609344}
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-
-
-class QueryError(TechcalError):
-    """A search filter that cannot be understood."""
-
-    exit_code = 2
-
-    def __init__(self, option: str, problem: str) -> None:
-        self.option = option
-        self.problem = problem
-        super().__init__(f"{option}: {problem}")
 
 
 @dataclass(frozen=True)
@@ -198,7 +187,8 @@ def build_query(
 
     checked_topics: list[str] = []
     if topics:
-        from techcal.store.topics import UnknownTopic, taxonomy
+        from techcal.errors import UnknownTopic
+        from techcal.normalise.topics import taxonomy
 
         known = taxonomy()
         for topic in topics:
@@ -218,7 +208,7 @@ def build_query(
     if near is not None and not near.strip(" ,"):
         raise QueryError("--near", "give a place (a city, 'City, Region', or LAT,LON)")
     if near is not None:
-        from techcal.store.gazetteer import gazetteer, parse_coordinates
+        from techcal.normalise.gazetteer import gazetteer, parse_coordinates
 
         try:
             coords = parse_coordinates(near)

@@ -30,7 +30,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from techcal.store.gazetteer import EARTH_RADIUS_KM, distance_km
+from techcal.event import Listing, StoredEvent
+from techcal.normalise.gazetteer import EARTH_RADIUS_KM, distance_km
 from techcal.store.query import Query
 
 #: texts with more hits than this are filters, not rankings
@@ -368,6 +369,16 @@ def literal_words(text: str) -> str:
             continue
         phrases.append('"' + word.replace('"', '""') + '"' + ("*" if prefix else ""))
     return " ".join(phrases)
+
+
+def stored_event(row: tuple[Any, ...], sources: tuple[Listing, ...] = ()) -> StoredEvent:
+    """Return an events row (in ``_COLUMNS`` order) as a :class:`StoredEvent`."""
+    values = dict(zip(_COLUMNS, row, strict=True))
+    values["all_day"] = bool(values["all_day"])
+    values["online"] = bool(values["online"])
+    values["topics"] = tuple(json.loads(values["topics"] or "[]"))
+    values["categories"] = tuple(json.loads(values["categories"] or "[]"))
+    return StoredEvent(**values, sources=sources)
 
 
 def row_to_event(row: tuple[Any, ...]) -> dict[str, Any]:

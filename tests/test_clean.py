@@ -1,7 +1,7 @@
 """What a hostile source can put in the store, and what every output then shows.
 
 Records are cleaned at the one place they enter the store (``upsert_events``
-through ``techcal.store.clean``): characters XML 1.0 and RFC 5545 forbid, and
+through ``techcal.normalise.clean``): characters XML 1.0 and RFC 5545 forbid, and
 the controls a terminal obeys, become spaces; fields are capped; links are
 http(s) or nothing; dates outside 1900-2200 are refused with a warning.
 """
@@ -24,7 +24,7 @@ import icalendar
 import pytest
 
 from techcal.event import Event
-from techcal.store.clean import LIMITS, clean_record, clean_text
+from techcal.normalise.clean import LIMITS, clean_record, clean_text
 
 #: what RFC 5545 forbids in a content line (CONTROL but HTAB) and XML 1.0 in a document
 FORBIDDEN = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")

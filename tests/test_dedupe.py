@@ -10,9 +10,10 @@ import pytest
 from dedupe_eval import evaluate
 
 from techcal.cli import cli
+from techcal.errors import MergeError
+from techcal.normalise.dedupe import THRESHOLD, canonical_url, title_similarity
 from techcal.store import Source, add_source, upsert_events
-from techcal.store.dedupe import THRESHOLD, canonical_url, title_similarity
-from techcal.store.merges import MergeError, merge_events, split_entry
+from techcal.store.merges import merge_events, split_entry
 from techcal.store.query import build_query
 from techcal.store.search import search
 

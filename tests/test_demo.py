@@ -12,7 +12,7 @@ from pathlib import Path
 
 import icalendar
 
-from techcal.demo_site import demo_root, render
+from techcal.demo.site import demo_root, render
 
 
 def test_the_demo_runs_the_whole_flow_without_touching_the_users_database(tmp_path: Path) -> None:

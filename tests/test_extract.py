@@ -16,11 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from techcal.crawler import extract, platforms
-from techcal.crawler.extract import Page, read_page
-from techcal.crawler.platforms import canonical_url
 from techcal.event import Event
+from techcal.feeds import html as extract
+from techcal.feeds import platforms
 from techcal.feeds.base import SourceDefaults
+from techcal.feeds.html import Page, read_page
+from techcal.feeds.platforms import canonical_url
 
 from conftest import FIXTURES, SHARED_FIXTURES
 

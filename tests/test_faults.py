@@ -28,8 +28,8 @@ from loopback import LoopbackServer, Site
 from notify_endpoints import JsonEndpoint
 from sitegen import Ev, meetup_ics
 
-from techcal.crawler.extract import read_page
 from techcal.feeds.base import SourceDefaults
+from techcal.feeds.html import read_page
 from techcal.notifier.messages import RESENT
 from techcal.store import open_store, upsert_events
 

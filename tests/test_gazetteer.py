@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from techcal.store.gazetteer import UnknownPlace, distance_km, fold, gazetteer
+from techcal.errors import UnknownPlace
+from techcal.normalise.gazetteer import distance_km, fold, gazetteer
 from techcal.store.normalise import Normaliser
 
 
@@ -122,7 +123,7 @@ def test_the_cache_is_built_once_and_reused(places):
 
 
 def test_an_unwritable_cache_folder_falls_back_to_the_temporary_folder(monkeypatch):
-    from techcal.store.gazetteer import Gazetteer
+    from techcal.normalise.gazetteer import Gazetteer
 
     monkeypatch.setenv("TECHCAL_CACHE_DIR", "/proc/techcal-cannot-write-here")
     places = Gazetteer()
@@ -131,7 +132,7 @@ def test_an_unwritable_cache_folder_falls_back_to_the_temporary_folder(monkeypat
 
 
 def test_a_damaged_cache_is_built_again(tmp_path, monkeypatch):
-    from techcal.store.gazetteer import Gazetteer
+    from techcal.normalise.gazetteer import Gazetteer
 
     monkeypatch.setenv("TECHCAL_CACHE_DIR", str(tmp_path))
     first = Gazetteer()

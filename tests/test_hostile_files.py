@@ -121,8 +121,7 @@ def test_an_entry_too_long_to_read_is_refused_without_parsing_it(parsed, shape):
         entries = ical_batches.SERIES_LINES // 2 + 1
         hostile = (
             "BEGIN:VEVENT\r\nUID:big\r\nDTSTART:20261201T100000Z\r\nRRULE:FREQ=DAILY\r\n"
-            "END:VEVENT\r\n"
-            + "BEGIN:VEVENT\r\nUID:big\r\nEND:VEVENT\r\n" * (entries - 1)
+            "END:VEVENT\r\n" + "BEGIN:VEVENT\r\nUID:big\r\nEND:VEVENT\r\n" * (entries - 1)
         )
     result = read((HEAD + good + hostile + END).encode())
     assert [e.source_uid for e in result.events] == ["good"]

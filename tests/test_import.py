@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from techcal.cli import cli
-from techcal.ingest import import_files
 from techcal.store import list_sources, open_store
+from techcal.store.ingest import import_files
 from techcal.store.reader_state import get_reader_state
 
 from conftest import FIXTURES

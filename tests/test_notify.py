@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from notify_endpoints import JsonEndpoint, SmtpEndpoint
 
+from techcal.normalise.gazetteer import Place
 from techcal.notifier.deliver import FAILING_AFTER, deliver, pending, prepare
 from techcal.notifier.match import match
 from techcal.notifier.messages import RESENT
@@ -27,7 +28,6 @@ from techcal.notifier.subscriptions import (
 )
 from techcal.store import upsert_events
 from techcal.store.database import write_transaction
-from techcal.store.gazetteer import Place
 from techcal.store.query import build_query
 
 from conftest import NOW, make_event
@@ -366,8 +366,8 @@ def test_matching_agrees_with_search_across_the_antimeridian_poles_and_wide_radi
     """Random places and radii: a subscription matches exactly what search finds."""
     import random
 
+    from techcal.normalise.gazetteer import distance_km
     from techcal.notifier.match import Index
-    from techcal.store.gazetteer import distance_km
 
     rng = random.Random(3)
     subs = []

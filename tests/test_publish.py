@@ -18,7 +18,7 @@ import recurring_ical_events
 from ical.calendar_stream import IcsCalendarStream
 
 from techcal.cli import cli
-from techcal.feeds.ical_out import calendar
+from techcal.errors import QueryError
 from techcal.publish.feeds import (
     _calendar_description,
     atom_feed,
@@ -31,8 +31,9 @@ from techcal.publish.feeds import (
 from techcal.publish.site import publish_site
 from techcal.store import Source, add_source, upsert_events
 from techcal.store.merges import merge_events
-from techcal.store.query import Query, QueryError, build_query
+from techcal.store.query import Query, build_query
 from techcal.store.search import search
+from techcal.writers.ical import calendar
 
 from conftest import NOW, make_event
 
@@ -593,8 +594,8 @@ def test_utc_named_zones_need_no_vtimezone(store):
 
 
 def test_publish_writes_a_feed_per_saved_subscription(store, db_path, runner, tmp_path):
+    from techcal.normalise.gazetteer import Place
     from techcal.notifier.subscriptions import Subscription, add_subscription
-    from techcal.store.gazetteer import Place
 
     sub = Subscription(
         name="Berlin-Python", targets=["json://user:s3cret@127.0.0.1:9/x"], topics=("python",),

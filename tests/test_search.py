@@ -9,11 +9,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 import techcal.store.search as search_module
+from techcal.errors import QueryError, UnknownPlace, UnknownTopic
+from techcal.normalise.gazetteer import distance_km
 from techcal.store import Source, add_source, upsert_events
-from techcal.store.gazetteer import UnknownPlace, distance_km
-from techcal.store.query import Query, QueryError, build_query, parse_day, parse_distance
+from techcal.store.query import Query, build_query, parse_day, parse_distance
 from techcal.store.search import get_event, literal_words, search, topic_counts
-from techcal.store.topics import UnknownTopic
 
 from conftest import NOW, make_event
 

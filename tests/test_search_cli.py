@@ -16,8 +16,8 @@ import pytest
 import recurring_ical_events
 
 from techcal.cli import cli
-from techcal.output import CSV_FIELDS
 from techcal.store import Source, add_source, upsert_events
+from techcal.writers.text import CSV_FIELDS
 
 from conftest import NOW, make_event
 
@@ -121,10 +121,10 @@ def test_table_shows_times_in_the_zone_asked_for_across_dst(runner, store):
 def test_table_fits_the_terminal(runner, store):
     from zoneinfo import ZoneInfo
 
-    from techcal.output import to_table
     from techcal.store import open_store
     from techcal.store.query import build_query
     from techcal.store.search import search
+    from techcal.writers.text import to_table
 
     db = open_store(store)
     hits = search(db.conn, build_query(date_from="2027-03-01", limit=0, now=NOW), now=NOW)
@@ -142,8 +142,16 @@ def _add_long_title(db_path):
 
     db = open_store(db_path)
     add_source(db, Source(name="ebpf", url="https://ebpf.example/e.ics", city="Berlin"))
-    upsert_events(db, "ebpf", [make_event(9, source="ebpf", title=LONG_TITLE, end=None,
-                                          start=_at("2027-03-17T19:00:00+01:00"))], now=NOW)
+    upsert_events(
+        db,
+        "ebpf",
+        [
+            make_event(
+                9, source="ebpf", title=LONG_TITLE, end=None, start=_at("2027-03-17T19:00:00+01:00")
+            )
+        ],
+        now=NOW,
+    )
     db.conn.close()  # fmt: skip
 
 

@@ -20,7 +20,6 @@ from techcal.crawler.run import plan_crawl
 from techcal.crawler.spiders.sources import SourcesSpider, describe_failure, fetch_url
 from techcal.event import Event
 from techcal.feeds.base import ReadResult
-from techcal.ingest import ReadOutcome
 from techcal.store import Source, add_source
 from techcal.store.crawl_state import (
     crawl_state,
@@ -29,6 +28,7 @@ from techcal.store.crawl_state import (
     record_failure,
     record_success,
 )
+from techcal.store.ingest import ReadOutcome
 
 from conftest import NOW
 

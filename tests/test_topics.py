@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from techcal.store.topics import TaxonomyError, load_taxonomy, taxonomy
+from techcal.errors import TaxonomyError
+from techcal.normalise.topics import load_taxonomy, taxonomy
 
 REQUIRED = (
     "linux python javascript go rust java dotnet cloud aws azure gcp kubernetes devops "

@@ -2,7 +2,7 @@
 
 Each source starts with one request to its URL (with the ETag and
 Last-Modified of the last fetch). What comes back is read by type: iCal
-and RSS/Atom by the feed readers, HTML by :mod:`techcal.crawler.extract`.
+and RSS/Atom by the feed readers, HTML by :mod:`techcal.feeds.html`.
 Listing pages and feed entries without event data lead to more pages of
 the same source, within a depth and page budget. When the last page of a
 source is done, one :class:`SourceResult` is yielded for the pipelines.
@@ -29,7 +29,6 @@ from scrapy.http import Request, Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from techcal.crawler.extract import Page, read_page
 from techcal.crawler.items import SourcePlan, SourceResult
 from techcal.crawler.middlewares import (
     ORIGIN_KEY,
@@ -40,9 +39,10 @@ from techcal.crawler.middlewares import (
 from techcal.crawler.settings import MAX_DEPTH, MAX_PAGES, REVISIT_HOURS
 from techcal.feeds.base import ReadResult
 from techcal.feeds.detect import detect_type
+from techcal.feeds.html import Page, read_page
 from techcal.feeds.incremental import READER_VERSION, window_key
-from techcal.ingest import ReadJob, ReadOutcome, read_job
 from techcal.store.crawl_state import FEED_PAGES
+from techcal.store.ingest import ReadJob, ReadOutcome, read_job
 from techcal.store.reader_state import ReaderState
 
 #: meta key of a page's link depth from its source (Scrapy's DepthMiddleware
@@ -92,12 +92,12 @@ class Readers:
         return await asyncio.get_running_loop().run_in_executor(self.pool, func, *args)
 
     async def job(self, job: ReadJob) -> ReadOutcome:
-        """Return what a calendar or feed body holds (see :func:`techcal.ingest.read_job`)."""
+        """Return what a calendar or feed body holds (see :func:`techcal.store.ingest.read_job`)."""
         outcome: ReadOutcome = await self._call(read_job, job)
         return outcome
 
     async def page(self, response: Response, defaults: Any) -> Page:
-        """Return what a web page holds (see :func:`techcal.crawler.extract.read_page`)."""
+        """Return what a web page holds (see :func:`techcal.feeds.html.read_page`)."""
         encoding = getattr(response, "encoding", None)
         reader = partial(read_page, encoding=encoding)
         page: Page = await self._call(reader, response.body, response.url, defaults)

@@ -21,30 +21,13 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from techcal.errors import TechcalError
+from techcal.errors import TaxonomyError, UnknownTopic
 
 #: the bundled taxonomy
 TOPICS_FILE = Path(__file__).resolve().parent.parent / "data" / "topics.toml"
 _SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 # Links in descriptions are not what an event is about ("easter.php" is no PHP talk)
 _URL_RE = re.compile(r"\b(?:https?://|www\.)\S+|\S+@\S+\.\w+", re.IGNORECASE)
-
-
-class TaxonomyError(TechcalError):
-    """The topics file cannot be used."""
-
-    def __init__(self, path: Path, problem: str) -> None:
-        super().__init__(f"{path}: {problem}")
-
-
-class UnknownTopic(TechcalError):
-    """A topic asked for that the taxonomy does not have."""
-
-    exit_code = 2
-
-    def __init__(self, topic: str, suggestions: list[str]) -> None:
-        hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""
-        super().__init__(f"unknown topic {topic!r}{hint} (see `techcal topics`)")
 
 
 @dataclass(frozen=True)

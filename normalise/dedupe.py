@@ -35,7 +35,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from techcal.store.gazetteer import distance_km, fold
+from techcal.normalise.gazetteer import distance_km, fold
 
 #: two entries are one event when their score reaches this
 THRESHOLD = 0.72

@@ -10,7 +10,7 @@ replacement) and parsed once with lxml. Every syntax's events are turned
 into schema.org Event objects in the JSON-LD shape and read by
 :func:`techcal.feeds.jsonld.events_from_jsonld`, so a page's microdata says
 exactly what the same JSON-LD would. Platform quirks are fixed on the way by
-:mod:`techcal.crawler.platforms`.
+:mod:`techcal.feeds.platforms`.
 """
 
 from __future__ import annotations
@@ -30,7 +30,10 @@ import mf2py
 from extruct.xmldom import XmlDomHTMLParser
 from w3lib.encoding import html_to_unicode
 
-from techcal.crawler.platforms import (
+from techcal.event import Event
+from techcal.feeds.base import SourceDefaults
+from techcal.feeds.jsonld import events_from_jsonld, hash_uid, jsonld_objects, parse_when
+from techcal.feeds.platforms import (
     Scan,
     canonical_url,
     event_dicts,
@@ -39,9 +42,6 @@ from techcal.crawler.platforms import (
     is_event,
     short_type,
 )
-from techcal.event import Event
-from techcal.feeds.base import SourceDefaults
-from techcal.feeds.jsonld import events_from_jsonld, hash_uid, jsonld_objects, parse_when
 
 #: libxml2 stops building the tree below this depth (without XML_PARSE_HUGE)
 MAX_DEPTH = 256

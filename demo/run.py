@@ -28,18 +28,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from techcal.demo_site import demo_root, serving
-from techcal.errors import TechcalError
+from techcal.demo.site import demo_root, serving
+from techcal.errors import DemoError
 
 #: the example subscription
 SUBSCRIPTION = (
     "portland-linux",
     ["--topic", "linux", "--near", "Portland, OR", "--within", "30km"],
 )
-
-
-class DemoError(TechcalError):
-    """A step of the demo failed."""
 
 
 @dataclass

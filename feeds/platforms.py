@@ -1,6 +1,6 @@
 """What particular event platforms get wrong or hide on their pages, and the fixes.
 
-:func:`techcal.crawler.extract.read_page` gathers every schema.org Event on a
+:func:`techcal.feeds.html.read_page` gathers every schema.org Event on a
 page into a :class:`Scan`; before the Events are built, each platform that
 the page's host or markup names gets a fixer that edits the scan in place:
 
@@ -28,12 +28,13 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit, urlunsplit
 
-from techcal.feeds.jsonld import EVENT_TYPES, zone_named
+from techcal.event import zone_named
+from techcal.feeds.jsonld import EVENT_TYPES
 
 
 @dataclass
 class Scan:
-    """What :func:`~techcal.crawler.extract.read_page` found on one page, before Events are built.
+    """What :func:`~techcal.feeds.html.read_page` found on one page, before Events are built.
 
     ``items`` are schema.org Event objects in the JSON-LD shape
     (``events_from_jsonld`` input), in page order. Keys starting with ``_``

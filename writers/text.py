@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from datetime import datetime, tzinfo
 from typing import Any
 
-from techcal.store.clean import web_url
+from techcal.normalise.clean import web_url
 from techcal.store.search import Hit
 
 #: the JSON fields of an event, in order
@@ -95,7 +95,7 @@ def event_when(event: dict[str, Any], moment: str | None = None) -> str:
     """Return "Thu 3 Dec 2026, 18:30 PST" in the event's own zone (its start, or ``moment``)."""
     from datetime import UTC, date
 
-    from techcal.feeds.jsonld import zone_named
+    from techcal.event import zone_named
 
     value = datetime.fromisoformat(moment or event["start"])
     if event["all_day"]:

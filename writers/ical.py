@@ -24,8 +24,8 @@ from typing import Any
 
 from icalendar import Calendar, Event, Timezone, vCalAddress, vDuration
 
-from techcal.feeds.jsonld import zone_named
-from techcal.store.clean import web_url
+from techcal.event import zone_named
+from techcal.normalise.clean import web_url
 
 PRODID = "-//techcal//techcal 0.1//EN"
 #: bump when vevent() writes anything differently: stored blocks are dropped

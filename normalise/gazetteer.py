@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from techcal.errors import TechcalError
+from techcal.errors import TechcalError, UnknownPlace
 
 #: bump when the cache's tables change, so an old cache is rebuilt
 _FORMAT = 2
@@ -84,18 +84,6 @@ _ADMIN1_ALIASES = {
         "wa": "08", "western australia": "08",
     },
 }  # fmt: skip
-
-
-class UnknownPlace(TechcalError):
-    """A place name the gazetteer does not know."""
-
-    exit_code = 2
-
-    def __init__(self, text: str, suggestions: list[str]) -> None:
-        self.text = text
-        self.suggestions = suggestions
-        hint = f"; did you mean: {'; '.join(suggestions)}?" if suggestions else ""
-        super().__init__(f"unknown place {text!r}{hint} (give a city, 'City, Region', or LAT,LON)")
 
 
 @dataclass(frozen=True, slots=True)

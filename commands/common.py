@@ -1,0 +1,245 @@
+"""What the commands share: the database, the search filters, errors as one line, progress."""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from techcal.errors import TechcalError
+from techcal.event import KINDS
+from techcal.store.database import resolve_db_path
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+
+class _UserError(click.ClickException):
+    """A TechcalError shown as one line, with the error's own exit code."""
+
+    def __init__(self, error: TechcalError) -> None:
+        super().__init__(str(error))
+        # click reads the status from the instance when it exits
+        self.exit_code = error.exit_code  # type: ignore[misc]
+
+
+class TechcalGroup(click.Group):
+    """The root group: the one place library errors become one-line messages."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except TechcalError as exc:
+            raise _UserError(exc) from None
+        except sqlite3.DatabaseError as exc:
+            # e.g. a full disk, a lock held longer than the busy timeout, a
+            # read-only file
+            raise click.ClickException(f"database error: {exc}") from None
+
+
+class App:
+    """What every command shares: where the database is, opened on first use."""
+
+    def __init__(self, db_option: str | None) -> None:
+        self.db_path = resolve_db_path(db_option)
+        self._db: sqlite_utils.Database | None = None
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        """The database, opened (and migrated) for writing."""
+        if self._db is None:
+            from techcal.store import open_store
+
+            self._db = open_store(self.db_path)
+        return self._db
+
+    @property
+    def reader(self) -> sqlite3.Connection:
+        """A plain connection for reading: the fast path of search and show."""
+        if self._db is not None:
+            conn: sqlite3.Connection = self._db.conn
+            return conn
+        from techcal.store import open_reader
+
+        return open_reader(self.db_path)
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+def search_filters(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The filters shared by ``search``, ``feed`` and ``subscribe add``."""
+    options = [
+        click.argument("text", required=False),
+        click.option(
+            "--topic", "topics", multiple=True, help="Topic from `techcal topics` (repeatable)."
+        ),
+        click.option(
+            "--kind",
+            "kinds",
+            multiple=True,
+            type=click.Choice(KINDS),
+            help="Kind of organiser (repeatable).",
+        ),
+        click.option(
+            "--near",
+            metavar="PLACE|LAT,LON",
+            help='A place ("Portland, OR", Berlin) or coordinates.',
+        ),
+        click.option(
+            "--within",
+            metavar="DISTANCE",
+            help="Radius around --near, e.g. 25km or 15mi (default 50km).",
+        ),
+        click.option(
+            "--from",
+            "date_from",
+            metavar="DATE",
+            help="Start of the window: YYYY-MM-DD, today, tomorrow, +7d, a weekday (default: now).",
+        ),
+        click.option("--to", "date_to", metavar="DATE", help="Last day of the window (included)."),
+        click.option("--days", type=click.IntRange(min=1), help="Number of days from --from."),
+        click.option(
+            "--online/--in-person",
+            default=None,
+            help="Only online events (with --near: online ones as well), or only in-person ones.",
+        ),
+        click.option(
+            "--include-cancelled", is_flag=True, help="Show cancelled events too (marked)."
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def warn_capped(source: str, warnings: list[str], *, more: int = 0) -> None:
+    """Print a source's warnings, one line each naming it, at most as many as a crawl shows."""
+    from techcal.crawler.report import MAX_WARNINGS
+    from techcal.writers.text import visible
+
+    for warning in warnings[:MAX_WARNINGS]:
+        click.echo(f"  warning: {source}: {visible(warning)}", err=True)
+    rest = len(warnings) - MAX_WARNINGS + more
+    if rest > 0:
+        click.echo(f"  warning: {source}: … and {rest:,} more", err=True)
+
+
+def tidy(app: App) -> None:
+    """After writing events: render their feed blocks, compact the full-text index.
+
+    Both run after the results are shown, and neither is needed for
+    correctness: a feed renders a missing block itself, only slower.
+    """
+    from techcal.publish.feeds import render_pending
+    from techcal.store.events import tidy_search_index
+
+    try:
+        render_pending(app.db.conn)
+        tidy_search_index(app.db.conn)
+    except sqlite3.OperationalError as exc:
+        click.echo(f"note: the store was not tidied this time ({exc})", err=True)
+
+
+def render_pending_or_note(conn: sqlite3.Connection, now: Any) -> None:
+    """Store the feed blocks of changed events; when a crawl holds the store, render in memory."""
+    from techcal.publish.feeds import render_pending
+
+    try:
+        render_pending(conn, now=now)
+    except sqlite3.OperationalError as exc:
+        click.echo(f"note: feed blocks not stored this time ({exc}); rendering them now", err=True)
+
+
+def topic_in_store(conn: sqlite3.Connection) -> Callable[[str], bool]:
+    """Return a check of whether stored events use a topic outside the taxonomy."""
+
+    def topic_in_store(slug: str) -> bool:
+        row = conn.execute("SELECT 1 FROM event_topics WHERE topic = ? LIMIT 1", (slug,))
+        return row.fetchone() is not None
+
+    return topic_in_store
+
+
+@contextmanager
+def crawl_progress(total: int, *, quiet: bool) -> Iterator[Callable[[Any], None] | None]:
+    """Yield the per-source callback: a bar on a terminal, one line per source otherwise."""
+    from techcal.writers.text import visible
+
+    err = sys.stderr
+    if quiet or total == 0:
+        yield None
+    elif err.isatty():
+        # the bar shows the name of the source stored last
+        bar: Any = click.progressbar(
+            length=total, label="crawling", file=err, show_pos=True, item_show_func=str
+        )
+        with bar:
+            yield lambda line: bar.update(1, line.source)
+    else:
+        done = 0
+
+        def log_line(line: Any) -> None:
+            nonlocal done
+            done += 1
+            detail = (
+                line.error
+                if line.status == "error"
+                else (
+                    f"{line.new} new, {line.updated} updated, {line.unchanged} unchanged,"
+                    f" {line.removed} removed"
+                )
+            )
+            click.echo(
+                f"[{done}/{total}] {line.source}: {line.status} ({visible(detail or '')})"
+                f" {line.seconds:.1f}s",
+                err=True,
+            )
+
+        yield log_line
+
+
+def echo_crawl_report(report: Any) -> None:
+    """Print the summary table, each source's problems, and what was not due."""
+    if not report.sources:
+        why = (
+            "every enabled source is waiting after failures (see `sources list`)"
+            if report.not_due
+            else "no source is enabled"
+        )
+        click.echo(f"nothing to crawl: {why}")
+        if not report.not_due:
+            return
+    else:
+        click.echo(report.table())
+    for line in sorted(report.sources, key=lambda line: line.source):
+        problems = ([line.error] if line.error else []) + [
+            w for w in line.warnings if w != line.error
+        ]
+        from techcal.writers.text import visible
+
+        for problem in problems:
+            # a problem quotes what a server or file said: shown, never obeyed
+            click.echo(f"  {line.source}: {visible(problem)}", err=True)
+    if report.not_due:
+        click.echo(
+            f"{len(report.not_due)} source(s) not due yet after repeated failures:"
+            f" {', '.join(report.not_due)} (crawl them now with --source NAME)"
+        )
+
+
+def check_base_url(base_url: str | None) -> None:
+    if base_url is None:
+        return
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise click.BadParameter(
+            f"{base_url!r} is not an http(s) URL (e.g. https://events.example.org/)",
+            param_hint="--base-url",
+        )

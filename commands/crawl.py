@@ -1,0 +1,165 @@
+"""``techcal import`` and ``techcal crawl``: events into the store."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from techcal.commands.common import (
+    App,
+    crawl_progress,
+    echo_crawl_report,
+    pass_app,
+    tidy,
+    warn_capped,
+)
+from techcal.crawler.settings import (
+    DOWNLOAD_TIMEOUT,
+    MAX_BYTES,
+    MAX_DEPTH,
+    MAX_PAGES,
+    PER_HOST,
+    REVISIT_HOURS,
+)
+
+
+@click.command(name="import")
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option("--source", "source_name", help="Store under this registered source.")
+@pass_app
+def import_(app: App, files: tuple[Path, ...], source_name: str | None) -> None:
+    """Read local .ics or RSS/Atom FILES into the store, without crawling.
+
+    Each file is stored under --source, else under the source registered for
+    its file:// URL, which is added when missing. Problems in a file are
+    printed as warnings; what could be read is stored.
+
+    \b
+    Example:
+        techcal import plug.ics
+        techcal import --source calagator ~/Downloads/calagator.ics
+    """
+    from techcal.store.ingest import import_files
+
+    for done in import_files(app.db, list(files), source_name=source_name):
+        if done.stored is None:
+            click.echo(
+                f"{done.path} -> {done.source} ({done.type}): unchanged since the last import"
+            )
+            continue
+        counts = ", ".join(f"{v} {k}" for k, v in done.stored.counts().items() if k != "rejected")
+        click.echo(
+            f"{done.path} -> {done.source} ({done.type}): {len(done.read.events)} read; {counts}"
+        )
+        problems = done.read.warnings + done.stored.rejected + done.stored.cleaned
+        warn_capped(done.source, problems, more=done.read.more_warnings)
+    tidy(app)
+
+
+@click.command()
+@click.option(
+    "--source",
+    "names",
+    multiple=True,
+    help="Only these sources, due or not (repeatable).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=DOWNLOAD_TIMEOUT,
+    show_default=True,
+    help="Seconds to wait for one download.",
+)
+@click.option(
+    "--max-size",
+    "max_mb",
+    type=click.FloatRange(min=0.1),
+    default=MAX_BYTES / 2**20,
+    show_default=True,
+    help="Largest body to download, in MB.",
+)
+@click.option(
+    "--per-host",
+    type=click.IntRange(min=1, max=16),
+    default=PER_HOST,
+    show_default=True,
+    help="Requests at once to one host.",
+)
+@click.option(
+    "--max-pages",
+    type=click.IntRange(min=1),
+    default=MAX_PAGES,
+    show_default=True,
+    help="Pages read per source (a listing and its event pages).",
+)
+@click.option(
+    "--max-depth",
+    type=click.IntRange(min=0),
+    default=MAX_DEPTH,
+    show_default=True,
+    help="Links followed from a source's own page.",
+)
+@click.option(
+    "--revisit",
+    "revisit_hours",
+    type=click.FloatRange(min=0),
+    default=REVISIT_HOURS,
+    show_default=True,
+    help="Hours before the event pages of an unchanged listing are read again (0: always).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Show Scrapy's log on standard error.")
+@pass_app
+def crawl(
+    app: App,
+    names: tuple[str, ...],
+    as_json: bool,
+    timeout: float,
+    max_mb: float,
+    per_host: int,
+    max_pages: int,
+    max_depth: int,
+    revisit_hours: float,
+    verbose: bool,
+) -> None:
+    """Fetch every source that is due and store what it lists.
+
+    One polite Scrapy crawl: robots.txt is obeyed, each host gets a few
+    requests at a time, calendars and feeds are fetched conditionally, and
+    sources that keep failing are tried less often (see `sources list`).
+    Exits with status 1 when no source could be fetched.
+
+    \b
+    Example:
+        techcal crawl
+        techcal crawl --source calagator --json
+    """
+    from techcal.crawler.run import CrawlOptions, plan_crawl, run_crawl
+    from techcal.store import list_sources
+
+    if not names and not list_sources(app.db):
+        raise click.UsageError("no sources yet: add some with `techcal sources add URL`")
+    plans, waiting = plan_crawl(app.db, names, revisit_hours=revisit_hours)
+    options = CrawlOptions(
+        timeout=timeout,
+        max_bytes=int(max_mb * 2**20),
+        per_host=per_host,
+        max_pages=max_pages,
+        max_depth=max_depth,
+        revisit_hours=revisit_hours,
+        verbose=verbose,
+    )
+    with crawl_progress(len(plans), quiet=verbose) as on_report:
+        report = run_crawl(app.db_path, plans, options=options, on_report=on_report)
+    report.not_due = waiting
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        echo_crawl_report(report)
+    tidy(app)
+    if plans and report.fetched == 0:
+        click.get_current_context().exit(1)

@@ -1,0 +1,192 @@
+"""``techcal sources``: register, list, remove, import and export sources."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from techcal.commands.common import (
+    App,
+    pass_app,
+)
+from techcal.event import KINDS, SOURCE_TYPES
+
+if TYPE_CHECKING:
+    from techcal.store import Source
+
+
+@click.group()
+def sources() -> None:
+    """Manage the places events are collected from.
+
+    \b
+    Example:
+        techcal sources add https://calagator.org/events.ics --kind other --city "Portland, OR"
+    """
+
+
+@sources.command(name="add")
+@click.argument("url")
+@click.option("--name", default="", help="Short unique name (default: made from the URL).")
+@click.option(
+    "--kind",
+    type=click.Choice(KINDS),
+    default="other",
+    show_default=True,
+    help="Who runs the events.",
+)
+@click.option(
+    "--type",
+    "source_type",
+    type=click.Choice(SOURCE_TYPES),
+    default="auto",
+    show_default=True,
+    help="How to read it.",
+)
+@click.option("--city", help='Where its events happen, e.g. "Portland, OR".')
+@click.option("--topic", "topics", multiple=True, help="Topic of all its events (repeatable).")
+@pass_app
+def sources_add(
+    app: App,
+    url: str,
+    name: str,
+    kind: str,
+    source_type: str,
+    city: str | None,
+    topics: tuple[str, ...],
+) -> None:
+    """Register URL (http, https, webcal or file) as a source.
+
+    \b
+    Example:
+        techcal sources add https://www.meetup.com/pdxpython/events/ical/ \\
+            --name pdxpython --kind user-group --city "Portland, OR" --topic python
+    """
+    from techcal.store import Source, add_source
+
+    source = add_source(
+        app.db, Source(name=name, url=url, kind=kind, type=source_type, city=city, topics=topics)
+    )
+    click.echo(f"added {source.name}: {source.url}")
+
+
+@sources.command(name="list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@pass_app
+def sources_list(app: App, as_json: bool) -> None:
+    """List the sources with their crawl state.
+
+    \b
+    Example:
+        techcal sources list --json
+    """
+    from tabulate import tabulate
+
+    from techcal.store import list_sources
+
+    found = list_sources(app.db)
+    if as_json:
+        click.echo(json.dumps([s.to_dict() for s in found], indent=2, ensure_ascii=False))
+        return
+    if not found:
+        click.echo("no sources yet: try `techcal sources import data/sources.toml`")
+        return
+    rows = [
+        (
+            s.name,
+            s.kind,
+            s.type,
+            s.city or "",
+            s.events,
+            _last_crawl(s),
+            s.failures or "",
+            s.url,
+        )
+        for s in found
+    ]
+    headers = ("name", "kind", "type", "city", "events", "last crawl", "failures", "url")
+    click.echo(tabulate(rows, headers=headers, disable_numparse=True))
+    for s in found:
+        if s.last_error:
+            wait = f"; next try after {s.next_due}" if s.next_due else ""
+            from techcal.writers.text import visible
+
+            click.echo(f"  {s.name}: {visible(s.last_error)}{wait}")
+
+
+def _last_crawl(source: Source) -> str:
+    if not source.last_fetched:
+        return "never"
+    status = source.last_status or "?"
+    if source.http_status and source.http_status != 200:
+        status += f" ({source.http_status})"
+    return f"{status} {source.last_fetched.replace('T', ' ').removesuffix('+00:00')}Z"
+
+
+@sources.command(name="remove")
+@click.argument("name")
+@pass_app
+def sources_remove(app: App, name: str) -> None:
+    """Unregister source NAME; its upcoming events are marked removed, not deleted.
+
+    \b
+    Example:
+        techcal sources remove calagator
+    """
+    from techcal.store import remove_source
+
+    marked = remove_source(app.db, name)
+    click.echo(f"removed {name}; {marked} event(s) no longer listed by any source")
+
+
+@sources.command(name="import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_app
+def sources_import(app: App, file: Path) -> None:
+    """Add every source listed in FILE (TOML like data/sources.toml, or OPML).
+
+    All entries are checked first: one bad entry stores nothing. Sources
+    already registered (same URL or name) are skipped.
+
+    \b
+    Example:
+        techcal sources import data/sources.toml
+        techcal sources import feeds.opml
+    """
+    from techcal.store import add_sources
+    from techcal.store.source_files import read_sources
+
+    added, skipped = add_sources(app.db, read_sources(file))
+    click.echo(
+        f"imported {added} source(s) from {file}"
+        + (f", {len(skipped)} already present" if skipped else "")
+    )
+
+
+@sources.command(name="export")
+@click.option(
+    "--format", "fmt", type=click.Choice(["toml", "opml"]), default="toml", show_default=True
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.File("w", encoding="utf-8"),
+    default="-",
+    help="File to write (default: standard output).",
+)
+@pass_app
+def sources_export(app: App, fmt: str, output: Any) -> None:
+    """Write the sources as TOML (importable by techcal) or OPML (for feed readers).
+
+    \b
+    Example:
+        techcal sources export --format opml -o techcal.opml
+    """
+    from techcal.store import list_sources
+    from techcal.store.source_files import sources_to_opml, sources_to_toml
+
+    found = list_sources(app.db)
+    output.write(sources_to_toml(found) if fmt == "toml" else sources_to_opml(found))

@@ -1,0 +1,1 @@
+"""``techcal demo``: the whole flow, offline, on bundled snapshots served on loopback."""

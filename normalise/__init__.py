@@ -1,0 +1,1 @@
+"""Normalising: what every record gets before it is kept (cleaning, topics, places, dedupe)."""

@@ -1,0 +1,1 @@
+"""Writers: stored events out as text (table, JSON, CSV), iCalendar and Atom."""
