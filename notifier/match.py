@@ -38,7 +38,7 @@ from typing import Any
 
 from techcal.normalise.gazetteer import distance_km
 from techcal.notifier.subscriptions import _COLUMNS, DIGESTS, Subscription
-from techcal.store.search import _SELECT, row_to_event
+from techcal.store.search import EVENT_COLS, row_to_event
 
 #: how far a subscription's radius may reach before it skips the grid
 _GRID_MAX_KM = 1500.0
@@ -495,7 +495,7 @@ def _remember(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
 
 def _load_events(conn: sqlite3.Connection, ids: Sequence[int]) -> list[dict[str, Any]]:
     rows = conn.execute(
-        f"SELECT {_SELECT} FROM events e WHERE e.id IN (SELECT value FROM json_each(?))"
+        f"SELECT {EVENT_COLS} FROM events e WHERE e.id IN (SELECT value FROM json_each(?))"
         " ORDER BY e.start_utc, e.id",
         (json.dumps(list(ids)),),
     )
@@ -703,7 +703,7 @@ def _reminders(conn: sqlite3.Connection, index: Index, outbox: Outbox, now: date
     furthest = max(max(s.remind) for s in reminding)
     now_ts = int(now.timestamp())
     rows = conn.execute(
-        f"SELECT {_SELECT} FROM events e WHERE e.start_utc > ? AND e.start_utc <= ?"
+        f"SELECT {EVENT_COLS} FROM events e WHERE e.start_utc > ? AND e.start_utc <= ?"
         " AND e.removed_at IS NULL AND e.status != 'cancelled' ORDER BY e.start_utc, e.id",
         (now_ts, now_ts + furthest),
     )

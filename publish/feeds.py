@@ -26,7 +26,7 @@ from typing import Any
 
 from techcal.normalise.clean import web_url
 from techcal.store.query import Query, build_query
-from techcal.store.search import _SELECT, Hit, row_to_event, search
+from techcal.store.search import EVENT_COLS, Hit, row_to_event, search
 from techcal.writers.ical import assemble, event_block, event_zone, render_key
 
 #: how far back calendar feeds reach (events stay in calendars a while)
@@ -248,7 +248,7 @@ def render_pending(
     while True:
         with write_transaction(conn):
             rows = conn.execute(
-                f"SELECT {_SELECT} FROM events e WHERE e.start_utc >= ?"
+                f"SELECT {EVENT_COLS} FROM events e WHERE e.start_utc >= ?"
                 " AND NOT EXISTS (SELECT 1 FROM event_ics b WHERE b.event_id = e.id)"
                 " ORDER BY e.id LIMIT ?",
                 (since, batch),

@@ -43,13 +43,13 @@ _FOREVER = 2**40
 #: bm25 weights of the FTS columns (title, description, venue, city)
 _BM25 = "bm25(events_fts, 10.0, 1.0, 2.0, 2.0)"
 
-_COLUMNS = (
+EVENT_COLUMNS = (
     "id", "uid", "sequence", "title", "description", "url", "start", "end", "start_utc",
     "end_utc", "timezone", "all_day", "status", "venue", "address", "city", "region",
     "country", "lat", "lon", "geo_precision", "online", "online_url", "kind", "topics",
     "categories", "organizer", "cost", "changed_at", "removed_at", "created_at", "updated_at",
 )  # fmt: skip
-_SELECT = ", ".join(f'e."{c}"' for c in _COLUMNS)
+EVENT_COLS = ", ".join(f'e."{c}"' for c in EVENT_COLUMNS)
 
 
 @dataclass
@@ -124,7 +124,7 @@ class _Plan:
     def _by_text(self, expr: str) -> list[Hit]:
         where, params = self._where(expr=None, place=self.q.near is not None)
         sql = (
-            f"SELECT {_SELECT}, {_BM25} AS score FROM events_fts"
+            f"SELECT {EVENT_COLS}, {_BM25} AS score FROM events_fts"
             " CROSS JOIN events e ON e.id = events_fts.rowid"
             f" WHERE events_fts MATCH ? AND {' AND '.join(where)}"
             " ORDER BY score, e.start_utc, e.id"
@@ -153,7 +153,7 @@ class _Plan:
             found = []
             for south, north, west, east in self.boxes:
                 sql = (
-                    f"SELECT {_SELECT} FROM events_rtree r CROSS JOIN events e ON e.id = r.id"
+                    f"SELECT {EVENT_COLS} FROM events_rtree r CROSS JOIN events e ON e.id = r.id"
                     " WHERE r.t0 <= ? AND r.t1 >= ? AND r.lat0 <= ? AND r.lat1 >= ?"
                     f" AND r.lon0 <= ? AND r.lon1 >= ? AND {' AND '.join(where)}"
                     " AND e.start_utc >= ? AND e.start_utc < ?"
@@ -206,7 +206,8 @@ class _Plan:
             kinds, kind_params = self._kinds()
             for topic in self.q.topics:
                 sql = (
-                    f"SELECT {_SELECT} FROM event_topics t CROSS JOIN events e ON e.id = t.event_id"
+                    f"SELECT {EVENT_COLS} FROM event_topics t"
+                    " CROSS JOIN events e ON e.id = t.event_id"
                     " WHERE t.topic = ? AND t.start_utc >= ? AND t.start_utc < ?"
                     f" AND {' AND '.join(where + kinds)} ORDER BY t.start_utc, t.event_id"
                 )
@@ -218,14 +219,14 @@ class _Plan:
         elif self.q.kinds:
             for kind in self.q.kinds:
                 sql = (
-                    f"SELECT {_SELECT} FROM events e INDEXED BY events_kind_start"
+                    f"SELECT {EVENT_COLS} FROM events e INDEXED BY events_kind_start"
                     " WHERE e.kind = ? AND e.start_utc >= ? AND e.start_utc < ?"
                     f" AND {' AND '.join(where)} ORDER BY e.start_utc, e.id"
                 )
                 streams.append(self.conn.execute(sql, (kind, self.start_ts, self.end_ts, *params)))
         else:
             sql = (
-                f"SELECT {_SELECT} FROM events e INDEXED BY events_start_utc"
+                f"SELECT {EVENT_COLS} FROM events e INDEXED BY events_start_utc"
                 " WHERE e.start_utc >= ? AND e.start_utc < ?"
                 f" AND {' AND '.join(where)} ORDER BY e.start_utc, e.id"
             )
@@ -372,8 +373,8 @@ def literal_words(text: str) -> str:
 
 
 def stored_event(row: tuple[Any, ...], sources: tuple[Listing, ...] = ()) -> StoredEvent:
-    """Return an events row (in ``_COLUMNS`` order) as a :class:`StoredEvent`."""
-    values = dict(zip(_COLUMNS, row, strict=True))
+    """Return an events row (in ``EVENT_COLUMNS`` order) as a :class:`StoredEvent`."""
+    values = dict(zip(EVENT_COLUMNS, row, strict=True))
     values["all_day"] = bool(values["all_day"])
     values["online"] = bool(values["online"])
     values["topics"] = tuple(json.loads(values["topics"] or "[]"))
@@ -382,8 +383,8 @@ def stored_event(row: tuple[Any, ...], sources: tuple[Listing, ...] = ()) -> Sto
 
 
 def row_to_event(row: tuple[Any, ...]) -> dict[str, Any]:
-    """Return an events row (in ``_COLUMNS`` order) as a dict with decoded values."""
-    event = dict(zip(_COLUMNS, row, strict=True))
+    """Return an events row (in ``EVENT_COLUMNS`` order) as a dict with decoded values."""
+    event = dict(zip(EVENT_COLUMNS, row, strict=True))
     event["all_day"] = bool(event["all_day"])
     event["online"] = bool(event["online"])
     event["topics"] = json.loads(event["topics"] or "[]")
@@ -436,9 +437,10 @@ def get_event(conn: sqlite3.Connection, ref: str) -> Hit | None:
     if ref.isascii() and ref.isdigit():
         if int(ref) >= 2**63:
             return None
-        row = conn.execute(f"SELECT {_SELECT} FROM events e WHERE e.id = ?", (int(ref),)).fetchone()
+        sql = f"SELECT {EVENT_COLS} FROM events e WHERE e.id = ?"
+        row = conn.execute(sql, (int(ref),)).fetchone()
     else:
-        row = conn.execute(f"SELECT {_SELECT} FROM events e WHERE e.uid = ?", (ref,)).fetchone()
+        row = conn.execute(f"SELECT {EVENT_COLS} FROM events e WHERE e.uid = ?", (ref,)).fetchone()
     if row is None:
         return None
     hit = Hit(event=row_to_event(row))
