@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
@@ -235,9 +236,23 @@ class StoredEvent:
         listed = [s.name for s in self.sources if not s.removed]
         return list(dict.fromkeys(listed or [s.name for s in self.sources]))
 
+    @classmethod
+    def from_values(cls, values: Iterable[Any]) -> StoredEvent:
+        """Return the event of ``values``, one for every field, in the order of the fields.
+
+        The store's reads build thousands of these: setting the slots
+        directly is about twice as fast as the keyword constructor.
+        """
+        event = object.__new__(cls)
+        for setter, value in zip(_STORED_SETTERS, values, strict=True):
+            setter(event, value)
+        return event
+
 
 _FIELD_ORDER = tuple(f.name for f in fields(Event))
 _FIELD_NAMES = frozenset(_FIELD_ORDER)
+#: the slots of StoredEvent's fields, in order (their setters ignore ``frozen``)
+_STORED_SETTERS = tuple(getattr(StoredEvent, f.name).__set__ for f in fields(StoredEvent))
 
 
 def zone_named(name: str | None) -> ZoneInfo | None:

@@ -36,10 +36,11 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from techcal.event import Event
-from techcal.publish.feeds import Rendered, ics_feed, render_pending, source_names
+from techcal.publish.feeds import Rendered, ics_feed, render_pending
 from techcal.store import Source, add_sources, open_store, upsert_events
 from techcal.store.query import Query
 from techcal.store.search import search
+from techcal.store.stored import source_names
 from techcal.writers.ical import calendar
 
 NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
@@ -126,7 +127,7 @@ def time_rendering(path: Path) -> None:
     hits = search(conn, query, now=NOW, with_sources=False)
     names = source_names(conn, [h.id for h in hits])
     started = time.perf_counter()
-    calendar((h.event, names.get(h.id, [])) for h in hits)
+    calendar((h, names.get(h.id, [])) for h in hits)
     seconds = time.perf_counter() - started
     print(
         f"the same {len(hits):,} events built wholly by icalendar: {seconds * 1000:.0f} ms"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
@@ -52,40 +51,20 @@ def search(app: App, fmt: str, limit: int, tz: str | None, **filters: Any) -> No
     """
     from datetime import UTC, datetime
 
-    from techcal.store.query import build_query, zone
+    from techcal.store.query import build_query
     from techcal.store.search import search as run_search
+    from techcal.writers.text import results, terminal_width
 
     now = datetime.now(UTC)
     conn = app.reader
     query = build_query(**filters, limit=limit, tz=tz, now=now, topic_in_store=topic_in_store(conn))
     if query.near is not None and query.near.population:
         click.echo(f"searching {query.near.note()}", err=True)
-    hits = run_search(conn, query, now=now)
-    shown_tz = zone(tz)
-    if fmt == "json":
-        from techcal.writers.text import to_json
-
-        click.echo(to_json(hits, shown_tz if tz else None))
-    elif fmt == "csv":
-        from techcal.writers.text import to_csv
-
-        click.echo(to_csv(hits, shown_tz if tz else None), nl=False)
-    elif fmt == "ics":
-        from techcal.publish.feeds import feed_name
-        from techcal.writers.ical import calendar
-
-        def names(hit: Any) -> list[str]:
-            listed = [s["name"] for s in hit.sources if not s["removed"]]
-            return list(dict.fromkeys(listed or [s["name"] for s in hit.sources]))
-
-        body = calendar(((h.event, names(h)) for h in hits), name=feed_name(query))
-        click.echo(body.decode("utf-8").replace("\r\n", "\n"), nl=False)
-    elif hits:
-        from techcal.writers.text import terminal_width, to_table
-
-        click.echo(to_table(hits, shown_tz, now=now, width=terminal_width()))
-    else:
+    events = run_search(conn, query, now=now)
+    if fmt == "table" and not events:
         click.echo("no events match", err=True)
+        return
+    click.echo(results(events, fmt, query, now=now, width=terminal_width()), nl=False)
 
 
 @click.command()
@@ -106,21 +85,14 @@ def show(app: App, event_id: str, as_json: bool, tz: str | None) -> None:
     from datetime import UTC, datetime
 
     from techcal.store.query import zone
-    from techcal.store.search import get_event
+    from techcal.store.stored import get_event
+    from techcal.writers.text import show_text
 
-    shown_tz = zone(tz)
-    hit = get_event(app.reader, event_id)
-    if hit is None:
+    shown_tz = zone(tz) if tz else None  # a bad zone is told before a missing event
+    event = get_event(app.reader, event_id)
+    if event is None:
         raise click.ClickException(f"no event {event_id!r} (ids are in `techcal search` output)")
-    if as_json:
-        from techcal.writers.text import hit_to_json
-
-        data = hit_to_json(hit, shown_tz if tz else None)
-        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
-    else:
-        from techcal.writers.text import to_text
-
-        click.echo(to_text(hit, shown_tz, now=datetime.now(UTC)))
+    click.echo(show_text(event, shown_tz, as_json=as_json, now=datetime.now(UTC)))
 
 
 @click.group()
@@ -207,8 +179,9 @@ def topics(app: App, as_json: bool, retag: bool) -> None:
         techcal topics --retag
     """
     from techcal.normalise.topics import taxonomy
-    from techcal.store.normalise import renormalise, tags_are_current
-    from techcal.store.search import topic_counts
+    from techcal.store.normalise import renormalise
+    from techcal.store.upcoming import tags_stale, topic_table
+    from techcal.writers.text import topics_text
 
     known = taxonomy()
     if retag:
@@ -216,28 +189,8 @@ def topics(app: App, as_json: bool, retag: bool) -> None:
         click.echo(f"re-tagged: {changed} event(s) changed", err=True)
         tidy(app)
     conn = app.reader
-    counts = topic_counts(conn)
-    stale = not tags_are_current(conn, known) and bool(
-        conn.execute("SELECT 1 FROM events LIMIT 1").fetchone()
-    )
-    rows = [
-        {"topic": t.slug, "label": t.label, "upcoming": counts.get(t.slug, 0)}
-        for t in known.topics.values()
-    ]
-    # source topics outside the taxonomy still count
-    rows += [
-        {"topic": slug, "label": slug, "upcoming": n}
-        for slug, n in counts.items()
-        if slug not in known.topics
-    ]
-    rows.sort(key=lambda r: (-r["upcoming"], r["topic"]))
-    if as_json:
-        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
-    else:
-        width = max((len(r["topic"]) for r in rows), default=5)
-        for row in rows:
-            click.echo(f"{row['topic']:<{width}}  {row['upcoming']:>6}  {row['label']}")
-    if stale:
+    click.echo(topics_text(topic_table(conn, known), as_json=as_json), nl=False)
+    if tags_stale(conn, known):
         click.echo(
             "the taxonomy changed since events were tagged: run `techcal topics --retag`"
             " (or the next crawl will)",

@@ -16,7 +16,6 @@ from techcal.commands.common import (
     search_filters,
     topic_in_store,
 )
-from techcal.errors import TechcalError
 
 
 @click.command()
@@ -47,7 +46,6 @@ def feed(app: App, output: Path, **filters: Any) -> None:
     from datetime import UTC, datetime
 
     from techcal.publish.feeds import ics_feed
-    from techcal.publish.site import write_if_changed
     from techcal.store.query import build_query
 
     now = datetime.now(UTC)
@@ -58,16 +56,24 @@ def feed(app: App, output: Path, **filters: Any) -> None:
         click.echo(f"feed of events {query.near.note()}", err=True)
     render_pending_or_note(conn, now)
     rendered = ics_feed(conn, query, now=now)
+    changed = _write(output, rendered.body)
+    if changed is not None:
+        state = "" if changed else " (unchanged)"
+        click.echo(f"{output}: {rendered.count} event(s){state}", err=True)
+
+
+def _write(output: Path, data: bytes) -> bool | None:
+    """Write ``data`` to ``output`` unless it holds it already; None: it went to standard output."""
+    from techcal.publish.site import write_if_changed
+
     if str(output) == "-":
-        sys.stdout.buffer.write(rendered.body)
+        sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
-        return
+        return None
     try:
-        changed = write_if_changed(output, rendered.body)
+        return write_if_changed(output, data)
     except OSError as exc:
         raise click.FileError(str(output), exc.strerror or str(exc)) from None
-    state = "" if changed else " (unchanged)"
-    click.echo(f"{output}: {rendered.count} event(s){state}", err=True)
 
 
 @click.command()
@@ -99,28 +105,12 @@ def serve(app: App, host: str, port: int, base_url: str | None) -> None:
         techcal serve --port 8080
         techcal serve --host 0.0.0.0 --base-url https://events.example.org/
     """
-    import socket
+    from techcal.publish.server import bind, run_server, serving_note
 
     check_base_url(base_url)
     app.reader.close()  # fails now, not at the first request, when there is no database
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(128)
-    except OSError as exc:
-        sock.close()
-        raise TechcalError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    bound_port = sock.getsockname()[1]
-    shown = f"[{host}]" if ":" in host else host
-    url = base_url or f"http://{shown}:{bound_port}/"
-    from techcal.publish.server import run_server
-
-    click.echo(f"serving {app.db_path} at http://{shown}:{bound_port}/", err=True)
-    click.echo(f"  web page:  {url}", err=True)
-    click.echo(f"  calendar:  {url.rstrip('/')}/calendar.ics?topic=linux", err=True)
-    click.echo("  (Ctrl-C to stop)", err=True)
+    sock = bind(host, port)
+    click.echo(serving_note(app.db_path, host, sock, base_url), err=True)
     run_server(app.db_path, sock, base_url=base_url)
 
 
@@ -144,24 +134,19 @@ def publish(app: App, directory: Path, base_url: str) -> None:
     """
     from datetime import UTC, datetime
 
+    from techcal.notifier.subscriptions import load_subscriptions
     from techcal.publish.site import publish_site
 
     check_base_url(base_url)
     now = datetime.now(UTC)
     conn = app.db.conn
     render_pending_or_note(conn, now)
-    from techcal.notifier.subscriptions import load_subscriptions
-
     # one feed per saved subscription too: its filters, not its targets
     extra = {sub.name: sub.query(now) for sub in load_subscriptions(conn)}
     try:
         report = publish_site(conn, directory, base_url, now=now, extra=extra)
     except OSError as exc:
         raise click.FileError(str(exc.filename or directory), exc.strerror or str(exc)) from None
-    click.echo(
-        f"{directory}: {len(report.written)} file(s) written, {len(report.unchanged)} unchanged"
-        f" ({report.events} event(s) in all.ics)",
-        err=True,
-    )
+    click.echo(f"{directory}: {report.summary()}", err=True)
     if report.note:
         click.echo(f"{directory}: {report.note}", err=True)

@@ -30,6 +30,7 @@ from typing import Any
 
 from techcal.demo.site import demo_root, serving
 from techcal.errors import DemoError
+from techcal.store.meta import read_meta_file, write_meta
 
 #: the example subscription
 SUBSCRIPTION = (
@@ -159,28 +160,17 @@ _DEMO_MARK = "demo"
 
 def _prepare(db: Path) -> None:
     """Start the demo database afresh; refuse a file that is not a demo database."""
-    import sqlite3
-
-    if db.exists() and db.stat().st_size:
-        try:
-            conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
-            try:
-                row = conn.execute("SELECT value FROM meta WHERE key = ?", (_DEMO_MARK,)).fetchone()
-            finally:
-                conn.close()
-        except sqlite3.Error:
-            row = None
-        if row is None:
-            raise DemoError(
-                f"{db} is not a demo database: the demo starts afresh and would replace it;"
-                " give a new path with --db, or leave --db out"
-            )
+    if db.exists() and db.stat().st_size and read_meta_file(db, _DEMO_MARK) is None:
+        raise DemoError(
+            f"{db} is not a demo database: the demo starts afresh and would replace it;"
+            " give a new path with --db, or leave --db out"
+        )
     for suffix in ("", "-wal", "-shm"):
         Path(str(db) + suffix).unlink(missing_ok=True)
     from techcal.store import open_store
 
     store = open_store(db)
-    store.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, '1')", (_DEMO_MARK,))
+    write_meta(store.conn, _DEMO_MARK, "1")
     store.conn.commit()
     store.conn.close()
 
@@ -219,54 +209,23 @@ def run_demo(
     _prepare(db)
     demo = Demo(db, echo)
     echo(f"techcal demo: database {db}")
+    ics = folder / "portland-linux.ics"
     with serving() as site, inbox() as (endpoint, received):
         echo(f"serving the demo snapshots (dated from today) at {site.url('/')}")
         sources = demo_sources(site.url)
         for source in sources:
-            args = ["sources", "add", source["url"], "--name", source["name"]]
-            args += ["--kind", source.get("kind", "other")]
-            if source.get("type"):
-                args += ["--type", source["type"]]
-            if source.get("city"):
-                args += ["--city", source["city"]]
-            for topic in source.get("topics", []):
-                args += ["--topic", topic]
-            demo.techcal(*args, show=False)
+            demo.techcal(*_add_args(source), show=False)
         echo(f"registered {len(sources)} demo sources (techcal sources list shows them)")
         name, filters = SUBSCRIPTION
         demo.techcal("subscribe", "add", name, *filters, "--notify", endpoint, "--remind", "24h")
         try:
-            demo.techcal("crawl", check=False)  # a demo database holds only the demo's sources
-            demo.techcal("search", "--topic", "python", "--limit", "8")
-            demo.techcal("search", "--near", "Seattle, WA", "--within", "25km", "--limit", "8")
-            ics = folder / "portland-linux.ics"
-            demo.techcal("feed", "--topic", "linux", "--near", "Portland, OR", "-o", str(ics))
-            demo.techcal("notify")
-            echo("")
-            with received.lock:
-                messages = list(received.messages)
-            echo(f"the local endpoint ({endpoint}) received {len(messages)} message(s):")
-            for message in messages:
-                echo(f"  * {message.get('title', '')}")
-                for line in str(message.get("message", "")).splitlines():
-                    echo(f"      {line}")
+            _steps(demo, ics, endpoint, received)
         finally:
             # its endpoint ends with the demo
             demo.techcal("subscribe", "remove", name, show=False, check=False)
     echo("")
     echo(f"done in {time.monotonic() - started:.0f} s. Try next (the demo database stays):")
-    quoted = shlex.quote(str(db))
-    again = "techcal demo --serve" if not chosen else f"techcal --db {quoted} demo --serve"
-    for line in (
-        f"techcal --db {quoted} search rust",
-        f"techcal --db {quoted} search --near Berlin --format json",
-        f"techcal --db {quoted} show 1",
-        f"techcal --db {quoted} topics",
-        f"techcal --db {quoted} serve          # the web page and feeds",
-        f"{again}                  # this demo, then the server",
-        f"open {shlex.quote(str(ics))} in your calendar app",
-        "techcal sources import data/sources.toml && techcal crawl   # real sources, your database",
-    ):
+    for line in _next_steps(db, ics, chosen=chosen):
         echo(f"  {line}")
     echo("(the demo's sources lived on a loopback server that has stopped: their links are dead)")
     if serve:
@@ -275,6 +234,52 @@ def run_demo(
         if status not in (0, -15):
             raise DemoError(f"techcal serve ended with status {status}")
     return db
+
+
+def _add_args(source: dict[str, Any]) -> list[str]:
+    """Return the ``techcal sources add`` arguments of a demo source."""
+    args = ["sources", "add", source["url"], "--name", source["name"]]
+    args += ["--kind", source.get("kind", "other")]
+    if source.get("type"):
+        args += ["--type", source["type"]]
+    if source.get("city"):
+        args += ["--city", source["city"]]
+    for topic in source.get("topics", []):
+        args += ["--topic", topic]
+    return args
+
+
+def _steps(demo: Demo, ics: Path, endpoint: str, received: Inbox) -> None:
+    """Crawl, search, write a feed, notify; show what the endpoint received."""
+    demo.techcal("crawl", check=False)  # a demo database holds only the demo's sources
+    demo.techcal("search", "--topic", "python", "--limit", "8")
+    demo.techcal("search", "--near", "Seattle, WA", "--within", "25km", "--limit", "8")
+    demo.techcal("feed", "--topic", "linux", "--near", "Portland, OR", "-o", str(ics))
+    demo.techcal("notify")
+    demo.echo("")
+    with received.lock:
+        messages = list(received.messages)
+    demo.echo(f"the local endpoint ({endpoint}) received {len(messages)} message(s):")
+    for message in messages:
+        demo.echo(f"  * {message.get('title', '')}")
+        for line in str(message.get("message", "")).splitlines():
+            demo.echo(f"      {line}")
+
+
+def _next_steps(db: Path, ics: Path, *, chosen: bool) -> list[str]:
+    """Return the commands to try after the demo."""
+    quoted = shlex.quote(str(db))
+    again = "techcal demo --serve" if not chosen else f"techcal --db {quoted} demo --serve"
+    return [
+        f"techcal --db {quoted} search rust",
+        f"techcal --db {quoted} search --near Berlin --format json",
+        f"techcal --db {quoted} show 1",
+        f"techcal --db {quoted} topics",
+        f"techcal --db {quoted} serve          # the web page and feeds",
+        f"{again}                  # this demo, then the server",
+        f"open {shlex.quote(str(ics))} in your calendar app",
+        "techcal sources import data/sources.toml && techcal crawl   # real sources, your database",
+    ]
 
 
 def demo_serve(db: Path, port: int, echo: Callable[[str], None]) -> int:

@@ -15,9 +15,10 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
-from techcal.event import KINDS
+from techcal.event import KINDS, StoredEvent
 from techcal.normalise.clean import web_url
-from techcal.store.search import Hit
+from techcal.store.upcoming import TopicCount
+from techcal.writers.text import event_when, where
 
 
 @dataclass(frozen=True)
@@ -72,38 +73,33 @@ def _environment() -> Any:
     return env
 
 
-def event_rows(hits: Sequence[Hit]) -> list[dict[str, Any]]:
-    """Return what the page shows of each hit, times in the event's own zone."""
-    from techcal.writers.text import event_when, where
-
-    rows = []
-    for hit in hits:
-        event = hit.event
-        rows.append(
-            {
-                "id": event["id"],
-                "when": event_when(event),
-                "start": event["start"],
-                "title": event["title"],
-                "url": web_url(event["url"]),
-                "place": where(event),
-                "distance": None if hit.distance_km is None else round(hit.distance_km),
-                "topics": event["topics"],
-                "kind": event["kind"],
-                "cancelled": event["status"] == "cancelled" or event["removed_at"] is not None,
-                "sources": list(dict.fromkeys(s["name"] for s in hit.sources)),
-            }
-        )
-    return rows
+def event_rows(events: Sequence[StoredEvent]) -> list[dict[str, Any]]:
+    """Return what the page shows of each event, times in the event's own zone."""
+    return [
+        {
+            "id": event.id,
+            "when": event_when(event),
+            "start": event.start,
+            "title": event.title,
+            "url": web_url(event.url),
+            "place": where(event),
+            "distance": None if event.distance_km is None else round(event.distance_km),
+            "topics": event.topics,
+            "kind": event.kind,
+            "cancelled": event.status == "cancelled" or event.removed_at is not None,
+            "sources": list(dict.fromkeys(s.name for s in event.sources)),
+        }
+        for event in events
+    ]
 
 
 def render_page(
     *,
     title: str,
-    hits: Sequence[Hit],
+    events: Sequence[StoredEvent],
     links: Links,
     form: dict[str, Any] | None,
-    topics: Sequence[tuple[str, str, int]] = (),
+    topics: Sequence[TopicCount] = (),
     error: str | None = None,
     feeds: Sequence[tuple[str, Links]] = (),
     generated: datetime | None = None,
@@ -111,13 +107,13 @@ def render_page(
     """Return the HTML page.
 
     ``form`` holds the current filter values (None: no form, as on a static
-    site, which lists ``feeds`` instead); ``topics`` are (slug, label, count).
+    site, which lists ``feeds`` instead); ``topics`` are those to choose from.
     """
     template = _environment().get_template("index.html")
     return str(
         template.render(
             title=title,
-            events=event_rows(hits),
+            events=event_rows(events),
             links=links,
             form=form,
             topics=topics,

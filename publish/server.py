@@ -15,13 +15,14 @@ thread. A bad parameter is a 400 with a one-line message, never a 500.
 from __future__ import annotations
 
 import logging
+import socket
 import sqlite3
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -32,16 +33,15 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from techcal.errors import TechcalError
-from techcal.publish.feeds import (
-    Rendered,
-    atom_feed,
-    canonical_params,
-    feed_name,
-    ics_feed,
-    json_feed,
-    query_from_params,
-)
+from techcal.errors import QueryError, TechcalError
+from techcal.normalise.topics import taxonomy
+from techcal.publish.feeds import Rendered, atom_feed, ics_feed, json_feed, listing_window
+from techcal.publish.page import Links, render_page
+from techcal.publish.params import canonical_params, pairs_to_lists, query_from_params
+from techcal.store.search import search
+from techcal.store.stored import snapshot
+from techcal.store.upcoming import topics_in_use
+from techcal.writers.ical import feed_name
 
 #: rendered answers kept in memory, at most this many and this many bytes
 CACHE_SIZE = 256
@@ -116,20 +116,6 @@ class FeedServer:
                 stamps += [None, None, None]
         return tuple(stamps)
 
-    @contextmanager
-    def reading(self) -> Iterator[sqlite3.Connection]:
-        """Yield a fresh connection inside one read transaction (for a worker thread)."""
-        from techcal.store.database import open_reader
-
-        conn = open_reader(self.db_path)
-        try:
-            conn.execute("BEGIN")
-            yield conn
-        finally:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            conn.close()
-
     def base(self, request: Request) -> str:
         if self.base_url:
             return self.base_url if self.base_url.endswith("/") else self.base_url + "/"
@@ -160,7 +146,7 @@ class FeedServer:
     def _render(
         self, kind: str, pairs: tuple[tuple[str, str], ...], now: datetime, url: str, page: str
     ) -> Rendered:
-        with self.reading() as conn:
+        with snapshot(self.db_path) as conn:
             query = query_from_params(pairs_to_lists(pairs), now=now, conn=conn)
             if kind == "ics":
                 return ics_feed(conn, query, now=now, url=url)
@@ -195,13 +181,6 @@ class FeedServer:
             self._cache_bytes -= len(dropped.rendered.body)
 
 
-def pairs_to_lists(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
-    lists: dict[str, list[str]] = {}
-    for name, value in pairs:
-        lists.setdefault(name, []).append(value)
-    return lists
-
-
 def not_modified(request: Request, etag: str, last_modified: datetime) -> bool:
     """Say whether the client's copy is current (RFC 9110 section 13.2.2 order)."""
     match = request.headers.get("if-none-match")
@@ -224,8 +203,6 @@ def not_modified(request: Request, etag: str, last_modified: datetime) -> bool:
 
 def web_message(error: Exception) -> str:
     """Return an error as one line naming the URL parameter, not the command-line option."""
-    from techcal.errors import QueryError
-
     if isinstance(error, QueryError):
         text = f"{error.option.lstrip('-')}: {error.problem}".replace("--near", "near")
     else:
@@ -270,53 +247,8 @@ def create_app(
         return endpoint
 
     def page(request: Request) -> tuple[str, int]:
-
-        now = server.clock()
-        params = {k: request.query_params.getlist(k) for k in request.query_params.keys()}
-        pairs = canonical_params(params)
-        form = {name: (params.get(name) or [""])[0] for name in ("q", "topic", "near", "within")}
-        form.update({name: (params.get(name) or [""])[0] for name in ("kind", "from", "to")})
-        with server.reading() as conn:
-            return _page(conn, request, now, params, pairs, form)
-
-    def _page(
-        conn: sqlite3.Connection,
-        request: Request,
-        now: datetime,
-        params: dict[str, list[str]],
-        pairs: list[tuple[str, str]],
-        form: dict[str, str],
-    ) -> tuple[str, int]:
-        from techcal.normalise.topics import taxonomy
-        from techcal.publish.feeds import listing_window
-        from techcal.publish.page import Links, render_page
-        from techcal.store.search import search, topic_counts
-
-        counts = topic_counts(conn, now=now)
-        known = taxonomy()
-        topics = sorted(
-            (
-                (slug, known.topics[slug].label if slug in known.topics else slug, count)
-                for slug, count in counts.items()
-            ),
-            key=lambda t: t[1].lower(),
-        )
-        links = Links.make(server.base(request), pairs)
-        error = None
-        hits: list[Any] = []
-        status = 200
-        try:
-            query = query_from_params(params, now=now, conn=conn)
-            hits = search(conn, listing_window(query), now=now)
-            title = feed_name(query)
-        except TechcalError as exc:
-            error = web_message(exc)
-            title = "techcal"
-            status = 400
-        html = render_page(
-            title=title, hits=hits, links=links, form=form, topics=topics, error=error
-        )
-        return html, status
+        with snapshot(server.db_path) as conn:
+            return web_page(conn, request.query_params, server.base(request), now=server.clock())
 
     async def index(request: Request) -> Response:
         try:
@@ -342,7 +274,52 @@ def create_app(
     return app
 
 
-def run_server(db_path: Path, sock: Any, *, base_url: str | None = None) -> None:
+def web_page(
+    conn: sqlite3.Connection, query_params: Any, base: str, *, now: datetime
+) -> tuple[str, int]:
+    """Return the page for these URL parameters, and its HTTP status (400: a bad filter)."""
+    params = {k: query_params.getlist(k) for k in query_params.keys()}
+    form = {name: (params.get(name) or [""])[0] for name in ("q", "topic", "near", "within")}
+    form.update({name: (params.get(name) or [""])[0] for name in ("kind", "from", "to")})
+    topics = topics_in_use(conn, taxonomy(), now=now)
+    links = Links.make(base, canonical_params(params))
+    page = partial(render_page, links=links, form=form, topics=topics)
+    try:
+        query = query_from_params(params, now=now, conn=conn)
+        events = search(conn, listing_window(query), now=now)
+    except TechcalError as exc:
+        return page(title="techcal", events=[], error=web_message(exc)), 400
+    return page(title=feed_name(query), events=events), 200
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """Return a socket listening on ``host``:``port`` (0: any free port)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        raise TechcalError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return sock
+
+
+def serving_note(db_path: Path, host: str, sock: socket.socket, base_url: str | None) -> str:
+    """Return what ``techcal serve`` says on starting: where the page and the feeds are."""
+    shown = f"[{host}]" if ":" in host else host
+    here = f"http://{shown}:{sock.getsockname()[1]}/"
+    url = base_url or here
+    return (
+        f"serving {db_path} at {here}\n"
+        f"  web page:  {url}\n"
+        f"  calendar:  {url.rstrip('/')}/calendar.ics?topic=linux\n"
+        "  (Ctrl-C to stop)"
+    )
+
+
+def run_server(db_path: Path, sock: socket.socket, *, base_url: str | None = None) -> None:
     """Serve the database on an already bound socket until Ctrl-C or SIGTERM."""
     import uvicorn
 

@@ -35,9 +35,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from techcal.normalise.topics import taxonomy
 from techcal.publish.feeds import atom_feed, ics_feed, json_feed, listing_window
 from techcal.publish.page import Links, render_page
 from techcal.store.query import Query
+from techcal.store.search import search
+from techcal.store.upcoming import listed_kinds, listed_topics
 
 #: what a feed's file name may be made of
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -52,6 +55,13 @@ class SiteReport:
     events: int = 0
     #: how the site was put in place when it could not be in one step
     note: str | None = None
+
+    def summary(self) -> str:
+        """Return what was written, in one line."""
+        return (
+            f"{len(self.written)} file(s) written, {len(self.unchanged)} unchanged"
+            f" ({self.events} event(s) in all.ics)"
+        )
 
 
 def write_if_changed(path: Path, data: bytes) -> bool:
@@ -187,10 +197,6 @@ def _exchange(a: Path, b: Path) -> bool:
     return done == 0
 
 
-def _upcoming(conn: sqlite3.Connection, sql: str, now: datetime) -> list[str]:
-    return [row[0] for row in conn.execute(sql, (int(now.timestamp()),))]
-
-
 def publish_site(
     conn: sqlite3.Connection,
     directory: Path,
@@ -243,9 +249,6 @@ def _write_site(
     now: datetime,
     extra: dict[str, Query],
 ) -> SiteReport:
-    from techcal.normalise.topics import taxonomy
-    from techcal.store.search import search
-
     base = base_url if base_url.endswith("/") else base_url + "/"
     report = SiteReport()
 
@@ -268,47 +271,40 @@ def _write_site(
     put("all.ics", calendar.body)
     put("all.atom", atom_feed(conn, everything, now=now, url=base + "all.atom", page_url=base).body)
     put("all.json", json_feed(conn, everything, now=now).body)
-
     feeds: list[tuple[str, Links]] = []
-    known = taxonomy()
-    topics = set(
-        _upcoming(
-            conn,
-            "SELECT DISTINCT t.topic FROM event_topics t JOIN events e ON e.id = t.event_id"
-            " WHERE t.start_utc >= ? AND e.removed_at IS NULL",
-            now,
-        )
-    )
-    topics |= {p.stem for p in (directory / "topics").glob("*.ics")}
-    for slug in sorted(topics):
-        label = known.topics[slug].label if slug in known.topics else slug
-        links = feeds_for(f"topics/{slug}", Query(topics=(slug,)))
+    for label, stem, query in _named_feeds(conn, directory, now=now, extra=extra):
+        links = feeds_for(stem, query)
         if links is not None:
-            feeds.append((f"Topic: {label}", links))
-    kinds = set(
-        _upcoming(
-            conn,
-            "SELECT DISTINCT kind FROM events WHERE start_utc >= ? AND removed_at IS NULL",
-            now,
-        )
-    )
-    kinds |= {p.stem for p in (directory / "kinds").glob("*.ics")}
-    for kind in sorted(kinds):
-        links = feeds_for(f"kinds/{kind}", Query(kinds=(kind,)))
-        if links is not None:
-            feeds.append((f"Kind: {kind}", links))
-    for name, query in sorted(extra.items()):
-        links = feeds_for(f"subscriptions/{name}", query)
-        if links is not None:
-            feeds.append((f"Subscription: {name}", links))
-
-    hits = search(conn, listing_window(everything), now=now)
+            feeds.append((label, links))
     html = render_page(
         title="techcal: local tech events",
-        hits=hits,
+        events=search(conn, listing_window(everything), now=now),
         links=Links.make(base, ics="all.ics", atom="all.atom", json="all.json"),
         form=None,
         feeds=feeds,
     )
     put("index.html", html.encode("utf-8"))
     return report
+
+
+def _named_feeds(
+    conn: sqlite3.Connection, directory: Path, *, now: datetime, extra: dict[str, Query]
+) -> list[tuple[str, str, Query]]:
+    """Return the site's feeds besides ``all``: (label, path without suffix, query).
+
+    One per topic and kind with upcoming events, and per topic and kind the
+    site had a feed for (its subscribers get an empty calendar, not a 404);
+    one per saved subscription.
+    """
+    known = taxonomy()
+    named = []
+    topics = listed_topics(conn, now=now) | {p.stem for p in (directory / "topics").glob("*.ics")}
+    for slug in sorted(topics):
+        label = known.topics[slug].label if slug in known.topics else slug
+        named.append((f"Topic: {label}", f"topics/{slug}", Query(topics=(slug,))))
+    kinds = listed_kinds(conn, now=now) | {p.stem for p in (directory / "kinds").glob("*.ics")}
+    for kind in sorted(kinds):
+        named.append((f"Kind: {kind}", f"kinds/{kind}", Query(kinds=(kind,))))
+    for name, query in sorted(extra.items()):
+        named.append((f"Subscription: {name}", f"subscriptions/{name}", query))
+    return named

@@ -183,68 +183,19 @@ def build_query(
     """
     now = now or datetime.now(UTC)
     zone_info = zone(tz)
-    text = (text or "").strip() or None
-
-    checked_topics: list[str] = []
-    if topics:
-        from techcal.errors import UnknownTopic
-        from techcal.normalise.topics import taxonomy
-
-        known = taxonomy()
-        for topic in topics:
-            try:
-                slug = known.check(topic)
-            except UnknownTopic:
-                slug = topic.strip().lower()
-                if topic_in_store is None or not topic_in_store(slug):
-                    raise
-            if slug not in checked_topics:
-                checked_topics.append(slug)
+    checked_topics = _topics(topics, topic_in_store)
     for kind in kinds:
         if kind not in KINDS:
             raise QueryError("--kind", f"{kind!r} is not one of {', '.join(KINDS)}")
-
-    place = None
-    if near is not None and not near.strip(" ,"):
-        raise QueryError("--near", "give a place (a city, 'City, Region', or LAT,LON)")
-    if near is not None:
-        from techcal.normalise.gazetteer import gazetteer, parse_coordinates
-
-        try:
-            coords = parse_coordinates(near)
-        except ValueError as exc:
-            raise QueryError("--near", str(exc)) from None
-        place = (
-            gazetteer().resolve(near)
-            if coords is None
-            else Place(name=f"{coords[0]:g},{coords[1]:g}", lat=coords[0], lon=coords[1])
-        )
+    place = _place(near)
     if within is not None and place is None:
         raise QueryError("--within", "needs --near")
     within_km = parse_distance(within) if within is not None else DEFAULT_WITHIN_KM
-
-    start = parse_day(date_from, "--from", tz=zone_info, now=now) if date_from else None
-    end = None
-    if date_to and days:
-        raise QueryError("--days", "give either --to or --days, not both")
-    try:
-        if date_to:
-            end = parse_day(date_to, "--to", tz=zone_info, now=now)
-            if len(date_to.strip()) <= 10:
-                # a day given as --to is included in full
-                end = _next_midnight(end, zone_info)
-        elif days:
-            first = (start or now).astimezone(zone_info).date()
-            end = datetime.combine(first + timedelta(days=days), time(0), tzinfo=zone_info)
-    except OverflowError:
-        raise QueryError("--to" if date_to else "--days", "reaches past the year 9999") from None
-    if end is not None and end <= (start or now):
-        raise QueryError("--to", "the window ends before it starts")
+    start, end = _window(date_from, date_to, days, tz=zone_info, now=now)
     if limit is not None and limit < 0:
         raise QueryError("--limit", "must be 0 (no limit) or more")
-
     return Query(
-        text=text,
+        text=(text or "").strip() or None,
         topics=tuple(checked_topics),
         kinds=tuple(dict.fromkeys(kinds)),
         near=place,
@@ -256,6 +207,70 @@ def build_query(
         limit=limit or None,
         tz=tz,
     )
+
+
+def _topics(
+    topics: tuple[str, ...] | list[str], topic_in_store: Callable[[str], bool] | None
+) -> list[str]:
+    """Return the slugs of ``topics``, each once; raise UnknownTopic for one nobody uses."""
+    checked: list[str] = []
+    if not topics:
+        return checked
+    from techcal.errors import UnknownTopic
+    from techcal.normalise.topics import taxonomy
+
+    known = taxonomy()
+    for topic in topics:
+        try:
+            slug = known.check(topic)
+        except UnknownTopic:
+            slug = topic.strip().lower()
+            if topic_in_store is None or not topic_in_store(slug):
+                raise
+        if slug not in checked:
+            checked.append(slug)
+    return checked
+
+
+def _place(near: str | None) -> Place | None:
+    """Return the place ``--near`` names (a city or LAT,LON), None when not given."""
+    if near is None:
+        return None
+    if not near.strip(" ,"):
+        raise QueryError("--near", "give a place (a city, 'City, Region', or LAT,LON)")
+    from techcal.normalise.gazetteer import gazetteer, parse_coordinates
+
+    try:
+        coords = parse_coordinates(near)
+    except ValueError as exc:
+        raise QueryError("--near", str(exc)) from None
+    if coords is None:
+        return gazetteer().resolve(near)
+    return Place(name=f"{coords[0]:g},{coords[1]:g}", lat=coords[0], lon=coords[1])
+
+
+def _window(
+    date_from: str | None, date_to: str | None, days: int | None, *, tz: tzinfo, now: datetime
+) -> tuple[datetime | None, datetime | None]:
+    """Return the [start, end) of ``--from``, ``--to`` and ``--days`` (None: open)."""
+    start = parse_day(date_from, "--from", tz=tz, now=now) if date_from else None
+    end = None
+    if date_to and days:
+        raise QueryError("--days", "give either --to or --days, not both")
+    try:
+        if date_to:
+            end = parse_day(date_to, "--to", tz=tz, now=now)
+            if len(date_to.strip()) <= 10:
+                # a day given as --to is included in full
+                end = _next_midnight(end, tz)
+        elif days:
+            first = (start or now).astimezone(tz).date()
+            end = datetime.combine(first + timedelta(days=days), time(0), tzinfo=tz)
+    except OverflowError:
+        raise QueryError("--to" if date_to else "--days", "reaches past the year 9999") from None
+    if end is not None and end <= (start or now):
+        raise QueryError("--to", "the window ends before it starts")
+    return start, end
 
 
 def _next_midnight(moment: datetime, tz: tzinfo) -> datetime:

@@ -21,18 +21,38 @@ candidates of the other plans, and results come soonest first.
 from __future__ import annotations
 
 import heapq
-import json
 import math
 import re
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from techcal.event import Listing, StoredEvent
+from techcal.event import StoredEvent
 from techcal.normalise.gazetteer import EARTH_RADIUS_KM, distance_km
 from techcal.store.query import Query
+from techcal.store.stored import (
+    EVENT_COLS,
+    EVENT_COLUMNS,
+    ID,
+    START_UTC,
+    get_event,
+    listings,
+    row_to_event,
+    stored_event,
+)
+
+# the names the notifier and the commands read from here
+__all__ = [
+    "EVENT_COLS",
+    "EVENT_COLUMNS",
+    "get_event",
+    "literal_words",
+    "match_expression",
+    "row_to_event",
+    "search",
+    "stored_event",
+]
 
 #: texts with more hits than this are filters, not rankings
 TEXT_CAP = 1000
@@ -43,37 +63,13 @@ _FOREVER = 2**40
 #: bm25 weights of the FTS columns (title, description, venue, city)
 _BM25 = "bm25(events_fts, 10.0, 1.0, 2.0, 2.0)"
 
-EVENT_COLUMNS = (
-    "id", "uid", "sequence", "title", "description", "url", "start", "end", "start_utc",
-    "end_utc", "timezone", "all_day", "status", "venue", "address", "city", "region",
-    "country", "lat", "lon", "geo_precision", "online", "online_url", "kind", "topics",
-    "categories", "organizer", "cost", "changed_at", "removed_at", "created_at", "updated_at",
-)  # fmt: skip
-EVENT_COLS = ", ".join(f'e."{c}"' for c in EVENT_COLUMNS)
 
+class Found(NamedTuple):
+    """An events row a plan found, with how it found it."""
 
-@dataclass
-class Hit:
-    """One event found, with how far it is and who lists it."""
-
-    event: dict[str, Any]
+    row: tuple[Any, ...]
     distance_km: float | None = None
-    #: bm25 score (lower is better) when ranked by text
     score: float | None = None
-    sources: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def id(self) -> int:
-        return int(self.event["id"])
-
-    @property
-    def start(self) -> datetime:
-        return datetime.fromisoformat(self.event["start"])
-
-    @property
-    def end(self) -> datetime | None:
-        end = self.event["end"]
-        return datetime.fromisoformat(end) if end else None
 
 
 def search(
@@ -82,20 +78,21 @@ def search(
     *,
     now: datetime | None = None,
     with_sources: bool = True,
-) -> list[Hit]:
+) -> list[StoredEvent]:
     """Return the events matching ``query``, best first, with their sources.
 
-    ``with_sources=False`` leaves ``Hit.sources`` empty (feeds assembled
-    from stored blocks need only the events).
+    ``with_sources=False`` leaves ``sources`` empty (feeds assembled from
+    stored blocks need only the events).
     """
     now = now or datetime.now(UTC)
     start_ts = int((query.start or now).timestamp())
     end_ts = int(query.end.timestamp()) if query.end is not None else _FOREVER
-    plan = _Plan(conn, query, start_ts, end_ts)
-    hits = plan.run()
-    if with_sources:
-        attach_sources(conn, hits)
-    return hits
+    found = _Plan(conn, query, start_ts, end_ts).run()
+    sources = listings(conn, [f.row[ID] for f in found]) if with_sources and found else {}
+    return [
+        stored_event(f.row, sources.get(f.row[ID], ()), distance_km=f.distance_km, score=f.score)
+        for f in found
+    ]
 
 
 class _Plan:
@@ -107,7 +104,7 @@ class _Plan:
         self.limit = query.limit
         self.boxes = _boxes(query.near.lat, query.near.lon, query.within_km) if query.near else []
 
-    def run(self) -> list[Hit]:
+    def run(self) -> list[Found]:
         expr = None
         if self.q.text:
             expr, hits = match_expression(self.conn, self.q.text)
@@ -121,7 +118,7 @@ class _Plan:
 
     # -- the plans ---------------------------------------------------------
 
-    def _by_text(self, expr: str) -> list[Hit]:
+    def _by_text(self, expr: str) -> list[Found]:
         where, params = self._where(expr=None, place=self.q.near is not None)
         sql = (
             f"SELECT {EVENT_COLS}, {_BM25} AS score FROM events_fts"
@@ -131,16 +128,15 @@ class _Plan:
         )
         hits = []
         for row in self.conn.execute(sql, (expr, *params)):
-            hit = self._hit(row[:-1])
+            hit = self._found(row[:-1], score=row[-1])
             if hit is None:
                 continue
-            hit.score = row[-1]
             hits.append(hit)
             if self.limit is not None and len(hits) >= self.limit:
                 break
         return hits
 
-    def _by_place(self, expr: str | None) -> list[Hit]:
+    def _by_place(self, expr: str | None) -> list[Found]:
         """Read the R*Tree box slice by slice in time, stopping once ``limit`` are found.
 
         Every upcoming event in a city's box can be thousands of rows; the
@@ -148,7 +144,7 @@ class _Plan:
         """
         where, params = self._where(expr=expr, place=False)
         seen: set[int] = set()
-        hits: list[Hit] = []
+        hits: list[Found] = []
         for low, high in self._slices():
             found = []
             for south, north, west, east in self.boxes:
@@ -163,10 +159,10 @@ class _Plan:
                     if row[0] in seen:
                         continue
                     seen.add(row[0])
-                    hit = self._hit(row)
+                    hit = self._found(row)
                     if hit is not None:
                         found.append(hit)
-            found.sort(key=lambda h: (h.event["start_utc"], h.id))
+            found.sort(key=_order)
             hits.extend(found)
             if self.limit is not None and len(hits) >= self.limit:
                 break
@@ -174,7 +170,7 @@ class _Plan:
             # online-only events are nowhere, so no box finds them: walk them too
             online = self._walk(expr, extra=["e.online = 1", "e.lat IS NULL"])
             hits.extend(_take(online, self.limit))
-            hits.sort(key=lambda h: (h.event["start_utc"], h.id))
+            hits.sort(key=_order)
         return hits[: self.limit] if self.limit is not None else hits
 
     def _slices(self) -> Iterator[tuple[int, int]]:
@@ -192,12 +188,12 @@ class _Plan:
                 return
         yield low, self.end_ts
 
-    def _in_start_order(self, expr: str | None, *, place: bool) -> list[Hit]:
+    def _in_start_order(self, expr: str | None, *, place: bool) -> list[Found]:
         return _take(self._walk(expr, place=place), self.limit)
 
     def _walk(
         self, expr: str | None, *, place: bool = False, extra: list[str] | None = None
-    ) -> Iterator[Hit]:
+    ) -> Iterator[Found]:
         """Yield matching events in start order from the most selective ordered index."""
         where, params = self._where(expr=expr, place=place, topics=False, kinds=False)
         where += extra or []
@@ -237,7 +233,7 @@ class _Plan:
             if row[0] == last:
                 continue  # an event in two of the asked topics
             last = row[0]
-            hit = self._hit(row)
+            hit = self._found(row)
             if hit is not None:
                 yield hit
 
@@ -287,23 +283,29 @@ class _Plan:
             params.append(expr)
         return where, params
 
-    def _hit(self, row: tuple[Any, ...]) -> Hit | None:
-        """Return the hit for a row, or None when it is outside the radius."""
-        event = row_to_event(row)
-        distance = None
+    def _found(self, row: tuple[Any, ...], score: float | None = None) -> Found | None:
+        """Return what was found in a row, or None when it is outside the radius."""
         near = self.q.near
-        if near is not None and event["lat"] is not None:
-            distance = distance_km(near.lat, near.lon, event["lat"], event["lon"])
-            if distance > self.q.within_km:
-                return None
-        return Hit(event=event, distance_km=distance)
+        if near is None or row[_LAT] is None:
+            return Found(row, None, score)
+        distance = distance_km(near.lat, near.lon, row[_LAT], row[_LON])
+        if distance > self.q.within_km:
+            return None
+        return Found(row, distance, score)
+
+
+_LAT, _LON = EVENT_COLUMNS.index("lat"), EVENT_COLUMNS.index("lon")
 
 
 def _start_key(row: tuple[Any, ...]) -> tuple[int, int]:
-    return row[8], row[0]
+    return row[START_UTC], row[ID]
 
 
-def _take(hits: Iterator[Hit], limit: int | None) -> list[Hit]:
+def _order(found: Found) -> tuple[int, int]:
+    return _start_key(found.row)
+
+
+def _take(hits: Iterator[Found], limit: int | None) -> list[Found]:
     taken = []
     for hit in hits:
         taken.append(hit)
@@ -370,91 +372,3 @@ def literal_words(text: str) -> str:
             continue
         phrases.append('"' + word.replace('"', '""') + '"' + ("*" if prefix else ""))
     return " ".join(phrases)
-
-
-def stored_event(row: tuple[Any, ...], sources: tuple[Listing, ...] = ()) -> StoredEvent:
-    """Return an events row (in ``EVENT_COLUMNS`` order) as a :class:`StoredEvent`."""
-    values = dict(zip(EVENT_COLUMNS, row, strict=True))
-    values["all_day"] = bool(values["all_day"])
-    values["online"] = bool(values["online"])
-    values["topics"] = tuple(json.loads(values["topics"] or "[]"))
-    values["categories"] = tuple(json.loads(values["categories"] or "[]"))
-    return StoredEvent(**values, sources=sources)
-
-
-def row_to_event(row: tuple[Any, ...]) -> dict[str, Any]:
-    """Return an events row (in ``EVENT_COLUMNS`` order) as a dict with decoded values."""
-    event = dict(zip(EVENT_COLUMNS, row, strict=True))
-    event["all_day"] = bool(event["all_day"])
-    event["online"] = bool(event["online"])
-    event["topics"] = json.loads(event["topics"] or "[]")
-    event["categories"] = json.loads(event["categories"] or "[]")
-    return event
-
-
-def attach_sources(conn: sqlite3.Connection, hits: list[Hit]) -> None:
-    """Fill each hit's ``sources``: every source entry that lists the event."""
-    if not hits:
-        return
-    by_id = {hit.id: hit for hit in hits}
-    ids = json.dumps(list(by_id))
-    rows = conn.execute(
-        "SELECT p.event_id, s.name, s.kind, s.url, p.source_uid, p.record, p.first_seen,"
-        " p.last_seen, p.removed_at FROM provenance p JOIN sources s ON s.id = p.source_id"
-        " WHERE p.event_id IN (SELECT value FROM json_each(?)) ORDER BY p.event_id, p.id",
-        (ids,),
-    )
-    for event_id, name, kind, url, source_uid, record, first, last, removed in rows:
-        said = _said(record)
-        by_id[event_id].sources.append(
-            {
-                "name": name,
-                "kind": kind,
-                "source_url": url,
-                "source_uid": source_uid,
-                "title": said.get("title"),
-                "start": said.get("start"),
-                "url": said.get("url"),
-                "first_seen": first,
-                "last_seen": last,
-                "removed": removed is not None,
-            }
-        )
-
-
-def _said(record: str) -> dict[str, Any]:
-    from techcal.store.events import stored_record
-
-    try:
-        return stored_record(record)
-    except (ValueError, TypeError):
-        return {}
-
-
-def get_event(conn: sqlite3.Connection, ref: str) -> Hit | None:
-    """Return the event whose id or uid is ``ref``, with its sources, or None."""
-    ref = ref.strip()
-    if ref.isascii() and ref.isdigit():
-        if int(ref) >= 2**63:
-            return None
-        sql = f"SELECT {EVENT_COLS} FROM events e WHERE e.id = ?"
-        row = conn.execute(sql, (int(ref),)).fetchone()
-    else:
-        row = conn.execute(f"SELECT {EVENT_COLS} FROM events e WHERE e.uid = ?", (ref,)).fetchone()
-    if row is None:
-        return None
-    hit = Hit(event=row_to_event(row))
-    attach_sources(conn, [hit])
-    return hit
-
-
-def topic_counts(conn: sqlite3.Connection, *, now: datetime | None = None) -> dict[str, int]:
-    """Return how many upcoming (not cancelled, not removed) events each topic has."""
-    now_ts = int((now or datetime.now(UTC)).timestamp())
-    rows = conn.execute(
-        "SELECT t.topic, count(*) FROM event_topics t CROSS JOIN events e ON e.id = t.event_id"
-        " WHERE t.start_utc >= ? AND e.removed_at IS NULL AND e.status != 'cancelled'"
-        " GROUP BY t.topic",
-        (now_ts,),
-    )
-    return dict(rows.fetchall())

@@ -19,21 +19,15 @@ from ical.calendar_stream import IcsCalendarStream
 
 from techcal.cli import cli
 from techcal.errors import QueryError
-from techcal.publish.feeds import (
-    _calendar_description,
-    atom_feed,
-    ics_feed,
-    json_feed,
-    query_from_params,
-    render_pending,
-    source_names,
-)
+from techcal.publish.feeds import atom_feed, ics_feed, json_feed, render_pending
+from techcal.publish.params import query_from_params
 from techcal.publish.site import publish_site
 from techcal.store import Source, add_source, upsert_events
 from techcal.store.merges import merge_events
 from techcal.store.query import Query, build_query
 from techcal.store.search import search
-from techcal.writers.ical import calendar
+from techcal.store.stored import source_names
+from techcal.writers.ical import calendar, calendar_description
 
 from conftest import NOW, make_event
 
@@ -138,12 +132,12 @@ def test_assembled_feed_equals_one_built_wholly_by_icalendar(store):
         Query(limit=None, include_cancelled=True, include_removed=True, start=NOW - timedelta(30)),
         now=NOW,
     )
-    hits.sort(key=lambda h: (h.event["start_utc"], h.event["id"]))
+    hits.sort(key=lambda h: (h.start_utc, h.id))
     names = source_names(store.conn, [h.id for h in hits])
     reference = calendar(
-        ((h.event, names[h.id]) for h in hits),
+        ((h, names[h.id]) for h in hits),
         name="techcal: all events",
-        description=_calendar_description(Query()),
+        description=calendar_description(Query()),
     )
     assert feed.body == reference
     assert feed.count == 6
@@ -259,7 +253,7 @@ def test_cancelled_removed_and_merged_events(store):
     assert "No longer listed" in str(gone["DESCRIPTION"])
     assert gone.decoded("DTSTAMP") == later
     # search hides both; the feed keeps them until they are past
-    shown = {h.event["title"] for h in search(store.conn, Query(limit=None), now=later)}
+    shown = {h.title for h in search(store.conn, Query(limit=None), now=later)}
     assert "PLUG install fest" not in shown and "PLUG holiday social" not in shown
     # a merged-away copy is not a cancellation: it leaves the feed
     ids = {
@@ -522,7 +516,7 @@ def test_search_ics_matches_the_feed_blocks(store):
     """``search --format ics`` and the feeds render events the same way."""
     hits = search(store.conn, Query(limit=None, topics=("python",)), now=NOW)
     names = source_names(store.conn, [h.id for h in hits])
-    whole = calendar(((h.event, names[h.id]) for h in hits), name="x")
+    whole = calendar(((h, names[h.id]) for h in hits), name="x")
     feed = ics_feed(store.conn, Query(limit=None, topics=("python",)), now=NOW).body
     assert set(_vevents(whole)) == set(_vevents(feed))
     block = feed.split(b"BEGIN:VEVENT")[1]

@@ -13,7 +13,8 @@ from techcal.errors import QueryError, UnknownPlace, UnknownTopic
 from techcal.normalise.gazetteer import distance_km
 from techcal.store import Source, add_source, upsert_events
 from techcal.store.query import Query, build_query, parse_day, parse_distance
-from techcal.store.search import get_event, literal_words, search, topic_counts
+from techcal.store.search import get_event, literal_words, search
+from techcal.store.upcoming import topic_counts
 
 from conftest import NOW, make_event
 
@@ -118,7 +119,7 @@ def world(db):
 
 def titles(db, **options) -> list[str]:
     query = build_query(now=NOW, **options)
-    return [hit.event["title"] for hit in search(db.conn, query, now=NOW)]
+    return [hit.title for hit in search(db.conn, query, now=NOW)]
 
 
 ALL_UPCOMING = [
@@ -213,7 +214,7 @@ def test_several_topics_mean_any_of_them_without_repeats(world):
     assert set(both) == set(titles(world, topics=["kubernetes"], limit=0)) | set(
         titles(world, topics=["python"], limit=0)
     )
-    starts = [h.event["start_utc"] for h in search(world.conn, build_query(
+    starts = [h.start_utc for h in search(world.conn, build_query(
         topics=["kubernetes", "python"], limit=0, now=NOW), now=NOW)]  # fmt: skip
     assert starts == sorted(starts)
 
@@ -246,7 +247,7 @@ def test_near_a_city_within_the_default_50km(world):
 
 def test_near_gives_distances(world):
     query = build_query(near="Portland, OR", now=NOW)
-    hits = {h.event["title"]: h for h in search(world.conn, query, now=NOW)}
+    hits = {h.title: h for h in search(world.conn, query, now=NOW)}
     place = query.near
     assert place is not None
     expected = distance_km(place.lat, place.lon, *VANCOUVER_WA)
@@ -424,16 +425,16 @@ def test_combined_filters(world):
 def test_results_carry_their_sources(world):
     hit = search(world.conn, build_query(text="eBPF", now=NOW), now=NOW)[0]
     (source,) = hit.sources
-    assert source["name"] == "plug"
-    assert source["title"] == "PLUG monthly meeting: Intro to eBPF"
-    assert source["url"] == "https://example.org/p1"
-    assert source["removed"] is False
+    assert source.name == "plug"
+    assert source.title == "PLUG monthly meeting: Intro to eBPF"
+    assert source.url == "https://example.org/p1"
+    assert source.removed is False
 
 
 def test_get_event_by_id_or_uid(world):
     hit = search(world.conn, build_query(text="eBPF", now=NOW), now=NOW)[0]
-    assert get_event(world.conn, str(hit.id)).event["uid"] == hit.event["uid"]
-    assert get_event(world.conn, hit.event["uid"]).id == hit.id
+    assert get_event(world.conn, str(hit.id)).uid == hit.uid
+    assert get_event(world.conn, hit.uid).id == hit.id
     assert get_event(world.conn, "999999") is None
 
 
@@ -572,9 +573,7 @@ def test_a_source_topic_outside_the_taxonomy_is_searchable(db):
         return db.execute("SELECT 1 FROM event_topics WHERE topic = ?", (slug,)).fetchone()
 
     query = build_query(topics=["lua-pdx"], now=NOW, topic_in_store=in_store)
-    assert [h.event["title"] for h in search(db.conn, query, now=NOW)] == [
-        "PLUG meeting 1: Intro to eBPF"
-    ]
+    assert [h.title for h in search(db.conn, query, now=NOW)] == ["PLUG meeting 1: Intro to eBPF"]
 
 
 def test_tidying_the_full_text_index_keeps_it_whole(world):

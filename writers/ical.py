@@ -20,12 +20,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
-from typing import Any
 
 from icalendar import Calendar, Event, Timezone, vCalAddress, vDuration
 
-from techcal.event import zone_named
+from techcal.event import StoredEvent, zone_named
 from techcal.normalise.clean import web_url
+from techcal.store.query import Query
 
 PRODID = "-//techcal//techcal 0.1//EN"
 #: bump when vevent() writes anything differently: stored blocks are dropped
@@ -46,67 +46,78 @@ def _when(text: str, zone: str | None, all_day: bool) -> date | datetime:
 _UTC_NAMES = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Etc/Zulu", "Zulu", "GMT", "Etc/GMT"})
 
 
-def event_zone(event: dict[str, Any]) -> str | None:
+def event_zone(event: StoredEvent) -> str | None:
     """Return the TZID a stored event is written in (None: UTC or all-day)."""
-    if event["all_day"] or event["timezone"] in _UTC_NAMES or zone_named(event["timezone"]) is None:
+    if event.all_day or event.timezone in _UTC_NAMES or zone_named(event.timezone) is None:
         return None
-    return str(event["timezone"])
+    return event.timezone
 
 
-def vevent(event: dict[str, Any], source_names: Sequence[str] = ()) -> Event:
-    """Return the VEVENT of one stored event (a search result's ``event``)."""
+def vevent(event: StoredEvent, source_names: Sequence[str] = ()) -> Event:
+    """Return the VEVENT of one stored event."""
     item = Event()
-    item.add("uid", event["uid"])
-    changed = datetime.fromisoformat(event.get("updated_at") or event["changed_at"]).astimezone(UTC)
+    item.add("uid", event.uid)
+    changed = _utc(event.updated_at or event.changed_at)
     item.add("dtstamp", changed)
-    if event.get("created_at"):
-        item.add("created", datetime.fromisoformat(event["created_at"]).astimezone(UTC))
+    if event.created_at:
+        item.add("created", _utc(event.created_at))
     item.add("last-modified", changed)
-    item.add("sequence", event["sequence"])
-    all_day = event["all_day"]
-    item.add("dtstart", _when(event["start"], event["timezone"], all_day))
-    if event["end"]:
-        item.add("dtend", _when(event["end"], event["timezone"], all_day))
-    item.add("summary", event["title"])
-    removed = event.get("removed_at") is not None
+    item.add("sequence", event.sequence)
+    item.add("dtstart", _when(event.start, event.timezone, event.all_day))
+    if event.end:
+        item.add("dtend", _when(event.end, event.timezone, event.all_day))
+    item.add("summary", event.title)
+    removed = event.removed_at is not None
+    notes = _notes(event, source_names)
+    if notes:
+        item.add("description", notes)
+    url = web_url(event.url)
+    if url:
+        item.add("url", url)
+    online_url = web_url(event.online_url)
+    place = ", ".join(p for p in (event.venue, event.address or event.city) if p)
+    if place:
+        item.add("location", place)
+    elif event.online and online_url:
+        item.add("location", online_url)
+    if event.lat is not None and event.geo_precision == "exact":
+        item.add("geo", (event.lat, event.lon))
+    if event.topics:
+        item.add("categories", list(event.topics))
+    if event.organizer:
+        # Google's own exports use this address for someone without e-mail
+        organizer = vCalAddress("invalid:nomail")
+        organizer.params["cn"] = event.organizer
+        item.add("organizer", organizer)
+    item.add("status", "CANCELLED" if removed else event.status.upper())
+    if source_names:
+        item.add("x-techcal-sources", ",".join(source_names))
+    return item
+
+
+def _utc(text: str | None) -> datetime:
+    return datetime.fromisoformat(str(text)).astimezone(UTC)
+
+
+def _notes(event: StoredEvent, source_names: Sequence[str]) -> str:
+    """Return the DESCRIPTION: a removal notice, the event's text, its links and sources."""
     notes = []
-    if removed:
+    if event.removed_at is not None:
         notes.append("No longer listed by its sources: it may have been called off.")
-    if event["description"]:
-        notes.append(event["description"])
-    url = web_url(event["url"])
-    online_url = web_url(event["online_url"])
+    if event.description:
+        notes.append(event.description)
+    url = web_url(event.url)
+    online_url = web_url(event.online_url)
     extra = [f"Event page: {url}"] if url else []
-    if event["online"] and online_url and online_url != url:
+    if event.online and online_url and online_url != url:
         extra.append(f"Online: {online_url}")
-    if event["organizer"]:
-        extra.append(f"Organizer: {event['organizer']}")
+    if event.organizer:
+        extra.append(f"Organizer: {event.organizer}")
     if source_names:
         extra.append("Listed by: " + ", ".join(source_names))
     if extra:
         notes.append("\n".join(extra))
-    if notes:
-        item.add("description", "\n\n".join(notes))
-    if url:
-        item.add("url", url)
-    place = ", ".join(p for p in (event["venue"], event["address"] or event["city"]) if p)
-    if place:
-        item.add("location", place)
-    elif event["online"] and online_url:
-        item.add("location", online_url)
-    if event["lat"] is not None and event.get("geo_precision", "exact") == "exact":
-        item.add("geo", (event["lat"], event["lon"]))
-    if event["topics"]:
-        item.add("categories", event["topics"])
-    if event["organizer"]:
-        # Google's own exports use this address for someone without e-mail
-        organizer = vCalAddress("invalid:nomail")
-        organizer.params["cn"] = event["organizer"]
-        item.add("organizer", organizer)
-    item.add("status", "CANCELLED" if removed else event["status"].upper())
-    if source_names:
-        item.add("x-techcal-sources", ",".join(source_names))
-    return item
+    return "\n\n".join(notes)
 
 
 def render_key() -> str:
@@ -116,7 +127,7 @@ def render_key() -> str:
     return f"{RENDER_VERSION}/icalendar-{version('icalendar')}"
 
 
-def event_block(event: dict[str, Any], source_names: Sequence[str] = ()) -> str:
+def event_block(event: StoredEvent, source_names: Sequence[str] = ()) -> str:
     """Return one event's VEVENT as text (CRLF lines), ready to store and join."""
     return vevent(event, source_names).to_ical().decode("utf-8")
 
@@ -184,7 +195,7 @@ def assemble(
 
 
 def calendar(
-    events: Iterable[tuple[dict[str, Any], Sequence[str]]],
+    events: Iterable[tuple[StoredEvent, Sequence[str]]],
     *,
     name: str = "techcal",
     description: str = "",
@@ -207,3 +218,29 @@ def calendar(
     for item in items:
         cal.add_component(item)
     return cal.to_ical()
+
+
+def feed_name(query: Query) -> str:
+    """Return the calendar's name for a query ("techcal: python near Portland, OR, US")."""
+    return "techcal: " + describe_window(query)
+
+
+def calendar_description(query: Query) -> str:
+    """Return the DESCRIPTION of a published calendar of ``query``."""
+    return (
+        f"Local tech events: {describe_window(query)}. Gathered by techcal from the groups' own"
+        " calendars, feeds and pages; updated hourly."
+    )
+
+
+def describe_window(query: Query) -> str:
+    """Return what a query asks for, its radius and its dates ("python near Berlin (50 km)")."""
+    text = query.describe()
+    if query.near is not None:
+        text = text.replace(f"within {query.within_km:g} km of ", "near ")
+        text += f" ({query.within_km:g} km)"
+    if query.start is not None:
+        text += f" from {query.start:%Y-%m-%d}"
+    if query.end is not None:
+        text += f" to {query.end - timedelta(microseconds=1):%Y-%m-%d}"
+    return text

@@ -18,12 +18,16 @@ import re
 import shutil
 import sys
 import textwrap
-from collections.abc import Iterable
-from datetime import datetime, tzinfo
-from typing import Any
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, tzinfo
+from typing import TYPE_CHECKING, Any
 
+from techcal.event import StoredEvent, zone_named
 from techcal.normalise.clean import web_url
-from techcal.store.search import Hit
+from techcal.store.query import Query, local_zone, zone
+
+if TYPE_CHECKING:
+    from techcal.store.upcoming import TopicCount
 
 #: the JSON fields of an event, in order
 JSON_FIELDS = (
@@ -46,62 +50,57 @@ def _moment(text: str | None, tz: tzinfo | None, all_day: bool) -> str | None:
     return datetime.fromisoformat(text).astimezone(tz).isoformat()
 
 
-def hit_to_json(hit: Hit, tz: tzinfo | None = None) -> dict[str, Any]:
-    """Return the JSON object of one result."""
-    event = hit.event
-    data = {name: event[name] for name in JSON_FIELDS}
+def event_to_json(event: StoredEvent, tz: tzinfo | None = None) -> dict[str, Any]:
+    """Return the JSON object of one event (``search --format json``, ``show --json``)."""
+    data = {name: getattr(event, name) for name in JSON_FIELDS}
     # writers stay strict whatever the store holds: only http(s) links go out
-    data["url"] = web_url(data["url"])
-    data["online_url"] = web_url(data["online_url"])
-    data["start"] = _moment(event["start"], tz, event["all_day"])
-    data["end"] = _moment(event["end"], tz, event["all_day"])
-    data["sources"] = [{**s, "url": web_url(s.get("url"))} for s in hit.sources]
-    if hit.distance_km is not None:
-        data["distance_km"] = round(hit.distance_km, 2)
+    data["url"] = web_url(event.url)
+    data["online_url"] = web_url(event.online_url)
+    data["start"] = _moment(event.start, tz, event.all_day)
+    data["end"] = _moment(event.end, tz, event.all_day)
+    data["topics"] = list(event.topics)
+    data["sources"] = [{**s.to_dict(), "url": web_url(s.url)} for s in event.sources]
+    if event.distance_km is not None:
+        data["distance_km"] = round(event.distance_km, 2)
     return data
 
 
-def to_json(hits: Iterable[Hit], tz: tzinfo | None = None) -> str:
+def to_json(events: Iterable[StoredEvent], tz: tzinfo | None = None) -> str:
     """Return the results as a JSON array."""
-    return json.dumps([hit_to_json(h, tz) for h in hits], indent=2, ensure_ascii=False)
+    return json.dumps([event_to_json(e, tz) for e in events], indent=2, ensure_ascii=False)
 
 
-def to_csv(hits: Iterable[Hit], tz: tzinfo | None = None) -> str:
+def to_csv(events: Iterable[StoredEvent], tz: tzinfo | None = None) -> str:
     """Return the results as CSV with a header row (lists joined with ';')."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_FIELDS)
-    for hit in hits:
-        data = hit_to_json(hit, tz)
-        data["topics"] = ";".join(data["topics"])
-        data["sources"] = ";".join(s["name"] for s in hit.sources)
+    for event in events:
+        data = event_to_json(event, tz)
+        data["topics"] = ";".join(event.topics)
+        data["sources"] = ";".join(s.name for s in event.sources)
         data["distance_km"] = data.get("distance_km", "")
         writer.writerow(["" if data.get(f) is None else data[f] for f in CSV_FIELDS])
     return out.getvalue()
 
 
-def when(hit: Hit, tz: tzinfo, *, now: datetime) -> str:
+def when(event: StoredEvent, tz: tzinfo, *, now: datetime) -> str:
     """Return ``Thu 03 Dec 18:00`` (with the year when it is not this year's)."""
-    event = hit.event
-    start = hit.start
-    if not event["all_day"]:
+    start = event.start_at
+    if not event.all_day:
         start = start.astimezone(tz)
     year = "" if start.year == now.astimezone(tz).year else f" {start.year}"
     day = f"{start:%a %d %b}{year}"
-    return f"{day} all day" if event["all_day"] else f"{day} {start:%H:%M}"
+    return f"{day} all day" if event.all_day else f"{day} {start:%H:%M}"
 
 
-def event_when(event: dict[str, Any], moment: str | None = None) -> str:
+def event_when(event: StoredEvent, moment: str | None = None) -> str:
     """Return "Thu 3 Dec 2026, 18:30 PST" in the event's own zone (its start, or ``moment``)."""
-    from datetime import UTC, date
-
-    from techcal.event import zone_named
-
-    value = datetime.fromisoformat(moment or event["start"])
-    if event["all_day"]:
+    value = datetime.fromisoformat(moment or event.start)
+    if event.all_day:
         day: date = value.date()
         return f"{day:%a} {day.day} {day:%b %Y} (all day)"
-    zone: tzinfo | None = zone_named(event["timezone"])
+    zone: tzinfo | None = zone_named(event.timezone)
     if zone is None:
         # no zone name: the source's own offset, as stored (UTC when it gave UTC)
         local = value if value.utcoffset() is not None else value.replace(tzinfo=UTC)
@@ -112,13 +111,13 @@ def event_when(event: dict[str, Any], moment: str | None = None) -> str:
     return f"{local:%a} {local.day} {local:%b %Y, %H:%M} {local.tzname() or ''}".strip()
 
 
-def where(event: dict[str, Any]) -> str:
+def where(event: StoredEvent) -> str:
     """Return the shortest useful place text of an event."""
-    parts = [p for p in (event["venue"], event["city"]) if p]
-    if not parts and event["address"]:
-        parts = [event["address"]]
+    parts = [p for p in (event.venue, event.city) if p]
+    if not parts and event.address:
+        parts = [event.address]
     place = ", ".join(dict.fromkeys(parts))
-    if event["online"]:
+    if event.online:
         return f"{place} + online" if place else "online"
     return place or "?"
 
@@ -171,24 +170,25 @@ def terminal_width() -> int | None:
     return shutil.get_terminal_size((100, 24)).columns
 
 
-def to_table(hits: list[Hit], tz: tzinfo, *, now: datetime, width: int | None = None) -> str:
+def to_table(
+    events: list[StoredEvent], tz: tzinfo, *, now: datetime, width: int | None = None
+) -> str:
     """Return the results as an aligned table that fits ``width`` columns (None: whole cells)."""
-    show_km = any(h.distance_km is not None for h in hits)
+    show_km = any(e.distance_km is not None for e in events)
     rows = []
-    for hit in hits:
-        event = hit.event
-        title = event["title"]
-        if event["status"] == "cancelled":
+    for event in events:
+        title = event.title
+        if event.status == "cancelled":
             title = f"CANCELLED: {title}"
-        km = f"{hit.distance_km:.0f}" if hit.distance_km is not None else ""
+        km = f"{event.distance_km:.0f}" if event.distance_km is not None else ""
         rows.append(
             [
-                str(hit.id),
-                when(hit, tz, now=now),
+                str(event.id),
+                when(event, tz, now=now),
                 _cell(title),
                 _cell(where(event)),
                 km,
-                _cell(",".join(event["topics"])),
+                _cell(",".join(event.topics)),
             ]
         )
     headers = ["id", "when", "title", "where", "km", "topics"]
@@ -228,60 +228,106 @@ def _fit(
         widths[flexible[0]] = min(natural, widths[flexible[0]] + width - used)
 
 
-def to_text(hit: Hit, tz: tzinfo, *, now: datetime) -> str:
+def to_text(event: StoredEvent, tz: tzinfo, *, now: datetime) -> str:
     """Return one event in full, with every source that lists it (``techcal show``)."""
-    event = hit.event
-    title = _cell(event["title"])
+    title = _cell(event.title)
     lines = [title, "=" * min(len(title), 78)]
 
     def add(label: str, value: object) -> None:
         if value not in (None, "", []):
             lines.append(f"{label + ':':<12}{_cell(str(value))}")
 
-    start = when(hit, tz, now=now)
-    end = hit.end
-    if end is not None and not event["all_day"]:
-        local_end = end.astimezone(tz)
-        same_day = local_end.date() == hit.start.astimezone(tz).date()
-        start += f" - {local_end:%H:%M}" if same_day else f" - {local_end:%a %d %b %H:%M}"
-    zone_name = getattr(tz, "key", None) or str(tz)
-    add("when", f"{start} ({zone_name})" if not event["all_day"] else start)
-    if event["timezone"] and event["timezone"] != zone_name and not event["all_day"]:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            there = hit.start.astimezone(ZoneInfo(event["timezone"]))
-            add("local time", f"{there:%a %d %b %H:%M} ({event['timezone']})")
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
-    status = event["status"]
-    if event["removed_at"]:
-        status += f", no longer listed by any source (since {event['removed_at']})"
+    for label, value in _times(event, tz, now=now):
+        add(label, value)
+    status = event.status
+    if event.removed_at:
+        status += f", no longer listed by any source (since {event.removed_at})"
     add("status", status)
     add("where", where(event))
-    add("address", event["address"])
-    if event["lat"] is not None:
-        add("coordinates", f"{event['lat']:.5f},{event['lon']:.5f} ({event['geo_precision']})")
-    add("online", event["online_url"])
-    add("url", event["url"])
-    add("kind", event["kind"])
-    add("topics", ", ".join(event["topics"]))
-    add("organizer", event["organizer"])
-    add("cost", event["cost"])
-    add("id", f"{event['id']}  uid {event['uid']}  sequence {event['sequence']}")
-    if event["description"]:
+    add("address", event.address)
+    if event.lat is not None:
+        add("coordinates", f"{event.lat:.5f},{event.lon:.5f} ({event.geo_precision})")
+    add("online", event.online_url)
+    add("url", event.url)
+    add("kind", event.kind)
+    add("topics", ", ".join(event.topics))
+    add("organizer", event.organizer)
+    add("cost", event.cost)
+    add("id", f"{event.id}  uid {event.uid}  sequence {event.sequence}")
+    if event.description:
         lines.append("")
-        for paragraph in event["description"].splitlines():
+        for paragraph in event.description.splitlines():
             lines.extend(textwrap.wrap(visible(paragraph), 78) or [""])
     lines.append("")
-    lines.append(f"sources ({len(hit.sources)}):")
-    for source in hit.sources:
-        gone = " [no longer listed]" if source["removed"] else ""
-        lines.append(f"  {_cell(source['name'])} ({source['kind']}){gone}")
-        lines.append(f"    title: {_cell(source['title'])}")
-        lines.append(f"    start: {source['start']}")
-        if source["url"]:
-            lines.append(f"    url:   {_cell(source['url'])}")
-        entry = _cell(source["source_uid"])
-        lines.append(f"    entry: {entry}  (first seen {source['first_seen']})")
+    lines.append(f"sources ({len(event.sources)}):")
+    for source in event.sources:
+        gone = " [no longer listed]" if source.removed else ""
+        lines.append(f"  {_cell(source.name)} ({source.kind}){gone}")
+        lines.append(f"    title: {_cell(source.title or '')}")
+        lines.append(f"    start: {source.start}")
+        if source.url:
+            lines.append(f"    url:   {_cell(source.url)}")
+        entry = _cell(source.source_uid)
+        lines.append(f"    entry: {entry}  (first seen {source.first_seen})")
     return "\n".join(lines)
+
+
+def _times(event: StoredEvent, tz: tzinfo, *, now: datetime) -> list[tuple[str, str]]:
+    """Return the "when" of ``show`` in ``tz``, and the local time where the event is."""
+    start = when(event, tz, now=now)
+    end = event.end_at
+    if end is not None and not event.all_day:
+        local_end = end.astimezone(tz)
+        same_day = local_end.date() == event.start_at.astimezone(tz).date()
+        start += f" - {local_end:%H:%M}" if same_day else f" - {local_end:%a %d %b %H:%M}"
+    zone_name = getattr(tz, "key", None) or str(tz)
+    if event.all_day:
+        return [("when", start)]
+    times = [("when", f"{start} ({zone_name})")]
+    there = zone_named(event.timezone) if event.timezone != zone_name else None
+    if there is not None:
+        local = event.start_at.astimezone(there)
+        times.append(("local time", f"{local:%a %d %b %H:%M} ({event.timezone})"))
+    return times
+
+
+def results(
+    events: list[StoredEvent], fmt: str, query: Query, *, now: datetime, width: int | None = None
+) -> str:
+    """Return search results as ``fmt`` (table, json, csv, ics) prints them, ending in a newline.
+
+    Times are in the query's zone (``--tz``): the table's always (else this
+    machine's), JSON's and CSV's only when one was given (else each
+    event's own offset).
+    """
+    shown_tz = zone(query.tz)
+    given_tz = shown_tz if query.tz else None
+    if fmt == "json":
+        return to_json(events, given_tz) + "\n"
+    if fmt == "csv":
+        return to_csv(events, given_tz)
+    if fmt == "ics":
+        from techcal.writers.ical import calendar, feed_name
+
+        body = calendar(((e, e.source_names()) for e in events), name=feed_name(query))
+        return body.decode("utf-8").replace("\r\n", "\n")
+    return to_table(events, shown_tz, now=now, width=width) + "\n"
+
+
+def show_text(event: StoredEvent, tz: tzinfo | None, *, as_json: bool, now: datetime) -> str:
+    """Return ``techcal show``'s text of one event: in full, or as JSON.
+
+    ``tz`` is ``--tz``'s zone: None shows the text in this machine's zone,
+    and JSON in the event's own offsets.
+    """
+    if as_json:
+        return json.dumps(event_to_json(event, tz), indent=2, ensure_ascii=False)
+    return to_text(event, tz or local_zone(), now=now)
+
+
+def topics_text(rows: Sequence[TopicCount], *, as_json: bool = False) -> str:
+    """Return ``techcal topics``' list: aligned lines, or a JSON array."""
+    if as_json:
+        return json.dumps([row._asdict() for row in rows], indent=2, ensure_ascii=False) + "\n"
+    width = max((len(r.topic) for r in rows), default=5)
+    return "".join(f"{r.topic:<{width}}  {r.upcoming:>6}  {r.label}\n" for r in rows)
