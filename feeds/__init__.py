@@ -1,1 +1,1 @@
-"""Pure parsers (iCal, RSS/Atom bytes -> Event records) and feed writers."""
+"""The readers: iCal, RSS/Atom and web pages -> Event records (pure: no network, no database)."""

@@ -77,7 +77,8 @@ def root_element(head: bytes) -> bytes | None:
     # text before the first "<" (a stray byte order mark, a PHP notice) is passed over
     position = head.find(b"<")
     while 0 <= position < len(head):
-        position = _SPACE.match(head, position).end()
+        space = _SPACE.match(head, position)  # always matches, maybe nothing
+        position = space.end() if space else position
         item = _PROLOG_ITEM.match(head, position)
         if item is not None:
             position = item.end()

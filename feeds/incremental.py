@@ -27,7 +27,7 @@ from typing import Any
 
 from techcal.event import Event
 from techcal.feeds.base import ReadResult, SourceDefaults, Window
-from techcal.feeds.ical import _decode, read_ical
+from techcal.feeds.ical import decode, read_ical
 from techcal.feeds.ical_layout import Layout, RawGroup, outline
 
 # a DTSTAMP line with its folded continuation lines
@@ -224,18 +224,7 @@ def read_ical_incremental(
         del split, groups  # the whole read splits the file again, after reading it
         return _read_whole(data, defaults, window, digest, wkey)
 
-    kept: dict[str, Group] = {}
-    stale: dict[str, _RawGroup] = {}
-    for uid, raw in groups.items():
-        old = previous.groups.get(uid)
-        if (
-            old is not None
-            and old.digest == raw.digest()
-            and (not raw.recurring or previous.window_key == wkey)
-        ):
-            kept[uid] = old
-        else:
-            stale[uid] = raw
+    kept, stale = _partition(groups, previous.groups, previous.window_key == wkey)
     file_warnings = [w for w in previous.warnings if w not in decode_warnings]
     fresh: dict[str, Group] = {}
     fresh_events: dict[str, list[Event]] = {}
@@ -250,6 +239,40 @@ def read_ical_incremental(
         file_warnings = list(dict.fromkeys(file_warnings + loose))
 
     result = ReadResult(warnings=decode_warnings + file_warnings)
+    _add_groups(result, groups, kept, fresh, fresh_events)
+    recurring = any(raw.recurring for raw in groups.values())
+    if result.more_warnings:
+        # more warnings than a result keeps: the next read starts over, whole
+        return result, Snapshot(digest, wkey, context, recurring, list(result.warnings))
+    return result, Snapshot(digest, wkey, context, recurring, file_warnings, kept | fresh)
+
+
+def _partition(
+    groups: Mapping[str, _RawGroup], previous: dict[str, Group], same_window: bool
+) -> tuple[dict[str, Group], dict[str, _RawGroup]]:
+    """Return (the groups unchanged since ``previous``, as they were; the groups to read).
+
+    A series is unchanged only when it is expanded for the same window too.
+    """
+    kept: dict[str, Group] = {}
+    stale: dict[str, _RawGroup] = {}
+    for uid, raw in groups.items():
+        old = previous.get(uid)
+        if old is not None and old.digest == raw.digest() and (not raw.recurring or same_window):
+            kept[uid] = old
+        else:
+            stale[uid] = raw
+    return kept, stale
+
+
+def _add_groups(
+    result: ReadResult,
+    groups: Mapping[str, _RawGroup],
+    kept: dict[str, Group],
+    fresh: dict[str, Group],
+    fresh_events: dict[str, list[Event]],
+) -> None:
+    """Add every group to ``result``, in file order: kept ones' uids as unchanged, fresh events."""
     for uid in groups:
         group = kept[uid] if uid in kept else fresh[uid]
         if uid in kept:
@@ -258,11 +281,6 @@ def read_ical_incremental(
             result.events.extend(fresh_events[uid])
         result.warn_all(group.warnings)
         result.failed_entries += group.failed
-    recurring = any(raw.recurring for raw in groups.values())
-    if result.more_warnings:
-        # more warnings than a result keeps: the next read starts over, whole
-        return result, Snapshot(digest, wkey, context, recurring, list(result.warnings))
-    return result, Snapshot(digest, wkey, context, recurring, file_warnings, kept | fresh)
 
 
 def _read_whole(
@@ -297,7 +315,7 @@ def _split(data: bytes) -> tuple[list[str], str, Mapping[str, _RawGroup]] | None
 def _groups(data: bytes) -> tuple[list[str], str, Mapping[str, _RawGroup]] | None:
     """Return (decoding warnings, calendar header text, UID groups), or None when not splittable."""
     warnings: list[str] = []
-    text = _decode(data, warnings)
+    text = decode(data, warnings)
     layout = outline(text)
     if layout is None or not layout.complete:
         return None  # several VCALENDARs, one cut short, nested VEVENTs: read whole
@@ -353,13 +371,13 @@ def _sort_into_groups(
             return None  # a made-up uid, a UID with '#'
         events[owner].append(event)
     warnings: dict[str, list[str]] = {uid: [] for uid in groups}
-    loose = []
+    loose: list[str] = []
     for warning in result.warnings:
-        owner = next((uid for uid in groups if uid and f"VEVENT {uid}" in warning), None)
-        if owner is None:
+        named = next((uid for uid in groups if uid and f"VEVENT {uid}" in warning), None)
+        if named is None:
             loose.append(warning)
         else:
-            warnings[owner].append(warning)
+            warnings[named].append(warning)
     built = {
         uid: Group.of(raw.digest(), raw.recurring, events[uid], warnings[uid], 0)
         for uid, raw in groups.items()

@@ -28,7 +28,7 @@ def feed_digest(data: bytes) -> str:
     head, _, rest = data.partition(b"<item")
     if not rest:
         head, _, rest = data.partition(b"<entry")
-    return hashlib.blake2b(_VOLATILE.sub(b"", head) + rest, digest_size=16).hexdigest()
+    return _digest(_VOLATILE.sub(b"", head) + rest)
 
 
 def read_feed_incremental(
@@ -46,7 +46,7 @@ def read_feed_incremental(
     """
     window = window or Window.around()
     wkey = window_key(window)
-    digest = hashlib.blake2b(data, digest_size=16).hexdigest()
+    digest = _digest(data)
     blocks = [m for m in _ENTRY.finditer(data)]
     if not blocks:
         result = read_feed(data, defaults, window=window)

@@ -5,71 +5,30 @@ JSON-LD in its content, xCal elements (Trumba and others), the RSS event
 module (``ev:``), hCalendar / Drupal date markup in its HTML, or a platform
 convention that two fields confirm (The Events Calendar's pubDate, Localist's
 date line plus ``dc:date``). Any other entry is a page for the crawler to
-visit: its publication date is never taken for an event date.
+visit: its publication date is never taken for an event date. Where the
+event data is found is :mod:`techcal.feeds.rss_event_data`.
 """
 
 from __future__ import annotations
 
 import io
 import re
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 import feedparser
-import lxml.html
-from lxml import etree
 
 from techcal.event import Event
 from techcal.feeds.base import ReadResult, SourceDefaults, Window
-from techcal.feeds.jsonld import (
-    When,
-    events_from_jsonld,
-    hash_uid,
-    jsonld_objects,
-    parse_when,
-    zone_named,
-)
+from techcal.feeds.jsonld import events_from_jsonld, hash_uid, jsonld_objects
 from techcal.feeds.place import online_url, says_online, split_location
+from techcal.feeds.rss_event_data import Feed, Found, find_event_data
 from techcal.feeds.text import plain_text
 
 _CANCELLED = re.compile(r"^\s*[\[(]?\s*(cancell?ed|abgesagt|annul[ée]e?)\b", re.I)
 #: Trumba files each item under a category that is just its date: not a topic
 _DATE_CATEGORY = re.compile(r"^\d{4}/\d{2}/\d{2}\b")
-_MONTHS = (
-    "january february march april may june july august september october november december"
-).split()
-_TIME = r"\d{1,2}(?::\d{2})?\s*[ap]\.?m\.?"
 _UTF16_DECLARED = re.compile(r"encoding=[\"']utf-16[^\"']*[\"']", re.I)
-_CLOCK = re.compile(r"\d:\d\d|\d\s*[ap]\.?m\b", re.I)
-#: Localist's date line: "Tuesday, November 24, 2026 at 4:30pm to 5:30pm"
-_LOCALIST_LINE = re.compile(
-    r"(?:mon|tues|wednes|thurs|fri|satur|sun)day,\s+(" + "|".join(_MONTHS) + r")\s+(\d{1,2}),\s+"
-    r"(\d{4})(?:\s+at\s+(" + _TIME + r"))?(?:\s+to\s+(" + _TIME + r"))?",
-    re.I,
-)
-
-
-@dataclass
-class Found:
-    """Event data read from one entry, before it becomes an Event."""
-
-    how: str
-    start: When
-    end: When | None = None
-    location: str | None = None
-    organizer: str | None = None
-    status: str | None = None
-    all_day: bool | None = None
-    categories: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Feed:
-    """What every entry of one feed needs to know."""
-
-    defaults: SourceDefaults
-    tribe: bool = False
 
 
 def read_feed(data: bytes, defaults: SourceDefaults, *, window: Window | None = None) -> ReadResult:
@@ -165,9 +124,7 @@ def _from_bomless_utf16(data: bytes) -> bytes | None:
     for codec, zeros in (("utf-16-le", head[1::2]), ("utf-16-be", head[0::2])):
         if zeros.count(0) > len(zeros) * 0.9:
             text = data.decode(codec, errors="replace")
-            text = re.sub(
-                r"encoding=[\"']utf-16[^\"']*[\"']", 'encoding="utf-8"', text, count=1, flags=re.I
-            )
+            text = _UTF16_DECLARED.sub('encoding="utf-8"', text, count=1)
             return text.encode("utf-8")
     return None
 
@@ -190,6 +147,7 @@ def _is_tribe_feed(parsed: Any) -> bool:
 
 
 def _label(entry: Any) -> str:
+    """Return how warnings name ``entry``: its id, else its link or title."""
     return entry.get("id") or entry.get("link") or entry.get("title") or "entry without id"
 
 
@@ -205,6 +163,7 @@ def _read_entry(entry: Any, feed: Feed, result: ReadResult) -> None:
 
 
 def _read_entry_data(entry: Any, label: str, feed: Feed, result: ReadResult) -> None:
+    """Add the events of one entry (JSON-LD first), else its page to visit."""
     html = _entry_html(entry)
     objects, problems = jsonld_objects(html)
     result.warn_all(f"{label}: {p}" for p in problems)
@@ -215,7 +174,7 @@ def _read_entry_data(entry: Any, label: str, feed: Feed, result: ReadResult) -> 
             result.events.extend(_fill_from_entry(events, entry, feed.defaults))
             return
     try:
-        found, problems = _find_event_data(entry, html, feed)
+        found, problems = find_event_data(entry, html, feed)
     except Exception as exc:  # noqa: BLE001 - one odd entry must not cost the others
         found, problems = None, [f"could not read its event data ({exc!r})"]
     result.warn_all(f"{label}: {p}" for p in problems)
@@ -250,180 +209,8 @@ def _fill_from_entry(events: list[Event], entry: Any, defaults: SourceDefaults) 
     return events
 
 
-def _find_event_data(entry: Any, html: str, feed: Feed) -> tuple[Found | None, list[str]]:
-    """Return the entry's event data (first source that has some) and what was wrong with it."""
-    tz = feed.defaults.timezone
-    problems: list[str] = []
-    for how, start_key, end_key in (
-        ("xCal", "xcal_dtstart", "xcal_dtend"),
-        ("ev:", "ev_startdate", "ev_enddate"),
-    ):
-        raw = entry.get(start_key)
-        if not raw:
-            continue
-        start = parse_when(raw, tz)
-        if start is None:
-            problems.append(f"unreadable {how} start {raw!r}")
-            continue
-        end = _end(entry.get(end_key), start, tz, how, problems)
-        if start.assumed:
-            problems.append(f"{how} start has no time zone; taken as {start.assumed}")
-        return _namespaced(entry, how, start, end), problems
-    found = _from_markup(html, tz, problems)
-    if found is None and feed.tribe:
-        found = _from_pubdate(entry, tz)
-    if found is None:
-        found = _from_localist(entry, tz)
-    if found is not None and found.start.assumed:
-        problems.append(f"{found.how} start has no time zone; taken as {found.start.assumed}")
-    return found, problems
-
-
-def _end(raw: Any, start: When, tz: str | None, how: str, problems: list[str]) -> When | None:
-    if not raw:
-        return None
-    end = parse_when(raw, start.timezone if start.timezone != "UTC" else tz)
-    if end is None:
-        problems.append(f"unreadable {how} end {raw!r}; end left open")
-    return end
-
-
-def _namespaced(entry: Any, how: str, start: When, end: When | None) -> Found:
-    if how == "xCal":
-        all_day = str(entry.get("x-microsoft_cdo-alldayevent", "")).lower() == "true"
-        return Found(
-            how,
-            start,
-            end,
-            location=entry.get("xcal_location"),
-            organizer=entry.get("xcal_organizer"),
-            status=_ical_status(entry.get("xcal_status")),
-            all_day=all_day or None,
-        )
-    return Found(
-        how,
-        start,
-        end,
-        location=entry.get("ev_location"),
-        organizer=entry.get("ev_organizer"),
-        categories=[entry["ev_type"]] if entry.get("ev_type") else [],
-    )
-
-
-def _ical_status(value: Any) -> str | None:
-    text = str(value or "").strip().lower()
-    return {"cancelled": "cancelled", "tentative": "tentative", "confirmed": "confirmed"}.get(text)
-
-
-def _from_markup(html: str, tz: str | None, problems: list[str]) -> Found | None:
-    """Return event data from hCalendar, microdata or Drupal date-field markup in ``html``."""
-    if "<" not in html:
-        return None
-    try:
-        root = lxml.html.fragment_fromstring(html, create_parent="div")
-    except (etree.ParserError, ValueError):
-        return None
-    starts = _marked(root, ("dtstart", "dt-start", "date-display-start", "date-display-single"))
-    ends = _marked(root, ("dtend", "dt-end", "date-display-end"))
-    starts += root.xpath(".//*[@itemprop='startDate']")
-    ends += root.xpath(".//*[@itemprop='endDate']")
-    # Drupal 8+ datetime fields: <time datetime=".." class="datetime">, a range is two of them
-    drupal = root.xpath(".//time[@datetime and contains(concat(' ', @class, ' '), ' datetime ')]")
-    if not starts and drupal:
-        starts, ends = drupal[:1], drupal[1:2]
-    if not starts:
-        return None
-    raw = _value_of(starts[0])
-    start = parse_when(raw, tz)
-    if start is None:
-        problems.append(f"unreadable start in markup {raw!r}")
-        return None
-    if _shows_a_day_only(starts[0], start):
-        start = parse_when(start.value.date().isoformat(), tz) or start
-    end = _end(_value_of(ends[0]) if ends else None, start, tz, "markup", problems)
-    where = _marked(root, ("location", "p-location")) + root.xpath(".//*[@itemprop='location']")
-    location = plain_text(etree.tostring(where[0], encoding="unicode")) if where else None
-    return Found("markup", start, end, location=location or None)
-
-
-def _shows_a_day_only(node: Any, start: When) -> bool:
-    """Return True when a midnight value is displayed as a bare date (Drupal's day granularity)."""
-    if start.all_day or start.value.time() != time():
-        return False
-    return not _CLOCK.search(node.text_content())
-
-
-def _marked(root: Any, classes: tuple[str, ...]) -> list[Any]:
-    tests = " or ".join(f"contains(concat(' ', @class, ' '), ' {c} ')" for c in classes)
-    return list(root.xpath(f".//*[{tests}]"))
-
-
-def _value_of(node: Any) -> str:
-    for attribute in ("datetime", "content", "title"):
-        if node.get(attribute):
-            return str(node.get(attribute))
-    return " ".join(node.text_content().split())
-
-
-def _from_pubdate(entry: Any, tz: str | None) -> Found | None:
-    """Return The Events Calendar's event start, which it writes as the item's pubDate."""
-    start = parse_when(entry.get("published"), tz)
-    return Found("The Events Calendar pubDate", start) if start else None
-
-
-def _from_localist(entry: Any, tz: str | None) -> Found | None:
-    """Return Localist's event time: its description's date line, when dc:date or pubDate agree.
-
-    The line gives the local wall time, the date field the instant; the two
-    together also give the UTC offset, so a missing source zone costs nothing.
-    """
-    match = _LOCALIST_LINE.search(plain_text(entry.get("summary")))
-    if not match:
-        return None
-    month, day, year, start_text, end_text = match.groups()
-    local_day = datetime(int(year), _MONTHS.index(month.lower()) + 1, int(day))
-    for key in ("updated", "published"):
-        instant = parse_when(entry.get(key), None)
-        if instant is None or instant.all_day:
-            continue
-        if start_text is None:
-            if abs(instant.value.replace(tzinfo=None) - local_day) <= timedelta(hours=14):
-                start = parse_when(local_day.date().isoformat(), tz)
-                return Found("Localist", start) if start else None
-            continue
-        local_start = local_day + _clock(start_text)
-        offset = local_start - instant.value.astimezone(UTC).replace(tzinfo=None)
-        if abs(offset) > timedelta(hours=14) or offset % timedelta(minutes=15):
-            continue
-        start = _at_offset(local_start, offset, tz)
-        end = None
-        if end_text:
-            local_end = local_day + _clock(end_text)
-            if local_end < local_start:
-                local_end += timedelta(days=1)
-            end = _at_offset(local_end, offset, tz)
-        return Found("Localist", start, end)
-    return None
-
-
-def _clock(text: str) -> timedelta:
-    digits = re.match(r"(\d{1,2})(?::(\d{2}))?", text.strip())
-    assert digits is not None
-    hour, minute = int(digits.group(1)) % 12, int(digits.group(2) or 0)
-    if text.strip().lower().replace(".", "").endswith("pm"):
-        hour += 12
-    return timedelta(hours=hour, minutes=minute)
-
-
-def _at_offset(local: datetime, offset: timedelta, tz: str | None) -> When:
-    zone = zone_named(tz)
-    if zone is not None and local.replace(tzinfo=zone).utcoffset() == offset:
-        return When(local.replace(tzinfo=zone), zone.key)
-    fixed = timezone(offset)
-    return When(local.replace(tzinfo=fixed), fixed.tzname(None))
-
-
 def _event(entry: Any, html: str, found: Found, defaults: SourceDefaults) -> Event:
+    """Return the Event of an entry whose event data is ``found``."""
     title = plain_text(entry.get("title") or entry.get("xcal_summary")) or "(untitled)"
     description = plain_text(entry.get("xcal_description") or html)
     start, end, all_day = _times(found)
@@ -474,6 +261,7 @@ def _times(found: Found) -> tuple[datetime, datetime | None, bool]:
 
 
 def _coordinates(entry: Any) -> tuple[float | None, float | None]:
+    """Return (lat, lon) from GeoRSS, when it is a real point on Earth."""
     try:
         lat, lon = float(entry["geo_lat"]), float(entry["geo_long"])
     except (KeyError, TypeError, ValueError):
@@ -488,5 +276,6 @@ def _coordinates(entry: Any) -> tuple[float | None, float | None]:
 
 
 def _categories(entry: Any) -> list[str]:
+    """Return the entry's tags, less Trumba's date categories."""
     terms = [str(t.get("term") or "").strip() for t in entry.get("tags") or []]
     return [t for t in terms if t and not _DATE_CATEGORY.match(t)]

@@ -1,4 +1,4 @@
-"""Events from web pages: crawler/extract.py and the platform fixes of crawler/platforms.py.
+"""Events from web pages: feeds/html.py and the platform fixes of feeds/platforms.py.
 
 The pages in fixtures/html/ are written for these tests, each named after its
 case and modelled on how that kind of site publishes (no real people). The
@@ -17,8 +17,7 @@ from pathlib import Path
 import pytest
 
 from techcal.event import Event
-from techcal.feeds import html as extract
-from techcal.feeds import platforms
+from techcal.feeds import hevent, page_links, platforms, urls
 from techcal.feeds.base import SourceDefaults
 from techcal.feeds.html import Page, read_page
 from techcal.feeds.platforms import canonical_url
@@ -294,7 +293,7 @@ def test_a_failing_syntax_is_skipped_with_a_warning(monkeypatch):
     def explode(**kwargs):
         raise RecursionError("maximum recursion depth exceeded")
 
-    monkeypatch.setattr(extract.mf2py, "parse", explode)
+    monkeypatch.setattr(hevent.mf2py, "parse", explode)
     page = read("h-event.html", "https://codeforpdx.org/hack-nights/")
     assert page.events == []
     assert page.warnings == [
@@ -598,7 +597,7 @@ def test_songkick_counts_match_the_manifest():
         assert len(page.events) == count, name
 
 
-@pytest.mark.parametrize("module", [extract, platforms], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", [page_links, urls], ids=lambda m: m.__name__)
 def test_docstring_examples(module):
     failures, tried = doctest.testmod(module, verbose=False)
     assert tried > 0 and failures == 0
