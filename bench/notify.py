@@ -22,11 +22,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from techcal.event import KINDS, Event
-from techcal.normalise.gazetteer import Place, gazetteer
-from techcal.notifier.match import Index, _load_events, match, text_hits
-from techcal.notifier.subscriptions import _COLUMNS, _FIELDS, Subscription
+from techcal.normalise.gazetteer import Place
+from techcal.notifier.index import Index
+from techcal.notifier.match import match
+from techcal.notifier.subscriptions import Subscription
 from techcal.store import Source, add_sources, open_store, upsert_events
 from techcal.store.database import write_transaction
+from techcal.store.notified import events_by_id, text_hits
+from techcal.store.places import gazetteer
+from techcal.store.subscriptions import insert_subscriptions, subscription_rows
 
 NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
 #: the cities events and subscriptions are in (40 of the largest, from the gazetteer)
@@ -61,8 +65,7 @@ def make_subscriptions(db, count: int, rng: random.Random) -> None:
             created_at=NOW,
         )
         rows.append(sub.row())
-    marks = ", ".join("?" for _ in _FIELDS)
-    db.conn.executemany(f"INSERT INTO subscriptions ({', '.join(_FIELDS)}) VALUES ({marks})", rows)
+    insert_subscriptions(db.conn, rows)
     db.conn.commit()
 
 
@@ -103,9 +106,9 @@ def run(n_subs: int, n_events: int, small: int) -> None:
 
         # matching alone: the index and the per-event checks
         ids = [r[0] for r in conn.execute("SELECT event_id FROM event_changes")]
-        events = _load_events(conn, ids)
+        events = events_by_id(conn, ids)
         started = time.perf_counter()
-        index = Index(conn.execute(f"SELECT {_COLUMNS} FROM subscriptions").fetchall())
+        index = Index(subscription_rows(conn, by_name=False))
         built = time.perf_counter() - started
         hits = text_hits(conn, events, index.texts)
         pairs = sum(len(index.match_ids(event, NOW, hits)) for event in events)
@@ -136,8 +139,8 @@ def run(n_subs: int, n_events: int, small: int) -> None:
         )
         ids = [r[0] for r in conn.execute("SELECT event_id FROM event_changes")]
         started = time.perf_counter()
-        index = Index(conn.execute(f"SELECT {_COLUMNS} FROM subscriptions").fetchall())
-        events = _load_events(conn, ids)
+        index = Index(subscription_rows(conn, by_name=False))
+        events = events_by_id(conn, ids)
         hits = text_hits(conn, events, index.texts)
         pairs = sum(len(index.match_ids(event, NOW, hits)) for event in events)
         alone = time.perf_counter() - started

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import click
 
-from techcal.commands.common import (
-    App,
-    pass_app,
-    search_filters,
-    topic_in_store,
-)
-from techcal.notifier.runner import notify_once
+from techcal.commands.common import App, pass_app, search_filters, topic_in_store
+
+#: why `subscribe add` refuses --include-cancelled
+CANCELLED_ANYWAY = "subscriptions hear about cancellations anyway (see --changes)"
 
 
 @click.group()
@@ -56,6 +54,7 @@ def subscribe() -> None:
 )
 @click.option(
     "--apprise-config",
+    "config",
     type=click.Path(dir_okay=False),
     help="Apprise configuration file for tag:NAME targets (default: Apprise's usual places).",
 )
@@ -67,7 +66,7 @@ def subscribe_add(
     remind: tuple[str, ...],
     digest: str | None,
     changes: bool,
-    apprise_config: str | None,
+    config: str | None,
     **filters: Any,
 ) -> None:
     """Save subscription NAME with the search filters and where to notify.
@@ -85,49 +84,22 @@ def subscribe_add(
         techcal subscribe add pdx --topic linux --near "Portland, OR" \\
             --notify ntfy://pdx-linux-events --digest weekly
     """
-    from datetime import UTC, datetime
-
-    from techcal.notifier.subscriptions import Subscription, add_subscription, parse_duration
+    from techcal.notifier.manage import subscribe
+    from techcal.notifier.subscriptions import Subscription
     from techcal.store.query import build_query
 
     now = datetime.now(UTC)
     if filters.pop("include_cancelled", False):
-        raise click.BadParameter(
-            "subscriptions hear about cancellations anyway (see --changes)",
-            param_hint="--include-cancelled",
-        )
+        raise click.BadParameter(CANCELLED_ANYWAY, param_hint="--include-cancelled")
     days = filters.pop("days", None)
     conn = app.db.conn
     query = build_query(**filters, limit=None, now=now, topic_in_store=topic_in_store(conn))
     if query.near is not None and query.near.population:
         click.echo(f"subscribing to events {query.near.note()}", err=True)
     sub = Subscription(
-        name=name,
-        targets=list(targets),
-        text=query.text,
-        topics=query.topics,
-        kinds=query.kinds,
-        near=query.near,
-        within_km=query.within_km,
-        start=query.start,
-        end=query.end,
-        days=days,
-        online=query.online,
-        remind=[parse_duration(r) for r in remind],
-        digest=digest,
-        changes=changes,
-        apprise_config=apprise_config,
+        name, targets, query, days=days, digest=digest, changes=changes, apprise_config=config
     )
-    add_subscription(conn, sub, now=now)
-    count = conn.execute(
-        "SELECT json_extract(detail, '$.count') FROM outbox WHERE subscription_id = ?"
-        " AND kind = 'summary'",
-        (sub.id,),
-    ).fetchone()
-    click.echo(
-        f"subscription {name!r} added: {sub.describe()}; {count[0] if count else 0} upcoming"
-        " event(s) match now (one summary message is waiting: run `techcal notify`)"
-    )
+    click.echo(subscribe(conn, sub, remind, now=now))
 
 
 @subscribe.command(name="list")
@@ -141,55 +113,13 @@ def subscribe_list(app: App, as_json: bool) -> None:
         techcal subscribe list
         techcal subscribe list --json
     """
-    from techcal.notifier.subscriptions import (
-        duration_text,
-        load_subscriptions,
-        mask,
-        subscription_state,
-    )
+    from techcal.notifier.manage import listing, listing_text
 
-    conn = app.db.conn
-    rows = []
-    for sub in load_subscriptions(conn):
-        state = subscription_state(conn, sub)
-        rows.append(
-            {
-                "name": sub.name,
-                "filters": sub.describe(),
-                "targets": [mask(t) for t in sub.targets],
-                "remind": [duration_text(r) for r in sub.remind],
-                "digest": sub.digest,
-                "changes": sub.changes,
-                "created_at": sub.created_at.isoformat() if sub.created_at else None,
-                **state,
-            }
-        )
+    rows = listing(app.db.conn)
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
-        return
-    if not rows:
-        click.echo("no subscriptions yet: techcal subscribe add NAME [filters] --notify URL")
-        return
-    for row in rows:
-        extra = []
-        if row["remind"]:
-            extra.append("remind " + ", ".join(row["remind"]) + " before")
-        if row["digest"]:
-            extra.append(f"{row['digest']} digest")
-        if not row["changes"]:
-            extra.append("no change alerts")
-        options = f" ({'; '.join(extra)})" if extra else ""
-        click.echo(f"{row['name']}: {row['filters']}{options}")
-        click.echo(f"  to: {', '.join(row['targets'])}")
-        waiting = (
-            f", {row['waiting_for_digest']} for the digest" if row["waiting_for_digest"] else ""
-        )
-        click.echo(f"  sent {row['sent']}, pending {row['pending']}{waiting}")
-        for failing in row["failing"]:
-            click.echo(
-                f"  FAILING: {failing['target']}: {failing['error']}"
-                f" ({failing['attempts']} attempts; retried with back-off)"
-            )
+    else:
+        click.echo(listing_text(rows))
 
 
 @subscribe.command(name="remove")
@@ -219,18 +149,9 @@ def subscribe_test(app: App, name: str) -> None:
     Example:
         techcal subscribe test rust-berlin
     """
-    from techcal.notifier.deliver import send_apprise
-    from techcal.notifier.messages import render
-    from techcal.notifier.subscriptions import get_subscription, mask
+    from techcal.notifier.manage import send_test
 
-    sub = get_subscription(app.db.conn, name)
-    message = render("test", sub, None, {})
-    failed = 0
-    for target in sub.targets:
-        ok, error, _ = send_apprise(target, message, sub.apprise_config, set())
-        click.echo(f"{mask(target)}: {'delivered' if ok else 'FAILED: ' + str(error)}")
-        failed += not ok
-    if failed:
+    if send_test(app.db.conn, name, echo=click.echo):
         click.get_current_context().exit(1)
 
 
@@ -250,6 +171,8 @@ def notify(app: App, dry_run: bool) -> None:
         techcal notify --dry-run
         techcal notify
     """
+    from techcal.notifier.runner import notify_once
+
     text, failed = notify_once(app.db.conn, dry_run=dry_run)
     click.echo(text)
     if failed:
@@ -275,15 +198,13 @@ def run(app: App, every: str) -> None:
     Example:
         techcal run --every 30m
     """
-    from techcal.notifier.runner import Loop
+    from techcal.notifier.runner import run_every
     from techcal.notifier.subscriptions import parse_duration
 
     seconds = parse_duration(every, "--every")
-    conn = app.db.conn
 
     def echo(line: str) -> None:
         click.echo(line, err=True)
 
-    loop = Loop(app.db_path, seconds, echo=echo, notify=lambda: notify_once(conn)[0])
-    rounds = loop.run()
+    rounds = run_every(app.db.conn, app.db_path, seconds, echo)
     echo(f"stopped after {rounds} round(s)")

@@ -26,10 +26,18 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from techcal.notifier.messages import RESENT, Message, render
-from techcal.notifier.subscriptions import load_config, load_subscriptions, mask
+from techcal.notifier.subscriptions import load_subscriptions
+from techcal.notifier.targets import load_config, mask
+from techcal.store.notified import events_by_id
+from techcal.store.outbox import (
+    DueDelivery,
+    claim_delivery,
+    delivery_failed,
+    delivery_sent,
+    due_deliveries,
+)
 
 #: after this many failed attempts, `subscribe list` shows the target as failing
 FAILING_AFTER = 3
@@ -148,55 +156,50 @@ def send_apprise(
 
 def pending(
     conn: sqlite3.Connection, now: datetime, *, include_later: bool = False
-) -> list[tuple[Any, ...]]:
-    """Return the deliveries due at ``now``.
+) -> list[DueDelivery]:
+    """Return the deliveries due at ``now`` (``include_later``: every one not sent).
 
-    Rows: (outbox_id, target, state, attempts, subscription id, event id,
-    kind, detail, owner, done). A row another live notify is sending is
-    left out; one whose sender died is due again.
+    A delivery another live notify is sending is left out; one whose sender
+    died is due again.
     """
-    where = "d.state != 'sent'" + ("" if include_later else " AND d.next_at <= ?")
-    params: tuple[Any, ...] = () if include_later else (now.isoformat(),)
-    rows = conn.execute(
-        "SELECT d.outbox_id, d.target, d.state, d.attempts, o.subscription_id, o.event_id,"
-        " o.kind, o.detail, d.owner, d.done, d.claimed_at FROM deliveries d"
-        f" JOIN outbox o ON o.id = d.outbox_id WHERE {where} ORDER BY o.id, d.target",
-        params,
-    ).fetchall()
-    return [row[:10] for row in rows if row[2] != "sending" or _claim_lapsed(row[8], row[10], now)]
+    rows = due_deliveries(conn, None if include_later else now.isoformat())
+    return [
+        row
+        for row in rows
+        if row.state != "sending" or _claim_lapsed(row.owner, row.claimed_at, now)
+    ]
 
 
-def prepare(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> list[Delivery]:
+def prepare(conn: sqlite3.Connection, rows: list[DueDelivery]) -> list[Delivery]:
     """Return the messages of delivery rows, written from the events as they are now."""
-    from techcal.notifier.match import _load_events
-
-    subs = {s.id: s for s in load_subscriptions(conn, {r[4] for r in rows})}
-    events = {e["id"]: e for e in _load_events(conn, [r[5] for r in rows if r[5]])}
+    subs = {s.id: s for s in load_subscriptions(conn, {r.subscription_id for r in rows})}
+    events = {e.id: e for e in events_by_id(conn, [r.event_id for r in rows if r.event_id])}
     cache: dict[int, Message] = {}
     out = []
-    for outbox_id, target, state, attempts, sub_id, event_id, kind, detail, owner, done in rows:
-        sub = subs.get(sub_id)
+    for row in rows:
+        sub = subs.get(row.subscription_id)
         if sub is None:
             continue
-        message = cache.get(outbox_id)
+        message = cache.get(row.outbox_id)
         if message is None:
-            message = render(kind, sub, events.get(event_id), json.loads(detail), conn=conn)
-            cache[outbox_id] = message
-        resend = state == "sending"
+            detail = json.loads(row.detail)
+            message = render(row.kind, sub, events.get(row.event_id), detail, conn=conn)
+            cache[row.outbox_id] = message
+        resend = row.state == "sending"
         if resend:
             message = Message(message.title, RESENT + "\n" + message.body)
         out.append(
             Delivery(
-                outbox_id,
+                row.outbox_id,
                 sub.name,
-                target,
-                kind,
+                row.target,
+                row.kind,
                 message,
-                attempts,
+                row.attempts,
                 resend,
                 apprise_config=sub.apprise_config,
-                owner=owner,
-                done=set(json.loads(done or "[]")),
+                owner=row.owner,
+                done=set(json.loads(row.done or "[]")),
             )
         )
     return out
@@ -222,53 +225,38 @@ def deliver(
             report.deferred += 1
             continue
         # claim it: only if nobody claimed it since we looked (another notify
-        # running at the same time gets rowcount 0 and leaves it)
-        claimed = conn.execute(
-            "UPDATE deliveries SET state = 'sending', owner = ?, claimed_at = ?"
-            " WHERE outbox_id = ? AND target = ? AND state = ? AND owner IS ?",
-            (
-                me,
-                datetime.now(UTC).isoformat(),
-                item.outbox_id,
-                item.target,
-                "sending" if item.resend else "pending",
-                item.owner,
-            ),
-        ).rowcount
-        if conn.in_transaction:
-            conn.commit()
-        if claimed != 1:
+        # running at the same time finds it taken and leaves it)
+        if not claim_delivery(
+            conn,
+            (item.outbox_id, item.target),
+            owner=me,
+            stamp=datetime.now(UTC).isoformat(),
+            state="sending" if item.resend else "pending",
+            was_owner=item.owner,
+        ):
             continue
-        done = item.done
-        try:
-            ok, error, done = send(item.target, item.message, item.apprise_config, item.done)
-        except Exception as exc:  # noqa: BLE001 - a plugin's crash is one failed delivery
-            ok, error = False, f"{type(exc).__name__}: {exc}".replace(item.target, "****")
-        stamp = datetime.now(UTC)
-        if ok:
-            conn.execute(
-                "UPDATE deliveries SET state = 'sent', sent_at = ?, last_error = NULL, done = ?"
-                " WHERE outbox_id = ? AND target = ?",
-                (stamp.isoformat(), json.dumps(sorted(done)), item.outbox_id, item.target),
-            )
-            report.sent += 1
-        else:
-            attempts = item.attempts + 1
-            conn.execute(
-                "UPDATE deliveries SET state = 'pending', attempts = ?, next_at = ?,"
-                " last_error = ?, done = ?, owner = NULL WHERE outbox_id = ? AND target = ?",
-                (
-                    attempts,
-                    (now + backoff(attempts)).isoformat(),
-                    error,
-                    json.dumps(sorted(done)),
-                    item.outbox_id,
-                    item.target,
-                ),
-            )
+        if not _send_one(conn, item, send, now, report):
             failed_targets.add(item.target)
-            report.failed += 1
-            report.errors.append(f"{item.subscription} -> {mask(item.target)}: {error}")
-        if conn.in_transaction:
-            conn.commit()
     return report
+
+
+def _send_one(
+    conn: sqlite3.Connection, item: Delivery, send: Sender, now: datetime, report: DeliveryReport
+) -> bool:
+    """Send a claimed delivery and record how it went; return whether it was sent."""
+    done = item.done
+    try:
+        ok, error, done = send(item.target, item.message, item.apprise_config, item.done)
+    except Exception as exc:  # noqa: BLE001 - a plugin's crash is one failed delivery
+        ok, error = False, f"{type(exc).__name__}: {exc}".replace(item.target, "****")
+    key = (item.outbox_id, item.target)
+    if ok:
+        delivery_sent(conn, key, stamp=datetime.now(UTC).isoformat(), done=done)
+        report.sent += 1
+        return True
+    attempts = item.attempts + 1
+    next_at = (now + backoff(attempts)).isoformat()
+    delivery_failed(conn, key, attempts=attempts, next_at=next_at, error=error, done=done)
+    report.failed += 1
+    report.errors.append(f"{item.subscription} -> {mask(item.target)}: {error}")
+    return False

@@ -14,7 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from techcal.event import StoredEvent
+from techcal.normalise.gazetteer import distance_km
 from techcal.notifier.subscriptions import Subscription
+from techcal.notifier.told import place_text
+from techcal.store.notified import events_by_id
+from techcal.store.outbox import outbox_messages
+from techcal.writers.text import event_when, where
 
 #: events a summary or a digest lists in full; the rest are counted
 LIST_MAX = 10
@@ -40,18 +46,16 @@ def distance_text(km: float) -> str:
     return f"{km:.0f} km" if km >= 1 else "under 1 km"
 
 
-def _event_lines(event: dict[str, Any], distance: float | None) -> list[str]:
-    from techcal.writers.text import event_when, where
-
+def _event_lines(event: StoredEvent, distance: float | None) -> list[str]:
     lines = [event_when(event)]
     place = where(event)
     if place and place != "?":
         if distance is not None:
             place += f" ({distance_text(distance)} away)"
         lines.append(place)
-    if event["topics"]:
-        lines.append("Topics: " + ", ".join(event["topics"]))
-    link = event["url"] or (event["online_url"] if event["online"] else None)
+    if event.topics:
+        lines.append("Topics: " + ", ".join(event.topics))
+    link = event.url or (event.online_url if event.online else None)
     if link:
         lines.append(link)
     return lines
@@ -61,24 +65,21 @@ def _footer(sub: Subscription) -> str:
     return f"— techcal subscription {sub.name!r}"
 
 
-def _distance(event: dict[str, Any], sub: Subscription, detail: dict[str, Any]) -> float | None:
+def _distance(event: StoredEvent, sub: Subscription, detail: dict[str, Any]) -> float | None:
     if "distance_km" in detail:
         return float(detail["distance_km"])
-    if sub.near is not None and event["lat"] is not None:
-        from techcal.normalise.gazetteer import distance_km
-
-        return distance_km(sub.near.lat, sub.near.lon, event["lat"], event["lon"])
+    near = sub.filters.near
+    if near is not None and event.lat is not None and event.lon is not None:
+        return distance_km(near.lat, near.lon, event.lat, event.lon)
     return None
 
 
-def _short(event: dict[str, Any], moment: str | None = None) -> str:
+def _short(event: StoredEvent, moment: str | None = None) -> str:
     """Return "Tue 1 Dec 18:00" in the event's zone."""
-    from techcal.writers.text import event_when
-
     text = event_when(event, moment)
     # "Tue 1 Dec 2026, 18:00 PST" -> "Tue 1 Dec 18:00"
     parts = text.replace(",", "").split()
-    if event["all_day"]:
+    if event.all_day:
         return " ".join(parts[:3])
     return " ".join(parts[:3] + parts[4:5])
 
@@ -86,7 +87,7 @@ def _short(event: dict[str, Any], moment: str | None = None) -> str:
 def render(
     kind: str,
     sub: Subscription,
-    event: dict[str, Any] | None,
+    event: StoredEvent | None,
     detail: dict[str, Any],
     *,
     conn: sqlite3.Connection | None = None,
@@ -106,7 +107,7 @@ def render(
             f"techcal: an event of {sub.name!r} is gone",
             f"The event this message was about is no longer in the store.\n{_footer(sub)}",
         )
-    title = event["title"]
+    title = event.title
     distance = _distance(event, sub, detail)
     lines = _event_lines(event, distance)
     if kind == "new":
@@ -140,16 +141,14 @@ def _rounded(seconds: int) -> str:
     return f"{days}d" + (f" {rest}h" if rest else "")
 
 
-def describe_change(event: dict[str, Any], detail: dict[str, Any]) -> str:
+def describe_change(event: StoredEvent, detail: dict[str, Any]) -> str:
     """Return "moved from Tue 1 Dec 18:00 to Wed 2 Dec 18:30; place: A -> B"."""
     parts = []
     if detail.get("start"):
         parts.append(f"moved from {_short(event, detail['start'])} to {_short(event)}")
     elif detail.get("end"):
-        parts.append(f"now ends {_short(event, event['end']) if event['end'] else 'open'}")
+        parts.append(f"now ends {_short(event, event.end) if event.end else 'open'}")
     if detail.get("place") is not None:
-        from techcal.notifier.match import place_text
-
         old = detail["place"] or "no place given"
         new = place_text(event) or "no place given"
         parts.append(f"place changed from {old} to {new}")
@@ -158,12 +157,10 @@ def describe_change(event: dict[str, Any], detail: dict[str, Any]) -> str:
     return "; ".join(parts) or "details changed"
 
 
-def _load(conn: sqlite3.Connection | None, ids: list[int]) -> dict[int, dict[str, Any]]:
+def _load(conn: sqlite3.Connection | None, ids: list[int]) -> dict[int, StoredEvent]:
     if conn is None or not ids:
         return {}
-    from techcal.notifier.match import _load_events
-
-    return {e["id"]: e for e in _load_events(conn, ids)}
+    return {e.id: e for e in events_by_id(conn, ids)}
 
 
 def _summary(sub: Subscription, detail: dict[str, Any], conn: sqlite3.Connection | None) -> Message:
@@ -180,7 +177,7 @@ def _summary(sub: Subscription, detail: dict[str, Any], conn: sqlite3.Connection
         for eid in detail.get("next", []):
             event = events.get(eid)
             if event is not None:
-                lines.append(f"- {_short(event)}: {_cut(event['title'], 100)}")
+                lines.append(f"- {_short(event)}: {_cut(event.title, 100)}")
     else:
         lines.append("Nothing matches yet; you will hear about new events as they appear.")
     lines.append(_footer(sub))
@@ -190,13 +187,7 @@ def _summary(sub: Subscription, detail: dict[str, Any], conn: sqlite3.Connection
 
 def _digest(sub: Subscription, detail: dict[str, Any], conn: sqlite3.Connection | None) -> Message:
     items = list(detail.get("items", []))
-    rows: list[tuple[Any, ...]] = []
-    if conn is not None and items:
-        rows = conn.execute(
-            "SELECT id, event_id, kind, detail FROM outbox WHERE id IN"
-            " (SELECT value FROM json_each(?)) ORDER BY id",
-            (json.dumps(items),),
-        ).fetchall()
+    rows = outbox_messages(conn, items) if conn is not None else []
     events = _load(conn, [r[1] for r in rows])
     sections: dict[str, list[str]] = {"new": [], "changed": [], "cancelled": []}
     cancelled = {event_id for _, event_id, kind, _ in rows if kind == "cancelled"}
@@ -206,12 +197,12 @@ def _digest(sub: Subscription, detail: dict[str, Any], conn: sqlite3.Connection 
         event = events.get(event_id)
         if event is None:
             continue
-        line = f"- {_short(event)}: {_cut(event['title'], 100)}"
+        line = f"- {_short(event)}: {_cut(event.title, 100)}"
         if kind == "changed":
             line += f" ({describe_change(event, json.loads(raw))})"
-        where = _distance(event, sub, json.loads(raw))
-        if where is not None and kind == "new":
-            line += f" ({distance_text(where)})"
+        distance = _distance(event, sub, json.loads(raw))
+        if distance is not None and kind == "new":
+            line += f" ({distance_text(distance)})"
         sections.setdefault(kind, []).append(line)
     lines = []
     for kind, label in (("new", "New"), ("changed", "Changed"), ("cancelled", "Cancelled")):

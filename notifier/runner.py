@@ -1,6 +1,9 @@
-"""``techcal run``: crawl, then notify, every so often, until told to stop.
+"""``techcal notify`` and ``techcal run``: match and deliver once, or crawl and notify in a loop.
 
-Each crawl runs as its own process (Scrapy's reactor cannot be restarted
+:func:`notify_once` is one round of matching and delivery (``--dry-run``:
+in a transaction rolled back, nothing sent).
+
+In the loop, each crawl runs as its own process (Scrapy's reactor cannot be restarted
 in one process); matching and delivery run here. Rounds never overlap: a
 round that takes longer than ``--every`` is followed by the next one at
 once, and the skipped starts are not made up. Ctrl-C or SIGTERM stops the
@@ -20,6 +23,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
+
+from techcal.notifier.deliver import deliver, pending, prepare
+from techcal.notifier.match import match
+from techcal.notifier.targets import mask
+from techcal.store.database import write_transaction
+from techcal.store.outbox import rolled_back
 
 
 class Loop:
@@ -110,33 +119,19 @@ class Loop:
         self.echo(self.notify())
 
 
+def run_every(
+    conn: sqlite3.Connection, db_path: Path, seconds: float, echo: Callable[[str], None]
+) -> int:
+    """Crawl and notify every ``seconds`` until stopped (``techcal run``); return the rounds."""
+    loop = Loop(db_path, seconds, echo=echo, notify=lambda: notify_once(conn)[0])
+    return loop.run()
+
+
 def notify_once(conn: sqlite3.Connection, *, dry_run: bool = False) -> tuple[str, int]:
     """Match and deliver once; return the summary and the failures (``notify`` and ``run``)."""
-    from datetime import UTC, datetime
-
-    from techcal.notifier.deliver import deliver, pending, prepare
-    from techcal.notifier.match import match
-    from techcal.notifier.subscriptions import mask
-    from techcal.store.database import write_transaction
-
     now = datetime.now(UTC)
     if dry_run:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            report = match(conn, now=now)
-            items = prepare(conn, pending(conn, now))
-        finally:
-            conn.execute("ROLLBACK")
-        lines = []
-        for item in items:
-            lines.append(f"-> {item.subscription} via {mask(item.target)} [{item.kind}]")
-            lines.append(f"   {item.message.title}")
-            lines.extend("   " + line for line in item.message.body.splitlines())
-        lines.append(
-            f"dry run: {len(items)} message(s) would be sent"
-            f" ({report.changes} changed event(s) looked at); nothing was changed"
-        )
-        return "\n".join(lines), 0
+        return _dry_run(conn, now), 0
     with write_transaction(conn):
         report = match(conn, now=now)
     sent = deliver(conn, now=now)
@@ -150,3 +145,20 @@ def notify_once(conn: sqlite3.Connection, *, dry_run: bool = False) -> tuple[str
     lines = [", ".join(parts)]
     lines.extend(f"  {error}" for error in sent.errors)
     return "\n".join(lines), sent.failed
+
+
+def _dry_run(conn: sqlite3.Connection, now: datetime) -> str:
+    """Return what a run would send, matching and preparing in a transaction rolled back."""
+    with rolled_back(conn):
+        report = match(conn, now=now)
+        items = prepare(conn, pending(conn, now))
+    lines = []
+    for item in items:
+        lines.append(f"-> {item.subscription} via {mask(item.target)} [{item.kind}]")
+        lines.append(f"   {item.message.title}")
+        lines.extend("   " + line for line in item.message.body.splitlines())
+    lines.append(
+        f"dry run: {len(items)} message(s) would be sent"
+        f" ({report.changes} changed event(s) looked at); nothing was changed"
+    )
+    return "\n".join(lines)

@@ -1,11 +1,10 @@
 """Saved subscriptions: what a user cares about, and where to tell them.
 
-A subscription keeps its filters as they were resolved when it was added
-(the place's coordinates, kilometres, absolute dates), so later changes to
-the gazetteer never move it. Targets are Apprise URLs, checked by Apprise
-when added, or ``tag:NAME`` for the targets tagged NAME in an Apprise
-configuration file. Secrets in URLs are never printed: :func:`mask` shows
-them as Apprise's privacy mode does.
+A subscription keeps its search as a :class:`Query` resolved when it was
+added (the place's coordinates, kilometres, absolute dates), so later
+changes to the gazetteer never move it; ``days`` is a rolling window that
+ends N days after each moment it is asked (:meth:`Subscription.query`).
+Targets are checked by Apprise when added (:mod:`techcal.notifier.targets`).
 """
 
 from __future__ import annotations
@@ -14,14 +13,29 @@ import json
 import re
 import sqlite3
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from techcal.errors import SubscriptionError, UnknownSubscription
 from techcal.normalise.gazetteer import Place
+from techcal.notifier.targets import check_target
+from techcal.notifier.told import place_text, told_status
+from techcal.store.database import write_transaction
+from techcal.store.notified import remember
+from techcal.store.outbox import add_message
 from techcal.store.query import Query
+from techcal.store.search import search
+from techcal.store.subscriptions import (
+    SubscriptionRow,
+    delete_subscription,
+    insert_subscription,
+    subscription_exists,
+    subscription_names,
+    subscription_row,
+    subscription_rows,
+)
 
 DIGESTS = {"daily": timedelta(days=1), "weekly": timedelta(days=7)}
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -53,129 +67,127 @@ def duration_text(seconds: int) -> str:
     return "".join(parts) or "0s"
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Subscription:
-    """One saved subscription."""
+    """One saved subscription: its search, its targets and how it is told."""
 
     name: str
     targets: list[str]
-    text: str | None = None
-    topics: tuple[str, ...] = ()
-    kinds: tuple[str, ...] = ()
-    near: Place | None = None
-    within_km: float = 50.0
-    start: datetime | None = None
-    end: datetime | None = None
-    days: int | None = None
-    online: bool | None = None
-    remind: list[int] = field(default_factory=list)
-    digest: str | None = None
-    changes: bool = True
-    apprise_config: str | None = None
-    created_at: datetime | None = None
-    digest_at: datetime | None = None
-    id: int | None = None
+    #: the saved search (every match: no limit); ``days`` rolls its end
+    filters: Query
+    days: int | None
+    remind: list[int]
+    digest: str | None
+    changes: bool
+    apprise_config: str | None
+    created_at: datetime | None
+    digest_at: datetime | None
+    id: int | None
+
+    def __init__(
+        self,
+        name: str,
+        targets: Iterable[str],
+        filters: Query | None = None,
+        *,
+        days: int | None = None,
+        remind: list[int] | None = None,
+        digest: str | None = None,
+        changes: bool = True,
+        apprise_config: str | None = None,
+        created_at: datetime | None = None,
+        digest_at: datetime | None = None,
+        id: int | None = None,
+        **search: Any,
+    ) -> None:
+        """``search``: the fields of a Query, instead of ``filters`` (``topics=("rust",)``)."""
+        if filters is not None and search:
+            raise TypeError("give filters or the fields of a Query, not both")
+        self.name = name
+        self.targets = list(targets)
+        self.filters = filters if filters is not None else Query(limit=None, **search)
+        self.days = days
+        self.remind = remind if remind is not None else []
+        self.digest = digest
+        self.changes = changes
+        self.apprise_config = apprise_config
+        self.created_at = created_at
+        self.digest_at = digest_at
+        self.id = id
 
     def query(self, now: datetime) -> Query:
         """Return the search query of this subscription at ``now``."""
-        end = self.end
+        end = self.filters.end
         if self.days:
             rolling = now + timedelta(days=self.days)
             end = rolling if end is None else min(end, rolling)
-        return Query(
-            text=self.text,
-            topics=self.topics,
-            kinds=self.kinds,
-            near=self.near,
-            within_km=self.within_km,
-            start=self.start,
-            end=end,
-            online=self.online,
-            limit=None,
-        )
+        return replace(self.filters, end=end, limit=None)
 
     def describe(self) -> str:
-        text = Query(
-            text=self.text,
-            topics=self.topics,
-            kinds=self.kinds,
-            near=self.near,
-            within_km=self.within_km,
-            online=self.online,
-        ).describe()
+        text = self.filters.describe()
         if self.days:
             text += f", next {self.days} days"
         return text
 
-    def row(self) -> tuple[Any, ...]:
-        """Return the subscriptions row of this subscription (without id)."""
-        near = self.near
-        return (
-            self.name,
-            self.text,
-            " ".join(self.topics),
-            " ".join(self.kinds),
-            near.label if near else None,
-            near.lat if near else None,
-            near.lon if near else None,
-            self.within_km,
-            self.start.isoformat() if self.start else None,
-            self.end.isoformat() if self.end else None,
-            self.days,
-            None if self.online is None else int(self.online),
-            json.dumps(list(dict.fromkeys(self.targets))),
-            self.apprise_config,
-            json.dumps(sorted(set(self.remind), reverse=True)),
-            self.digest,
-            int(self.changes),
-            self.created_at.isoformat() if self.created_at else None,
-            self.digest_at.isoformat() if self.digest_at else None,
+    def row(self) -> SubscriptionRow:
+        """Return the subscriptions row of this subscription."""
+        q = self.filters
+        near = q.near
+        return SubscriptionRow(
+            id=self.id,
+            name=self.name,
+            text=q.text,
+            topics=" ".join(q.topics),
+            kinds=" ".join(q.kinds),
+            place=near.label if near else None,
+            lat=near.lat if near else None,
+            lon=near.lon if near else None,
+            within_km=q.within_km,
+            start=q.start.isoformat() if q.start else None,
+            end=q.end.isoformat() if q.end else None,
+            days=self.days,
+            online=None if q.online is None else int(q.online),
+            targets=json.dumps(list(dict.fromkeys(self.targets))),
+            apprise_config=self.apprise_config,
+            remind=json.dumps(sorted(set(self.remind), reverse=True)),
+            digest=self.digest,
+            changes=int(self.changes),
+            created_at=self.created_at.isoformat() if self.created_at else None,
+            digest_at=self.digest_at.isoformat() if self.digest_at else None,
         )
 
     @classmethod
-    def from_row(cls, row: tuple[Any, ...]) -> Subscription:
-        (
-            id_,
-            name,
-            text,
-            topics,
-            kinds,
-            place,
-            lat,
-            lon,
-            within_km,
-            start,
-            end,
-            days,
-            online,
-            targets,
-            config,
-            remind,
-            digest,
-            changes,
-            created,
-            digest_at,
-        ) = row
-        return cls(
-            id=id_,
-            name=name,
-            text=text,
-            topics=tuple(topics.split()),
-            kinds=tuple(kinds.split()),
-            near=Place(name=place or "", lat=lat, lon=lon) if lat is not None else None,
-            within_km=within_km,
-            start=datetime.fromisoformat(start) if start else None,
-            end=datetime.fromisoformat(end) if end else None,
-            days=days,
-            online=None if online is None else bool(online),
-            targets=_targets(targets),
-            apprise_config=config,
-            remind=json.loads(remind) if remind != "[]" else [],
-            digest=digest,
-            changes=bool(changes),
-            created_at=datetime.fromisoformat(created) if created else None,
-            digest_at=datetime.fromisoformat(digest_at) if digest_at else None,
+    def from_row(cls, row: SubscriptionRow) -> Subscription:
+        filters = Query(
+            text=row.text,
+            topics=tuple(row.topics.split()),
+            kinds=tuple(row.kinds.split()),
+            near=Place(name=row.place or "", lat=row.lat, lon=row.lon)
+            if row.lat is not None and row.lon is not None
+            else None,
+            within_km=row.within_km,
+            start=_moment(row.start),
+            end=_moment(row.end),
+            online=None if row.online is None else bool(row.online),
+            limit=None,
         )
+        return cls(
+            row.name,
+            _targets(row.targets),
+            filters,
+            id=row.id,
+            days=row.days,
+            apprise_config=row.apprise_config,
+            remind=json.loads(row.remind) if row.remind != "[]" else [],
+            digest=row.digest,
+            changes=bool(row.changes),
+            created_at=_moment(row.created_at),
+            digest_at=_moment(row.digest_at),
+        )
+
+
+def _moment(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
 
 
 def _targets(raw: str) -> list[str]:
@@ -185,122 +197,39 @@ def _targets(raw: str) -> list[str]:
     return raw[2:-2].split('", "') if raw != "[]" else []
 
 
-_FIELDS = (
-    "name", "text", "topics", "kinds", "place", "lat", "lon", "within_km", "start", '"end"',
-    "days", "online", "targets", "apprise_config", "remind", "digest", "changes", "created_at",
-    "digest_at",
-)  # fmt: skip
-_COLUMNS = "id, " + ", ".join(_FIELDS)
-
-
 def load_subscriptions(
     conn: sqlite3.Connection, ids: Iterable[int] | None = None
 ) -> list[Subscription]:
     """Return every subscription (or those with these ``ids``), by name."""
-    if ids is None:
-        rows = conn.execute(f"SELECT {_COLUMNS} FROM subscriptions ORDER BY name")
-    else:
-        rows = conn.execute(
-            f"SELECT {_COLUMNS} FROM subscriptions"
-            " WHERE id IN (SELECT value FROM json_each(?)) ORDER BY name",
-            (json.dumps(sorted(set(ids))),),
-        )
-    return [Subscription.from_row(row) for row in rows]
+    return [Subscription.from_row(row) for row in subscription_rows(conn, ids)]
 
 
 def get_subscription(conn: sqlite3.Connection, name: str) -> Subscription:
-    row = conn.execute(f"SELECT {_COLUMNS} FROM subscriptions WHERE name = ?", (name,)).fetchone()
+    """Return the subscription called ``name``; raise UnknownSubscription when there is none."""
+    row = subscription_row(conn, name)
     if row is None:
-        known = [r[0] for r in conn.execute("SELECT name FROM subscriptions ORDER BY name")]
-        raise UnknownSubscription(name, known)
+        raise UnknownSubscription(name, subscription_names(conn))
     return Subscription.from_row(row)
 
 
-# -- Apprise targets ---------------------------------------------------------
-
-
-def default_config_paths() -> list[Path]:
-    """Return the Apprise configuration files that exist where Apprise looks by default."""
-    try:
-        from apprise.cli import DEFAULT_CONFIG_PATHS
-
-        candidates = [Path(p).expanduser() for p in DEFAULT_CONFIG_PATHS]
-    except ImportError:  # pragma: no cover - older Apprise
-        candidates = [Path("~/.apprise").expanduser(), Path("~/.apprise.yml").expanduser()]
-    return [p for p in candidates if p.is_file()]
-
-
-def _config_paths(config: str | None) -> list[Path]:
-    return [Path(config).expanduser()] if config else default_config_paths()
-
-
-def load_config(config: str | None) -> Any:
-    """Return an AppriseConfig of ``config`` (or the default files)."""
-    import apprise
-
-    paths = _config_paths(config)
-    bundle = apprise.AppriseConfig()
-    for path in paths:
-        bundle.add(str(path))
-    return bundle
-
-
-def check_target(target: str, config: str | None) -> None:
-    """Raise SubscriptionError unless Apprise can use ``target``."""
-    import apprise
-
-    if target.startswith("tag:"):
-        tag = target[4:].strip()
-        if not tag:
-            raise SubscriptionError("--notify: tag: needs a tag name, e.g. tag:family")
-        paths = _config_paths(config)
-        if not paths:
-            raise SubscriptionError(
-                f"--notify {target}: no Apprise configuration file found"
-                " (give one with --apprise-config, or create ~/.config/apprise/apprise.yml)"
-            )
-        missing = [str(p) for p in paths if not p.is_file()]
-        if missing:
-            raise SubscriptionError(f"--apprise-config: {missing[0]} does not exist")
-        notifier = apprise.Apprise()
-        notifier.add(load_config(config))
-        if not list(notifier.find(tag=tag)):
-            where = ", ".join(str(p) for p in paths)
-            raise SubscriptionError(f"--notify {target}: no target is tagged {tag!r} in {where}")
-        return
-    plugin = apprise.Apprise.instantiate(target)
-    if plugin is None:
-        raise SubscriptionError(
-            f"--notify: Apprise cannot use {mask(target)!r}: not a URL of a service it knows"
-            " (see https://github.com/caronc/apprise/wiki for the URL of each service)"
-        )
-
-
-def mask(target: str) -> str:
-    """Return ``target`` with its secrets hidden (Apprise's privacy mode)."""
-    if target.startswith("tag:"):
-        return target
-    try:
-        import apprise
-
-        plugin = apprise.Apprise.instantiate(target)
-    except Exception:  # noqa: BLE001 - a target we cannot parse is shown as its scheme only
-        plugin = None
-    if plugin is None:
-        scheme = target.split("://", 1)[0] if "://" in target else "?"
-        return f"{scheme}://****"
-    text: str = plugin.url(privacy=True)
-    # the defaults Apprise adds to every URL are noise in a listing
-    base, _, query = text.partition("?")
-    kept = [
-        p
-        for p in query.split("&")
-        if p and p.split("=", 1)[0] not in {"retry", "wait", "optional", "overflow", "format"}
-    ]
-    return base + ("?" + "&".join(kept) if kept else "")
-
-
 # -- adding and removing ---------------------------------------------------
+
+
+def check_subscription(subscription: Subscription) -> None:
+    """Raise SubscriptionError unless ``subscription`` can be saved (targets checked by Apprise)."""
+    if not _NAME.fullmatch(subscription.name):
+        raise SubscriptionError(
+            f"subscription name {subscription.name!r}: use letters, digits, '.', '-' or '_'"
+            " (up to 64, starting with a letter or digit)"
+        )
+    if not subscription.targets:
+        raise SubscriptionError("--notify: give at least one Apprise URL or tag:NAME")
+    if subscription.digest is not None and subscription.digest not in DIGESTS:
+        raise SubscriptionError(f"--digest: {subscription.digest!r} is not daily or weekly")
+    if subscription.apprise_config and not Path(subscription.apprise_config).expanduser().is_file():
+        raise SubscriptionError(f"--apprise-config: {subscription.apprise_config} does not exist")
+    for target in subscription.targets:
+        check_target(target, subscription.apprise_config)
 
 
 def add_subscription(
@@ -315,28 +244,10 @@ def add_subscription(
     message says how many and which come next), so a new subscription does
     not flood its targets; from then on only what is new or changed is sent.
     """
-    from techcal.notifier.match import baseline
-    from techcal.store.database import write_transaction
-
     now = now or datetime.now(UTC)
-    if not _NAME.fullmatch(subscription.name):
-        raise SubscriptionError(
-            f"subscription name {subscription.name!r}: use letters, digits, '.', '-' or '_'"
-            " (up to 64, starting with a letter or digit)"
-        )
-    if not subscription.targets:
-        raise SubscriptionError("--notify: give at least one Apprise URL or tag:NAME")
-    if subscription.digest is not None and subscription.digest not in DIGESTS:
-        raise SubscriptionError(f"--digest: {subscription.digest!r} is not daily or weekly")
-    if subscription.apprise_config and not Path(subscription.apprise_config).expanduser().is_file():
-        raise SubscriptionError(f"--apprise-config: {subscription.apprise_config} does not exist")
-    for target in subscription.targets:
-        check_target(target, subscription.apprise_config)
+    check_subscription(subscription)
     with write_transaction(conn):
-        exists = conn.execute(
-            "SELECT 1 FROM subscriptions WHERE name = ?", (subscription.name,)
-        ).fetchone()
-        if exists:
+        if subscription_exists(conn, subscription.name):
             raise SubscriptionError(
                 f"a subscription named {subscription.name!r} exists: remove it first,"
                 " or choose another name"
@@ -344,70 +255,24 @@ def add_subscription(
         subscription.created_at = now
         if subscription.digest:
             subscription.digest_at = now
-        marks = ", ".join("?" for _ in _FIELDS)
-        cursor = conn.execute(
-            f"INSERT INTO subscriptions ({', '.join(_FIELDS)}) VALUES ({marks})",
-            subscription.row(),
-        )
-        subscription.id = int(cursor.lastrowid or 0)
+        subscription.id = insert_subscription(conn, subscription.row())
         baseline(conn, subscription, now=now)
     return subscription.id
 
 
+def baseline(conn: sqlite3.Connection, sub: Subscription, *, now: datetime) -> int:
+    """Record what a new subscription already matches, with one summary message."""
+    hits = search(conn, sub.query(now), now=now, with_sources=False)
+    hits.sort(key=lambda h: (h.start_utc, h.id))
+    remember(conn, [(sub.id, h.id, h.start, h.end, place_text(h), told_status(h)) for h in hits])
+    stamp = now.isoformat()
+    detail = {"count": len(hits), "next": [h.id for h in hits[:5]]}
+    add_message(conn, (sub.id, 0, "summary", stamp), detail, stamp=stamp, targets=sub.targets)
+    return len(hits)
+
+
 def remove_subscription(conn: sqlite3.Connection, name: str) -> int:
     """Remove a subscription and its undelivered messages; return how many were dropped."""
-    from techcal.store.database import write_transaction
-
     with write_transaction(conn):
         sub = get_subscription(conn, name)
-        pending = conn.execute(
-            "SELECT count(*) FROM deliveries d JOIN outbox o ON o.id = d.outbox_id"
-            " WHERE o.subscription_id = ? AND d.state != 'sent'",
-            (sub.id,),
-        ).fetchone()[0]
-        conn.execute(
-            "DELETE FROM deliveries WHERE outbox_id IN"
-            " (SELECT id FROM outbox WHERE subscription_id = ?)",
-            (sub.id,),
-        )
-        conn.execute("DELETE FROM outbox WHERE subscription_id = ?", (sub.id,))
-        conn.execute("DELETE FROM notified WHERE subscription_id = ?", (sub.id,))
-        conn.execute("DELETE FROM subscriptions WHERE id = ?", (sub.id,))
-        if not conn.execute("SELECT 1 FROM subscriptions LIMIT 1").fetchone():
-            conn.execute("DELETE FROM event_changes")
-    return int(pending)
-
-
-def subscription_state(conn: sqlite3.Connection, sub: Subscription) -> dict[str, Any]:
-    """Return what ``subscribe list`` shows of a subscription's deliveries."""
-    sent = conn.execute(
-        "SELECT count(*), max(d.sent_at) FROM deliveries d JOIN outbox o ON o.id = d.outbox_id"
-        " WHERE o.subscription_id = ? AND d.state = 'sent'",
-        (sub.id,),
-    ).fetchone()
-    pending = conn.execute(
-        "SELECT count(*) FROM deliveries d JOIN outbox o ON o.id = d.outbox_id"
-        " WHERE o.subscription_id = ? AND d.state != 'sent'",
-        (sub.id,),
-    ).fetchone()[0]
-    held = conn.execute(
-        "SELECT count(*) FROM outbox WHERE subscription_id = ? AND held = 1 AND digest_id IS NULL",
-        (sub.id,),
-    ).fetchone()[0]
-    from techcal.notifier.deliver import FAILING_AFTER
-
-    failing = []
-    for target, attempts, error in conn.execute(
-        "SELECT d.target, max(d.attempts), d.last_error FROM deliveries d"
-        " JOIN outbox o ON o.id = d.outbox_id WHERE o.subscription_id = ? AND d.state != 'sent'"
-        " AND d.attempts >= ? GROUP BY d.target",
-        (sub.id, FAILING_AFTER),
-    ):
-        failing.append({"target": mask(target), "attempts": attempts, "error": error})
-    return {
-        "sent": sent[0],
-        "last_sent": sent[1],
-        "pending": pending,
-        "waiting_for_digest": held,
-        "failing": failing,
-    }
+        return delete_subscription(conn, sub.id)

@@ -15,6 +15,7 @@ from notify_endpoints import JsonEndpoint, SmtpEndpoint
 
 from techcal.normalise.gazetteer import Place
 from techcal.notifier.deliver import FAILING_AFTER, deliver, pending, prepare
+from techcal.notifier.manage import subscription_state
 from techcal.notifier.match import match
 from techcal.notifier.messages import RESENT
 from techcal.notifier.subscriptions import (
@@ -22,10 +23,9 @@ from techcal.notifier.subscriptions import (
     SubscriptionError,
     add_subscription,
     get_subscription,
-    mask,
     remove_subscription,
-    subscription_state,
 )
+from techcal.notifier.targets import mask
 from techcal.store import upsert_events
 from techcal.store.database import write_transaction
 from techcal.store.query import build_query
@@ -324,8 +324,8 @@ def test_subscription_queries_match_search(store):
 
     sub = Subscription(name="x", targets=["json://127.0.0.1:1/"], text="eBPF", near=PORTLAND)
     query = build_query(text="eBPF", near="45.5152,-122.6784", now=NOW, limit=None)
-    found = {h.event["title"] for h in search(store.conn, query, now=NOW)}
-    mine = {h.event["title"] for h in search(store.conn, sub.query(NOW), now=NOW)}
+    found = {h.title for h in search(store.conn, query, now=NOW)}
+    mine = {h.title for h in search(store.conn, sub.query(NOW), now=NOW)}
     assert found == mine == {"PLUG meeting 1: Intro to eBPF"}
 
 
@@ -366,8 +366,9 @@ def test_matching_agrees_with_search_across_the_antimeridian_poles_and_wide_radi
     """Random places and radii: a subscription matches exactly what search finds."""
     import random
 
+    from techcal.event import StoredEvent
     from techcal.normalise.gazetteer import distance_km
-    from techcal.notifier.match import Index
+    from techcal.notifier.index import Index
 
     rng = random.Random(3)
     subs = []
@@ -386,15 +387,20 @@ def test_matching_agrees_with_search_across_the_antimeridian_poles_and_wide_radi
         )
     index = Index.of(subs)
     for j in range(300):
-        base = subs[rng.randrange(len(subs))].near
+        base = subs[rng.randrange(len(subs))].filters.near
         lat = max(-90.0, min(90.0, base.lat + rng.uniform(-12, 12)))
         lon = ((base.lon + rng.uniform(-25, 25) + 180) % 360) - 180
         if j % 7 == 0:
             lon = 180.0
-        event = {"id": j, "lat": lat, "lon": lon, "online": False, "topics": [], "kind": "lug",
-                 "start": "2026-12-05T18:00:00+00:00"}  # fmt: skip
+        event = StoredEvent(id=j, uid=f"e{j}", title="e", lat=lat, lon=lon, online=False,
+                            topics=(), kind="lug", start="2026-12-05T18:00:00+00:00",
+                            start_utc=1796493600)  # fmt: skip
         got = index.match_ids(event, NOW, {})
-        want = {s.id for s in subs if distance_km(s.near.lat, s.near.lon, lat, lon) <= s.within_km}
+        want = {
+            s.id
+            for s in subs
+            if distance_km(s.filters.near.lat, s.filters.near.lon, lat, lon) <= s.filters.within_km
+        }
         assert got == want, (lat, lon, got ^ want)
 
 
