@@ -27,8 +27,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from techcal.event import KINDS, Event
-from techcal.normalise.gazetteer import gazetteer
 from techcal.store import Source, add_sources, open_store, upsert_events
+from techcal.store.places import gazetteer
 from techcal.store.query import build_query
 from techcal.store.search import search
 

@@ -22,15 +22,16 @@ from pathlib import Path
 
 from techcal.event import Event
 from techcal.store import Source, add_sources, open_store, upsert_events
-from techcal.store.events import (
-    _EVENT_COLUMNS,
-    _INDEX_NEW_EVENTS,
-    _INSERT_EVENT,
-    _INSERT_PROVENANCE,
-    _event_values,
-    _normalised,
-    _record,
+from techcal.store.event_rows import (
+    INDEX_NEW_EVENTS,
+    INSERT_EVENT,
+    INSERT_PROVENANCE,
+    RECORD_COLUMNS,
+    RECORD_COLUMNS_SQL,
     event_uid,
+    normalised_values,
+    provenance_record,
+    record_values,
 )
 from techcal.store.normalise import Normaliser
 from techcal.store.schema_names import INDEX_PLACES_SINCE, INDEX_TOPICS_SINCE
@@ -109,10 +110,19 @@ def run_plain_executemany(db, batches: dict[str, list[Event]]) -> float:
         events, provenance = [], []
         for r in records:
             uid = event_uid(source, r.source_uid)
-            row = _normalised(_event_values(r), r, normaliser, None, ())
+            row = normalised_values(record_values(r), r, normaliser, None, ())
             events.append((uid, *row, stamp, stamp, stamp))
             provenance.append(
-                (uid, source_id, r.source_uid, "c" * 32, "s" * 32, stamp, stamp, _record(row))
+                (
+                    uid,
+                    source_id,
+                    r.source_uid,
+                    "c" * 32,
+                    "s" * 32,
+                    stamp,
+                    stamp,
+                    provenance_record(row),
+                )
             )
         prepared[source] = (events, provenance)
     conn: sqlite3.Connection = db.conn
@@ -120,11 +130,11 @@ def run_plain_executemany(db, batches: dict[str, list[Event]]) -> float:
     for events, provenance in prepared.values():
         conn.execute("BEGIN IMMEDIATE")
         (last_id,) = conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()
-        conn.executemany(_INSERT_EVENT, events)
-        conn.execute(_INDEX_NEW_EVENTS, (last_id,))
+        conn.executemany(INSERT_EVENT, events)
+        conn.execute(INDEX_NEW_EVENTS, (last_id,))
         conn.execute(INDEX_TOPICS_SINCE, (last_id,))
         conn.execute(INDEX_PLACES_SINCE, (last_id,))
-        conn.executemany(_INSERT_PROVENANCE, provenance)
+        conn.executemany(INSERT_PROVENANCE, provenance)
         conn.execute("COMMIT")
     return time.perf_counter() - t0
 
@@ -134,14 +144,14 @@ def run_bare_executemany(path: Path, batches: dict[str, list[Event]]) -> float:
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute(f"CREATE TABLE events (uid TEXT, {', '.join(_EVENT_COLUMNS)}, a, b, c)")
-    sql = f"INSERT INTO events VALUES ({', '.join('?' for _ in range(len(_EVENT_COLUMNS) + 4))})"
+    conn.execute(f"CREATE TABLE events (uid TEXT, {RECORD_COLUMNS_SQL}, a, b, c)")
+    sql = f"INSERT INTO events VALUES ({', '.join('?' for _ in range(len(RECORD_COLUMNS) + 4))})"
     normaliser = Normaliser()
     rows = [
         [
             (
                 event_uid(s, r.source_uid),
-                *_normalised(_event_values(r), r, normaliser, None, ()),
+                *normalised_values(record_values(r), r, normaliser, None, ()),
                 1,
                 2,
                 3,

@@ -38,8 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from test_concurrent_writers import two_calendars  # noqa: E402
 
-import techcal.store.database as database  # noqa: E402
 import techcal.store.events as events  # noqa: E402
+import techcal.store.transactions as transactions  # noqa: E402
 from techcal.store import open_store  # noqa: E402
 from techcal.store.ingest import make_job, read_job, source_for_file  # noqa: E402
 
@@ -49,14 +49,14 @@ slept: list[float] = []
 
 @contextmanager
 def _timed(conn: sqlite3.Connection) -> Iterator[None]:
-    with database.write_transaction(conn):
+    with transactions.write_transaction(conn):
         start = time.monotonic()
         yield
     held.append(time.monotonic() - start)
 
 
 class _Clock:
-    """time as the database module sees it, counting the pauses that let others in."""
+    """time as the transactions module sees it, counting the pauses that let others in."""
 
     def __getattr__(self, name: str) -> object:
         return getattr(time, name)
@@ -92,8 +92,8 @@ def sizes(files: tuple[Path, Path], folder: Path, batch_sizes: list[int]) -> Non
         for n, e in enumerate(first)
     ]
     print(f"\n{len(first):,} entries of one source, by batch size (no pauses):")
-    saved = events.BATCH_ENTRIES, events.BATCH_SECONDS, database.WRITE_TURN_SECONDS
-    events.BATCH_SECONDS = database.WRITE_TURN_SECONDS = 1e9
+    saved = events.BATCH_ENTRIES, events.BATCH_SECONDS, transactions.WRITE_TURN_SECONDS
+    events.BATCH_SECONDS = transactions.WRITE_TURN_SECONDS = 1e9
     for size in batch_sizes:
         events.BATCH_ENTRIES = size or 10**9
         db_path = folder / f"size-{size}.db"
@@ -102,7 +102,7 @@ def sizes(files: tuple[Path, Path], folder: Path, batch_sizes: list[int]) -> Non
             seconds, longest, count = _store(db_path, files[0], records)
             line.append(f"{label} {seconds:5.2f} s (longest {longest:.2f} s of {count})")
         print(f"  {size or 'whole':>6}: " + "; ".join(line), flush=True)
-    events.BATCH_ENTRIES, events.BATCH_SECONDS, database.WRITE_TURN_SECONDS = saved
+    events.BATCH_ENTRIES, events.BATCH_SECONDS, transactions.WRITE_TURN_SECONDS = saved
 
 
 def second_source(files: tuple[Path, Path], folder: Path) -> None:
@@ -175,7 +175,7 @@ def main() -> None:
         for path, body in zip(files, bodies, strict=True):
             path.write_bytes(body)
         events.write_transaction = _timed  # type: ignore[assignment]
-        database.time = _Clock()  # type: ignore[assignment]
+        transactions.time = _Clock()  # type: ignore[assignment]
         sizes(files, folder, args.sizes)
         second_source(files, folder)
         at_once(files, folder)

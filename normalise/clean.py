@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import replace
+from typing import Any
 from urllib.parse import urlsplit
 
 from techcal.event import Event
@@ -127,31 +128,13 @@ def clean_record(record: Event) -> tuple[Event, list[str]]:
 
     The record is returned as it is (no copy) when nothing needed changing.
     """
-    changes: dict[str, object] = {}
+    changes: dict[str, Any] = {}
     notes: list[str] = []
     for name, limit in LIMITS.items():
         value = getattr(record, name)
         if value is None:
             continue
-        text = clean_text(value, lines=name not in _ONE_LINE)
-        if name in _LINKS:
-            text = text.strip()
-            if len(text) > limit:
-                notes.append(f"{name} dropped: longer than {limit:,} characters")
-                text = None
-            elif text and not _web_link(text):
-                scheme = text.split(":", 1)[0][:20] if ":" in text else "no scheme"
-                notes.append(f"{name} dropped: not an http(s) link ({scheme})")
-                text = None
-        elif len(text) > limit:
-            if name == "source_uid":
-                text = _short_uid(text, limit)
-            elif name == "timezone":
-                notes.append(f"timezone dropped: longer than {limit} characters")
-                text = None
-            else:
-                notes.append(f"{name} cut to {limit:,} characters (it had {len(text):,})")
-                text = _cut(text, limit)
+        text = _clean_field(name, value, limit, notes)
         if text != value:
             changes[name] = text
     categories = [clean_text(c)[:MAX_CATEGORY] for c in record.categories[:MAX_CATEGORIES]]
@@ -163,3 +146,27 @@ def clean_record(record: Event) -> tuple[Event, list[str]]:
     if not changes:
         return record, notes
     return replace(record, **changes), notes
+
+
+def _clean_field(name: str, value: str, limit: int, notes: list[str]) -> str | None:
+    """Return one text field cleaned and within ``limit`` (None: dropped), noting changes."""
+    text = clean_text(value, lines=name not in _ONE_LINE)
+    if name in _LINKS:
+        text = text.strip()
+        if len(text) > limit:
+            notes.append(f"{name} dropped: longer than {limit:,} characters")
+            return None
+        if text and not _web_link(text):
+            scheme = text.split(":", 1)[0][:20] if ":" in text else "no scheme"
+            notes.append(f"{name} dropped: not an http(s) link ({scheme})")
+            return None
+        return text
+    if len(text) <= limit:
+        return text
+    if name == "source_uid":
+        return _short_uid(text, limit)
+    if name == "timezone":
+        notes.append(f"timezone dropped: longer than {limit} characters")
+        return None
+    notes.append(f"{name} cut to {limit:,} characters (it had {len(text):,})")
+    return _cut(text, limit)

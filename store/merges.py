@@ -12,17 +12,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from techcal.errors import MergeError
-from techcal.store.database import write_transaction
-from techcal.store.events import (
-    _COLUMN_NAMES,
-    _INDEX_NEW_EVENTS,
-    _INSERT_EVENT,
+from techcal.store.event_rows import (
+    RECORD_COLUMNS,
     event_uid,
-    remerge_events,
+    insert_events,
     stored_record,
     utc_stamp,
 )
-from techcal.store.schema_names import INDEX_PLACES_SINCE, INDEX_TOPICS_SINCE
+from techcal.store.matching import remerge_events
+from techcal.store.transactions import write_transaction
 
 
 @dataclass
@@ -99,16 +97,10 @@ def split_entry(
             ):
                 # the entry made this event: its own copy needs another uid
                 new_uid = event_uid(source, source_uid + "#split")
-            (last_id,) = conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()
-            conn.execute(
-                _INSERT_EVENT,
-                (new_uid, *(values[c] for c in _COLUMN_NAMES), stamp, stamp, stamp),
+            insert_events(
+                conn, [(new_uid, *(values[c] for c in RECORD_COLUMNS), stamp, stamp, stamp)]
             )
             new_id = conn.execute("SELECT id FROM events WHERE uid = ?", (new_uid,)).fetchone()[0]
-            if new_id > last_id:
-                conn.execute(_INDEX_NEW_EVENTS, (last_id,))
-                conn.execute(INDEX_TOPICS_SINCE, (last_id,))
-                conn.execute(INDEX_PLACES_SINCE, (last_id,))
             conn.execute("UPDATE provenance SET event_id = ? WHERE id = ?", (new_id, prov_id))
             _choose(conn, source_id, source_uid, uid, False, stamp)
             moved.append(source_uid)

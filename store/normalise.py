@@ -1,4 +1,9 @@
-"""What the store adds to every record before keeping it: topics and coordinates.
+"""Normalising as the store does it: topics and coordinates for each record.
+
+:class:`Normaliser` works out what the store adds to every record before
+keeping it (upsert_events calls it; the taxonomy is techcal.normalise.topics',
+the place index techcal.store.places'); :func:`renormalise` does it again
+for the stored events when the taxonomy changed.
 
 Coordinates come, in this order, from the record's own GEO / JSON-LD geo
 (``exact``), from its city or the city in its address via the gazetteer
@@ -12,9 +17,11 @@ import json
 import re
 import sqlite3
 from collections.abc import Iterable
+from typing import Any
 
-from techcal.normalise.gazetteer import Gazetteer, Place, fold, gazetteer
+from techcal.normalise.gazetteer import Place, fold
 from techcal.normalise.topics import Taxonomy, taxonomy
+from techcal.store.places import Gazetteer, gazetteer
 
 _POSTCODE_RE = re.compile(r"\b[\w-]*\d[\w-]*\b")
 _META_TOPICS_DIGEST = "topics_digest"
@@ -150,46 +157,10 @@ def renormalise(
     changed = 0
     last_id = 0
     while True:
-        rows = conn.execute(
-            "SELECT e.id, e.title, e.description, e.categories, e.topics, e.venue, e.address,"
-            " e.city, e.region, e.country, e.online, e.lat, e.lon, e.geo_precision,"
-            " s.city, (SELECT json_group_array(j.value) FROM provenance q"
-            " JOIN sources t ON t.id = q.source_id, json_each(t.topics) j"
-            " WHERE q.event_id = e.id AND q.removed_at IS NULL) FROM events e"
-            " LEFT JOIN provenance p"
-            " ON p.id = (SELECT min(id) FROM provenance WHERE event_id = e.id)"
-            " LEFT JOIN sources s ON s.id = p.source_id"
-            " WHERE e.id > ? ORDER BY e.id LIMIT ?",
-            (last_id, batch),
-        ).fetchall()
+        rows = conn.execute(_STORED_EVENTS, (last_id, batch)).fetchall()
         if not rows:
             break
-        updates = []
-        for (
-            event_id, title, description, categories, old_topics, venue, address, city,
-            region, country, online, lat, lon, precision, source_city, source_topics,
-        ) in rows:  # fmt: skip
-            new_topics = normaliser.topics(
-                title,
-                description,
-                json.loads(categories or "[]"),
-                json.loads(source_topics or "[]"),
-            )
-            exact = precision == "exact" or (precision is None and lat is not None)
-            new_lat, new_lon, new_precision = normaliser.locate(
-                lat=lat if exact else None,
-                lon=lon if exact else None,
-                venue=venue,
-                address=address,
-                city=city,
-                region=region,
-                country=country,
-                online=bool(online),
-                source_city=source_city,
-            )
-            topics_json = json.dumps(list(new_topics), ensure_ascii=False) if new_topics else "[]"
-            if (topics_json, new_lat, new_lon, new_precision) != (old_topics, lat, lon, precision):
-                updates.append((topics_json, new_lat, new_lon, new_precision, event_id))
+        updates = [u for u in (_renormalised(normaliser, row) for row in rows) if u is not None]
         conn.executemany(
             "UPDATE events SET topics = ?, lat = ?, lon = ?, geo_precision = ? WHERE id = ?",
             updates,
@@ -205,6 +176,52 @@ def renormalise(
     if commit:
         conn.commit()
     return changed
+
+
+# Stored events with ids above ?, at most ? of them, with what their topics
+# and place were worked out from: the first source's city and the topics of
+# every source that lists them.
+_STORED_EVENTS = (
+    "SELECT e.id, e.title, e.description, e.categories, e.topics, e.venue, e.address,"
+    " e.city, e.region, e.country, e.online, e.lat, e.lon, e.geo_precision,"
+    " s.city, (SELECT json_group_array(j.value) FROM provenance q"
+    " JOIN sources t ON t.id = q.source_id, json_each(t.topics) j"
+    " WHERE q.event_id = e.id AND q.removed_at IS NULL) FROM events e"
+    " LEFT JOIN provenance p"
+    " ON p.id = (SELECT min(id) FROM provenance WHERE event_id = e.id)"
+    " LEFT JOIN sources s ON s.id = p.source_id"
+    " WHERE e.id > ? ORDER BY e.id LIMIT ?"
+)
+
+
+def _renormalised(normaliser: Normaliser, row: tuple[Any, ...]) -> tuple[object, ...] | None:
+    """Return the update (topics, lat, lon, precision, id) of a _STORED_EVENTS row, if any."""
+    (
+        event_id, title, description, categories, old_topics, venue, address, city,
+        region, country, online, lat, lon, precision, source_city, source_topics,
+    ) = row  # fmt: skip
+    new_topics = normaliser.topics(
+        title,
+        description,
+        json.loads(categories or "[]"),
+        json.loads(source_topics or "[]"),
+    )
+    exact = precision == "exact" or (precision is None and lat is not None)
+    new_lat, new_lon, new_precision = normaliser.locate(
+        lat=lat if exact else None,
+        lon=lon if exact else None,
+        venue=venue,
+        address=address,
+        city=city,
+        region=region,
+        country=country,
+        online=bool(online),
+        source_city=source_city,
+    )
+    topics_json = json.dumps(list(new_topics), ensure_ascii=False) if new_topics else "[]"
+    if (topics_json, new_lat, new_lon, new_precision) == (old_topics, lat, lon, precision):
+        return None
+    return topics_json, new_lat, new_lon, new_precision, event_id
 
 
 def ensure_tags_current(conn: sqlite3.Connection) -> int:

@@ -238,7 +238,8 @@ def _place(near: str | None) -> Place | None:
         return None
     if not near.strip(" ,"):
         raise QueryError("--near", "give a place (a city, 'City, Region', or LAT,LON)")
-    from techcal.normalise.gazetteer import gazetteer, parse_coordinates
+    from techcal.normalise.gazetteer import parse_coordinates
+    from techcal.store.places import gazetteer
 
     try:
         coords = parse_coordinates(near)

@@ -38,7 +38,6 @@ from techcal.store.stored import (
     START_UTC,
     get_event,
     listings,
-    row_to_event,
     stored_event,
 )
 
@@ -49,7 +48,6 @@ __all__ = [
     "get_event",
     "literal_words",
     "match_expression",
-    "row_to_event",
     "search",
     "stored_event",
 ]

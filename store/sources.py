@@ -292,7 +292,7 @@ def remove_source(db: sqlite_utils.Database, name: str, *, now: datetime | None 
             )
             marked += cursor.rowcount
         # events other sources still list take their values from those now
-        from techcal.store.events import remerge_events
+        from techcal.store.matching import remerge_events
 
         remerge_events(db.conn, event_ids, stamp)
     return marked

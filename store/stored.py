@@ -16,6 +16,7 @@ from typing import Any
 
 from techcal.event import Listing, StoredEvent
 from techcal.store.database import open_reader
+from techcal.store.event_rows import stored_record
 
 EVENT_COLUMNS = (
     "id", "uid", "sequence", "title", "description", "url", "start", "end", "start_utc",
@@ -51,19 +52,8 @@ def _strings(text: str | None) -> tuple[str, ...]:
     return tuple(json.loads(text)) if text and text != "[]" else ()
 
 
-def row_to_event(row: Sequence[Any]) -> dict[str, Any]:
-    """Return an events row as a dict with decoded values (the notifier's old form)."""
-    event = dict(zip(EVENT_COLUMNS, row, strict=True))
-    event["all_day"] = bool(event["all_day"])
-    event["online"] = bool(event["online"])
-    event["topics"] = json.loads(event["topics"] or "[]")
-    event["categories"] = json.loads(event["categories"] or "[]")
-    return event
-
-
 def listings(conn: sqlite3.Connection, ids: Iterable[int]) -> dict[int, tuple[Listing, ...]]:
     """Return, per event, every source entry that lists it (in the order first seen)."""
-    from techcal.store.events import stored_record  # the writing side: loaded only when needed
 
     rows = _entries(
         conn,

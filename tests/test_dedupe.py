@@ -11,7 +11,8 @@ from dedupe_eval import evaluate
 
 from techcal.cli import cli
 from techcal.errors import MergeError
-from techcal.normalise.dedupe import THRESHOLD, canonical_url, title_similarity
+from techcal.normalise.dedupe import THRESHOLD, canonical_url
+from techcal.normalise.titles import title_similarity
 from techcal.store import Source, add_source, upsert_events
 from techcal.store.merges import merge_events, split_entry
 from techcal.store.query import build_query
@@ -113,8 +114,8 @@ def test_the_same_event_from_two_sources_is_one_event_with_both(pdx):
     assert uid == pdx.execute("SELECT uid FROM events").fetchone()[0]
     hits = search(pdx.conn, build_query(now=NOW), now=NOW)
     assert len(hits) == 1
-    assert [s["name"] for s in hits[0].sources] == ["plug-meetup", "calagator"]
-    assert {s["title"] for s in hits[0].sources} == {
+    assert [s.name for s in hits[0].sources] == ["plug-meetup", "calagator"]
+    assert {s.title for s in hits[0].sources} == {
         "PLUG Monthly Meeting",
         "Portland Linux/Unix Group: December meeting - Intro to eBPF",
     }

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from techcal.errors import UnknownPlace
-from techcal.normalise.gazetteer import distance_km, fold, gazetteer
+from techcal.normalise.gazetteer import distance_km, fold
 from techcal.store.normalise import Normaliser
+from techcal.store.places import gazetteer
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +124,7 @@ def test_the_cache_is_built_once_and_reused(places):
 
 
 def test_an_unwritable_cache_folder_falls_back_to_the_temporary_folder(monkeypatch):
-    from techcal.normalise.gazetteer import Gazetteer
+    from techcal.store.places import Gazetteer
 
     monkeypatch.setenv("TECHCAL_CACHE_DIR", "/proc/techcal-cannot-write-here")
     places = Gazetteer()
@@ -132,7 +133,7 @@ def test_an_unwritable_cache_folder_falls_back_to_the_temporary_folder(monkeypat
 
 
 def test_a_damaged_cache_is_built_again(tmp_path, monkeypatch):
-    from techcal.normalise.gazetteer import Gazetteer
+    from techcal.store.places import Gazetteer
 
     monkeypatch.setenv("TECHCAL_CACHE_DIR", str(tmp_path))
     first = Gazetteer()

@@ -1,0 +1,201 @@
+"""How alike two event titles are, as people write them.
+
+Titles are compared as sets of distinctive words: dates, numbering and
+filler words ("monthly meeting") dropped; plurals, prefixes and spellings
+within rapidfuzz ``ratio`` 85 count as one word; the parts around ':' and
+' - ' are compared too, and acronyms are understood (PLUG = Portland
+Linux/Unix Group). techcal.normalise.dedupe weighs this with time and place.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any
+
+from techcal.normalise.gazetteer import fold
+
+_MONTHS = (
+    "january february march april may june july august september october november december "
+    "jan feb mar apr jun jul aug sep sept oct nov dec "
+    "januar februar maerz marz mai juni juli oktober dezember"
+).split()
+_WEEKDAYS = (
+    "monday tuesday wednesday thursday friday saturday sunday mon tue tues wed thu thur thurs "
+    "fri sat sun montag dienstag mittwoch donnerstag freitag samstag sonntag"
+).split()
+# words that say what kind of gathering it is, not which one
+_FILLER = set(
+    (
+        "the a an and of for at in on with to de der die das und im am zum zur mit von "
+        "meetup meeting meetings monthly weekly night evening session edition event "
+        "day days "
+        "group user users usergroup ug chapter"
+    ).split()
+    + _MONTHS
+    + _WEEKDAYS
+)
+_SPLITTERS = re.compile(r"\s*(?::|\s[-–—|]\s|\|)\s*|[\[\]()]")
+_MONTH_WORDS = "|".join(sorted(_MONTHS, key=len, reverse=True))
+# numbers that count or date an event, not name it: "#42", "No. 5", "3rd",
+# "2027", "12/03", "18:30", "Dec 3", "3. Dezember" (a group called
+# "Source 5" keeps its 5)
+_NUMBERISH = re.compile(
+    r"#\s*\d+|\bno\.?\s*\d+\b|\b\d+(?:st|nd|rd|th)\b|\b(?:19|20)\d\d\b"
+    r"|\b\d{1,2}[./-]\d{1,2}(?:[./-]\d{2,4})?\b|\b\d{1,2}:\d{2}\b"
+    rf"|\b\d{{1,2}}\.?\s+(?:{_MONTH_WORDS})\b|\b(?:{_MONTH_WORDS})\.?\s+\d{{1,2}}\b",
+    re.IGNORECASE,
+)
+
+
+@lru_cache(maxsize=16384)
+def title_words(title: str) -> tuple[str, ...]:
+    """Return the title's distinctive words: no dates, numbering or filler."""
+    text = fold(_NUMBERISH.sub(" ", title))
+    return tuple(w for w in text.split() if w not in _FILLER and (len(w) > 1 or w.isdigit()))
+
+
+@lru_cache(maxsize=16384)
+def title_variants(title: str) -> list[str]:
+    """Return the title, and its parts around ':' / ' - ' / brackets, as word strings."""
+    variants = [" ".join(title_words(title))]
+    for part in _SPLITTERS.split(title):
+        if part and part.strip():
+            words = " ".join(title_words(part))
+            if words and words not in variants:
+                variants.append(words)
+    return [v for v in variants if v]
+
+
+@lru_cache(maxsize=16384)
+def _head(title: str) -> str:
+    """Return the part before a title's first ':' or ' - ' (often the group's name)."""
+    parts = _SPLITTERS.split(title, maxsplit=1)
+    if len(parts) < 2 or not parts[0].strip():
+        return ""
+    return " ".join(fold(parts[0]).split())
+
+
+@lru_cache(maxsize=16384)
+def _label(title: str) -> str:
+    """Return the part before a title's first colon ("PyCascades" in "PyCascades: ...")."""
+    head, colon, _ = title.partition(":")
+    return " ".join(fold(head).split()) if colon and head.strip() else ""
+
+
+@lru_cache(maxsize=16384)
+def _body_words(title: str) -> str:
+    """Return the distinctive words after a title's colon label."""
+    _, colon, body = title.partition(":")
+    return " ".join(title_words(body)) if colon else ""
+
+
+def initials(words: str) -> str:
+    """Return the first letters of ``words``, folded ("Portland Linux User Group": "plug")."""
+    return "".join(w[0] for w in fold(words).split() if w)
+
+
+def _same_word(a: str, b: str, ratio: Any) -> bool:
+    if a == b or a == b + "s" or b == a + "s":
+        return True
+    if len(a) >= 4 and len(b) >= 4 and (a.startswith(b) or b.startswith(a)):
+        return True  # intro / introduction, meetup / meetups
+    return len(a) >= 5 and len(b) >= 5 and ratio(a, b) >= 85  # typos, other spellings
+
+
+def word_similarity(x: str, y: str, ratio: Any) -> float:
+    """Return how alike two word strings are, as sets of (fuzzily equal) words.
+
+    When one title's words are all in the other's, 1.0 ("Intro to eBPF" and
+    "PLUG: Intro to eBPF"); when each has words the other lacks, the share of
+    words in common ("PDX Python hack night" and "PDX Ruby hack night": 0.5).
+    """
+    xs, ys = set(x.split()), set(y.split())
+    if not xs or not ys:
+        return 0.0
+    if min(len(xs), len(ys)) == 1:
+        # one word proves little ("Standup" and "... Last Stand ..."): it must
+        # be the other title's word exactly, and that title short
+        single, other = (xs, ys) if len(xs) == 1 else (ys, xs)
+        if not single <= other:
+            return 0.0
+        return 1.0 if len(other) <= 2 else 0.7
+    exact = xs & ys
+    rest_x, rest_y = xs - exact, ys - exact
+    matched_x = exact | {a for a in rest_x if any(_same_word(a, b, ratio) for b in rest_y)}
+    matched_y = exact | {b for b in rest_y if any(_same_word(a, b, ratio) for a in rest_x)}
+    common = min(len(matched_x), len(matched_y))
+    only_x, only_y = len(xs) - len(matched_x), len(ys) - len(matched_y)
+    if only_x and only_y:
+        return common / (common + only_x + only_y)
+    return common / min(len(xs), len(ys))
+
+
+def title_similarity(a: str, b: str) -> float:
+    """Return how alike two titles are, 0..1, forgiving prefixes, dates and acronyms."""
+    from rapidfuzz import fuzz
+
+    va, vb = title_variants(a), title_variants(b)
+    head_a, head_b = _head(a), _head(b)
+    label_a, label_b = _label(a), _label(b)
+    if label_a and label_b and fuzz.ratio(label_a, label_b) >= 75:
+        # one prefix on both ("PyCascades: ...", "PyCascades 2027: ..."): it is the
+        # conference or group, and the talks are told apart by the rest
+        va = [v for v in (_body_words(a),) if v] or va
+        vb = [v for v in (_body_words(b),) if v] or vb
+    if not va or not vb:
+        return 0.0
+    best, best_words = 0.0, 0
+    for x in va:
+        for y in vb:
+            score = word_similarity(x, y, fuzz.ratio)
+            # a part alone (one or two words) proves less than a whole title
+            if (x != va[0] or y != vb[0]) and min(len(x.split()), len(y.split())) < 2:
+                score *= 0.85
+            if score > best:
+                best, best_words = score, min(len(x.split()), len(y.split()))
+    # the same short title under two groups' names is two events ("PDX
+    # Python: Holiday social", "PDX Ruby: Holiday social"); a long shared
+    # title under two labels ("PSU talk: ...", "CS Colloquium: ...") is one
+    if best_words < 3 and head_a and head_b and fuzz.ratio(head_a, head_b) < 75:
+        words_a, words_b = set(fold(a).split()), set(fold(b).split())
+        named_alike = (
+            set(head_a.split()) <= words_b
+            or set(head_b.split()) <= words_a
+            or initials(head_a) == head_b.replace(" ", "")
+            or initials(head_b) == head_a.replace(" ", "")
+        )
+        if not named_alike:
+            best *= 0.6
+    # "PLUG" and "Portland Linux/Unix Group", "KCD" and "Kubernetes Community Days"
+    if _acronym_of(a, b) or _acronym_of(b, a):
+        best = max(best, 0.8)
+    return best
+
+
+@lru_cache(maxsize=16384)
+def acronyms(text: str) -> set[str]:
+    """Return the words of ``text`` that may be acronyms (3 to 6 letters)."""
+    return {w for w in fold(text).split() if 3 <= len(w) <= 6}
+
+
+def _acronym_of(short: str, long: str) -> bool:
+    """Return True when a word of ``short`` is the initials of the first 3+ words of ``long``."""
+    return bool(acronyms(short) & initial_sets(long))
+
+
+@lru_cache(maxsize=16384)
+def initial_sets(title: str) -> frozenset[str]:
+    """Return the initials of the first 3-6 words of each part of ``title``."""
+    found = set()
+    for part in _SPLITTERS.split(title):
+        words = fold(part or "").split()
+        for k in range(3, min(len(words), 6) + 1):
+            found.add("".join(w[0] for w in words[:k]))
+    return frozenset(found)
+
+
+@lru_cache(maxsize=16384)
+def all_title_words(title: str) -> frozenset[str]:
+    """Return every distinctive word of ``title`` and of its parts."""
+    return frozenset(w for variant in title_variants(title) for w in variant.split())
