@@ -1,11 +1,9 @@
-"""What the commands share: the database, the search filters, errors as one line, progress."""
+"""What the commands share: the database, the search filters, errors as one line."""
 
 from __future__ import annotations
 
 import sqlite3
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -18,7 +16,7 @@ if TYPE_CHECKING:
     import sqlite_utils
 
 
-class _UserError(click.ClickException):
+class UserError(click.ClickException):
     """A TechcalError shown as one line, with the error's own exit code."""
 
     def __init__(self, error: TechcalError) -> None:
@@ -34,7 +32,7 @@ class TechcalGroup(click.Group):
         try:
             return super().invoke(ctx)
         except TechcalError as exc:
-            raise _UserError(exc) from None
+            raise UserError(exc) from None
         except sqlite3.DatabaseError as exc:
             # e.g. a full disk, a lock held longer than the busy timeout, a
             # read-only file
@@ -117,18 +115,6 @@ def search_filters(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
-def warn_capped(source: str, warnings: list[str], *, more: int = 0) -> None:
-    """Print a source's warnings, one line each naming it, at most as many as a crawl shows."""
-    from techcal.crawler.report import MAX_WARNINGS
-    from techcal.writers.text import visible
-
-    for warning in warnings[:MAX_WARNINGS]:
-        click.echo(f"  warning: {source}: {visible(warning)}", err=True)
-    rest = len(warnings) - MAX_WARNINGS + more
-    if rest > 0:
-        click.echo(f"  warning: {source}: … and {rest:,} more", err=True)
-
-
 def tidy(app: App) -> None:
     """After writing events: render their feed blocks, compact the full-text index.
 
@@ -159,80 +145,16 @@ def topic_in_store(conn: sqlite3.Connection) -> Callable[[str], bool]:
     """Return a check of whether stored events use a topic outside the taxonomy."""
 
     def topic_in_store(slug: str) -> bool:
-        row = conn.execute("SELECT 1 FROM event_topics WHERE topic = ? LIMIT 1", (slug,))
-        return row.fetchone() is not None
+        # asked only of a topic outside the taxonomy: `search` starts without it
+        from techcal.store.upcoming import topic_used
+
+        return topic_used(conn, slug)
 
     return topic_in_store
 
 
-@contextmanager
-def crawl_progress(total: int, *, quiet: bool) -> Iterator[Callable[[Any], None] | None]:
-    """Yield the per-source callback: a bar on a terminal, one line per source otherwise."""
-    from techcal.writers.text import visible
-
-    err = sys.stderr
-    if quiet or total == 0:
-        yield None
-    elif err.isatty():
-        # the bar shows the name of the source stored last
-        bar: Any = click.progressbar(
-            length=total, label="crawling", file=err, show_pos=True, item_show_func=str
-        )
-        with bar:
-            yield lambda line: bar.update(1, line.source)
-    else:
-        done = 0
-
-        def log_line(line: Any) -> None:
-            nonlocal done
-            done += 1
-            detail = (
-                line.error
-                if line.status == "error"
-                else (
-                    f"{line.new} new, {line.updated} updated, {line.unchanged} unchanged,"
-                    f" {line.removed} removed"
-                )
-            )
-            click.echo(
-                f"[{done}/{total}] {line.source}: {line.status} ({visible(detail or '')})"
-                f" {line.seconds:.1f}s",
-                err=True,
-            )
-
-        yield log_line
-
-
-def echo_crawl_report(report: Any) -> None:
-    """Print the summary table, each source's problems, and what was not due."""
-    if not report.sources:
-        why = (
-            "every enabled source is waiting after failures (see `sources list`)"
-            if report.not_due
-            else "no source is enabled"
-        )
-        click.echo(f"nothing to crawl: {why}")
-        if not report.not_due:
-            return
-    else:
-        click.echo(report.table())
-    for line in sorted(report.sources, key=lambda line: line.source):
-        problems = ([line.error] if line.error else []) + [
-            w for w in line.warnings if w != line.error
-        ]
-        from techcal.writers.text import visible
-
-        for problem in problems:
-            # a problem quotes what a server or file said: shown, never obeyed
-            click.echo(f"  {line.source}: {visible(problem)}", err=True)
-    if report.not_due:
-        click.echo(
-            f"{len(report.not_due)} source(s) not due yet after repeated failures:"
-            f" {', '.join(report.not_due)} (crawl them now with --source NAME)"
-        )
-
-
 def check_base_url(base_url: str | None) -> None:
+    """Refuse a --base-url that is not an http(s) URL."""
     if base_url is None:
         return
     from urllib.parse import urlsplit

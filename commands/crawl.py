@@ -4,17 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
-from techcal.commands.common import (
-    App,
-    crawl_progress,
-    echo_crawl_report,
-    pass_app,
-    tidy,
-    warn_capped,
-)
+from techcal.commands.common import App, pass_app, tidy
 from techcal.crawler.settings import (
     DOWNLOAD_TIMEOUT,
     MAX_BYTES,
@@ -43,20 +37,11 @@ def import_(app: App, files: tuple[Path, ...], source_name: str | None) -> None:
         techcal import plug.ics
         techcal import --source calagator ~/Downloads/calagator.ics
     """
+    from techcal.crawler.report import echo_imported
     from techcal.store.ingest import import_files
 
     for done in import_files(app.db, list(files), source_name=source_name):
-        if done.stored is None:
-            click.echo(
-                f"{done.path} -> {done.source} ({done.type}): unchanged since the last import"
-            )
-            continue
-        counts = ", ".join(f"{v} {k}" for k, v in done.stored.counts().items() if k != "rejected")
-        click.echo(
-            f"{done.path} -> {done.source} ({done.type}): {len(done.read.events)} read; {counts}"
-        )
-        problems = done.read.warnings + done.stored.rejected + done.stored.cleaned
-        warn_capped(done.source, problems, more=done.read.more_warnings)
+        echo_imported(done, click.echo)
     tidy(app)
 
 
@@ -114,18 +99,7 @@ def import_(app: App, files: tuple[Path, ...], source_name: str | None) -> None:
 )
 @click.option("-v", "--verbose", is_flag=True, help="Show Scrapy's log on standard error.")
 @pass_app
-def crawl(
-    app: App,
-    names: tuple[str, ...],
-    as_json: bool,
-    timeout: float,
-    max_mb: float,
-    per_host: int,
-    max_pages: int,
-    max_depth: int,
-    revisit_hours: float,
-    verbose: bool,
-) -> None:
+def crawl(app: App, names: tuple[str, ...], as_json: bool, max_mb: float, **options: Any) -> None:
     """Fetch every source that is due and store what it lists.
 
     One polite Scrapy crawl: robots.txt is obeyed, each host gets a few
@@ -138,28 +112,22 @@ def crawl(
         techcal crawl
         techcal crawl --source calagator --json
     """
+    from techcal.crawler.report import crawl_progress, echo_crawl_report
     from techcal.crawler.run import CrawlOptions, plan_crawl, run_crawl
     from techcal.store import list_sources
 
     if not names and not list_sources(app.db):
         raise click.UsageError("no sources yet: add some with `techcal sources add URL`")
-    plans, waiting = plan_crawl(app.db, names, revisit_hours=revisit_hours)
-    options = CrawlOptions(
-        timeout=timeout,
-        max_bytes=int(max_mb * 2**20),
-        per_host=per_host,
-        max_pages=max_pages,
-        max_depth=max_depth,
-        revisit_hours=revisit_hours,
-        verbose=verbose,
-    )
-    with crawl_progress(len(plans), quiet=verbose) as on_report:
-        report = run_crawl(app.db_path, plans, options=options, on_report=on_report)
+    # the other options are named as CrawlOptions' fields
+    crawl_options = CrawlOptions(max_bytes=int(max_mb * 2**20), **options)
+    plans, waiting = plan_crawl(app.db, names, revisit_hours=crawl_options.revisit_hours)
+    with crawl_progress(len(plans), quiet=crawl_options.verbose, echo=click.echo) as on_report:
+        report = run_crawl(app.db_path, plans, options=crawl_options, on_report=on_report)
     report.not_due = waiting
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:
-        echo_crawl_report(report)
+        echo_crawl_report(report, click.echo)
     tidy(app)
     if plans and report.fetched == 0:
         click.get_current_context().exit(1)

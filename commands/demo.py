@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import click
 
-from techcal.commands.common import (
-    App,
-)
+from techcal.commands.common import App
 
 
 @click.command()

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
-from techcal.commands.common import (
-    App,
-    pass_app,
-)
+from techcal.commands.common import App, pass_app
 from techcal.event import KINDS, SOURCE_TYPES
-
-if TYPE_CHECKING:
-    from techcal.store import Source
 
 
 @click.group()
@@ -83,47 +76,11 @@ def sources_list(app: App, as_json: bool) -> None:
     Example:
         techcal sources list --json
     """
-    from tabulate import tabulate
-
     from techcal.store import list_sources
+    from techcal.writers.sources import sources_json, sources_text
 
     found = list_sources(app.db)
-    if as_json:
-        click.echo(json.dumps([s.to_dict() for s in found], indent=2, ensure_ascii=False))
-        return
-    if not found:
-        click.echo("no sources yet: try `techcal sources import data/sources.toml`")
-        return
-    rows = [
-        (
-            s.name,
-            s.kind,
-            s.type,
-            s.city or "",
-            s.events,
-            _last_crawl(s),
-            s.failures or "",
-            s.url,
-        )
-        for s in found
-    ]
-    headers = ("name", "kind", "type", "city", "events", "last crawl", "failures", "url")
-    click.echo(tabulate(rows, headers=headers, disable_numparse=True))
-    for s in found:
-        if s.last_error:
-            wait = f"; next try after {s.next_due}" if s.next_due else ""
-            from techcal.writers.text import visible
-
-            click.echo(f"  {s.name}: {visible(s.last_error)}{wait}")
-
-
-def _last_crawl(source: Source) -> str:
-    if not source.last_fetched:
-        return "never"
-    status = source.last_status or "?"
-    if source.http_status and source.http_status != 200:
-        status += f" ({source.http_status})"
-    return f"{status} {source.last_fetched.replace('T', ' ').removesuffix('+00:00')}Z"
+    click.echo(sources_json(found) if as_json else sources_text(found))
 
 
 @sources.command(name="remove")

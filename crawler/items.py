@@ -1,33 +1,15 @@
-"""What goes into the crawl (one plan per source) and what comes out (one result per source)."""
+"""What comes out of the crawl: one result per source.
+
+What goes in is one :class:`techcal.store.ingest.ReadJob` per source (the
+crawl plan), the same job the reader gets with the body fetched.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from techcal.feeds.base import SourceDefaults, Window
-from techcal.store.crawl_state import ListingMemo
 from techcal.store.ingest import ReadOutcome
-from techcal.store.reader_state import ReaderState
 from techcal.store.sources import Source
-
-
-@dataclass
-class SourcePlan:
-    """Everything the spider needs to fetch and read one source, read from the store beforehand.
-
-    The spider never opens the database: plans are plain data, so a crawl
-    frontier shared between processes could carry them too.
-    """
-
-    source: Source
-    defaults: SourceDefaults
-    window: Window
-    previous: ReaderState | None = None
-    etag: str | None = None
-    last_modified: str | None = None
-    #: a web source's listing as last read (its event pages are re-read only
-    #: when it changed, or after the revisit time)
-    listing: ListingMemo | None = None
 
 
 @dataclass

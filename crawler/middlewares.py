@@ -271,4 +271,4 @@ def _resolver() -> Any:
     """Return the resolver the crawl's connections use (the reactor's)."""
     from twisted.internet import reactor
 
-    return reactor.resolver  # type: ignore[attr-defined]
+    return reactor.resolver

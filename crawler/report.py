@@ -1,17 +1,34 @@
-"""What a crawl did, per source and in total: the summary table and its JSON."""
+"""What a crawl did, per source and in total: the summary table and its JSON, and
+the lines a crawl or an import prints as it goes.
+
+The printing functions take an ``echo`` shaped like ``click.echo``: the
+summary goes to standard output, problems and progress to standard error.
+"""
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
+import click
 from tabulate import tabulate
 
 from techcal.crawler.items import SourceResult
 from techcal.store.events import UpsertResult
+from techcal.store.ingest import Ingested
+from techcal.writers.text import visible
 
 #: at most this many warnings per source are kept in the report
 MAX_WARNINGS = 20
+
+
+class Echo(Protocol):
+    """Print one line, to standard error when ``err`` (``click.echo`` is one)."""
+
+    def __call__(self, message: str, *, err: bool = False) -> None: ...
 
 
 @dataclass
@@ -184,3 +201,92 @@ def _capped(lines: list[str], more: int) -> list[str]:
         return lines
     kept = lines[: MAX_WARNINGS - 1]
     return [*kept, f"… and {len(lines) + more - len(kept):,} more"]
+
+
+@contextmanager
+def crawl_progress(
+    total: int, *, quiet: bool, echo: Echo
+) -> Iterator[Callable[[SourceReport], None] | None]:
+    """Yield the per-source callback: a bar on a terminal, one line per source otherwise."""
+    err = sys.stderr
+    if quiet or total == 0:
+        yield None
+    elif err.isatty():
+        # the bar shows the name of the source stored last
+        bar: Any = click.progressbar(
+            length=total, label="crawling", file=err, show_pos=True, item_show_func=str
+        )
+        with bar:
+            yield lambda line: bar.update(1, line.source)
+    else:
+        done = 0
+
+        def log_line(line: SourceReport) -> None:
+            nonlocal done
+            done += 1
+            echo(progress_line(line, done, total), err=True)
+
+        yield log_line
+
+
+def progress_line(line: SourceReport, done: int, total: int) -> str:
+    """Return the line logged as a source is stored (when standard error is no terminal)."""
+    detail = (
+        line.error
+        if line.status == "error"
+        else (
+            f"{line.new} new, {line.updated} updated, {line.unchanged} unchanged,"
+            f" {line.removed} removed"
+        )
+    )
+    return (
+        f"[{done}/{total}] {line.source}: {line.status} ({visible(detail or '')})"
+        f" {line.seconds:.1f}s"
+    )
+
+
+def echo_crawl_report(report: CrawlReport, echo: Echo) -> None:
+    """Print the summary table, each source's problems, and what was not due."""
+    if not report.sources:
+        why = (
+            "every enabled source is waiting after failures (see `sources list`)"
+            if report.not_due
+            else "no source is enabled"
+        )
+        echo(f"nothing to crawl: {why}")
+        if not report.not_due:
+            return
+    else:
+        echo(report.table())
+    for line in sorted(report.sources, key=lambda line: line.source):
+        problems = ([line.error] if line.error else []) + [
+            w for w in line.warnings if w != line.error
+        ]
+        for problem in problems:
+            # a problem quotes what a server or file said: shown, never obeyed
+            echo(f"  {line.source}: {visible(problem)}", err=True)
+    if report.not_due:
+        echo(
+            f"{len(report.not_due)} source(s) not due yet after repeated failures:"
+            f" {', '.join(report.not_due)} (crawl them now with --source NAME)"
+        )
+
+
+def echo_imported(done: Ingested, echo: Echo) -> None:
+    """Print what importing one file did, then its problems (as many as a crawl shows)."""
+    if done.stored is None:
+        echo(f"{done.path} -> {done.source} ({done.type}): unchanged since the last import")
+        return
+    counts = ", ".join(f"{v} {k}" for k, v in done.stored.counts().items() if k != "rejected")
+    echo(f"{done.path} -> {done.source} ({done.type}): {len(done.read.events)} read; {counts}")
+    problems = done.read.warnings + done.stored.rejected + done.stored.cleaned
+    warn_capped(done.source, problems, echo, more=done.read.more_warnings)
+
+
+def warn_capped(source: str, warnings: list[str], echo: Echo, *, more: int = 0) -> None:
+    """Print a source's warnings, one line each naming it, at most as many as a crawl shows."""
+    for warning in warnings[:MAX_WARNINGS]:
+        echo(f"  warning: {source}: {visible(warning)}", err=True)
+    rest = len(warnings) - MAX_WARNINGS + more
+    if rest > 0:
+        echo(f"  warning: {source}: … and {rest:,} more", err=True)

@@ -19,7 +19,6 @@ from typing import Any
 
 import sqlite_utils
 
-from techcal.crawler.items import SourcePlan
 from techcal.crawler.report import CrawlReport, SourceReport
 from techcal.crawler.settings import (
     DOWNLOAD_TIMEOUT,
@@ -32,7 +31,8 @@ from techcal.crawler.settings import (
 )
 from techcal.feeds.incremental import window_key
 from techcal.store.crawl_state import FEED_PAGES, crawl_state, due_sources, listing_memo
-from techcal.store.ingest import make_job
+from techcal.store.ingest import ReadJob, make_job
+from techcal.store.sources import Source
 
 #: from this many sources on, bodies and pages are read in worker processes
 PARALLEL_MIN_SOURCES = 40
@@ -59,8 +59,8 @@ def plan_crawl(
     *,
     now: datetime | None = None,
     revisit_hours: float = REVISIT_HOURS,
-) -> tuple[list[SourcePlan], list[str]]:
-    """Return the plans of the sources to crawl now, and the names of those backing off.
+) -> tuple[list[ReadJob], list[str]]:
+    """Return the read jobs of the sources to crawl now, and the names of those backing off.
 
     Stored events are re-tagged first if the topic taxonomy changed.
     """
@@ -69,46 +69,44 @@ def plan_crawl(
     now = now or datetime.now(UTC)
     ensure_tags_current(db.conn)
     due, waiting = due_sources(db, names, now=now)
-    plans = []
-    for source in due:
-        job = make_job(db, source, now=now)
-        state = crawl_state(db, source.name)
-        # Validators are sent only for a calendar or feed whose last read is
-        # remembered: a 304 then means "what we stored is current". A web
-        # source's events live on pages the 304 says nothing about, and a
-        # source whose last read was partial must be read in full.
-        previous = job.previous
-        memo = listing_memo(db, source.name)
-        if (
-            memo is not None
-            and memo.digest == FEED_PAGES
-            and now - memo.full_read_at >= timedelta(hours=revisit_hours)
-        ):
-            # a feed whose entries lead to event pages: those pages are read
-            # again after the revisit time even when the feed is the same
-            previous = None
-        conditional = previous is not None and previous.snapshot is not None
-        if previous is not None and previous.recurring:
-            # a calendar with series is read again when the window moved,
-            # even if the server would say 304: new occurrences come into it
-            conditional = conditional and previous.window_key == window_key(job.window)
-        plans.append(
-            SourcePlan(
-                source=source,
-                defaults=job.defaults,
-                window=job.window,
-                previous=previous,
-                etag=state.etag if conditional else None,
-                last_modified=state.last_modified if conditional else None,
-                listing=memo if memo is None or memo.digest != FEED_PAGES else None,
-            )
-        )
+    plans = [plan_source(db, source, now=now, revisit_hours=revisit_hours) for source in due]
     return plans, [s.name for s in waiting]
+
+
+def plan_source(
+    db: sqlite_utils.Database, source: Source, *, now: datetime, revisit_hours: float
+) -> ReadJob:
+    """Return the read job of one source to crawl, with what its first request sends."""
+    job = make_job(db, source, now=now)
+    state = crawl_state(db, source.name)
+    memo = listing_memo(db, source.name)
+    if (
+        memo is not None
+        and memo.digest == FEED_PAGES
+        and now - memo.full_read_at >= timedelta(hours=revisit_hours)
+    ):
+        # a feed whose entries lead to event pages: those pages are read
+        # again after the revisit time even when the feed is the same
+        job.previous = None
+    # Validators are sent only for a calendar or feed whose last read is
+    # remembered: a 304 then means "what we stored is current". A web
+    # source's events live on pages the 304 says nothing about, and a
+    # source whose last read was partial must be read in full.
+    previous = job.previous
+    conditional = previous is not None and previous.snapshot is not None
+    if previous is not None and previous.recurring:
+        # a calendar with series is read again when the window moved,
+        # even if the server would say 304: new occurrences come into it
+        conditional = conditional and previous.window_key == window_key(job.window)
+    if conditional:
+        job.etag, job.last_modified = state.etag, state.last_modified
+    job.listing = memo if memo is None or memo.digest != FEED_PAGES else None
+    return job
 
 
 def run_crawl(
     db_path: Path,
-    plans: list[SourcePlan],
+    plans: list[ReadJob],
     *,
     options: CrawlOptions | None = None,
     on_report: Callable[[SourceReport], None] | None = None,

@@ -24,6 +24,65 @@ RETRY_BACKOFF_BASE = 1.0
 RETRY_AFTER_MAX = 30.0
 
 
+#: the settings every crawl shares (crawl_settings adds the ones its options set)
+SETTINGS: dict[str, Any] = {
+    "BOT_NAME": "techcal",
+    "USER_AGENT": USER_AGENT,
+    "ROBOTSTXT_OBEY": True,
+    # politeness: a few requests per host at once (CONCURRENT_REQUESTS_PER_DOMAIN,
+    # set per crawl), slowed down by AutoThrottle when a host answers slowly;
+    # many hosts are fetched in parallel
+    "CONCURRENT_REQUESTS": 32,
+    "AUTOTHROTTLE_ENABLED": True,
+    "EXTENSIONS": {
+        "scrapy.extensions.throttle.AutoThrottle": None,
+        "techcal.crawler.middlewares.FastServerAutoThrottle": 0,
+    },
+    "AUTOTHROTTLE_MIN_USEFUL_DELAY": 0.005,
+    "AUTOTHROTTLE_START_DELAY": 0.5,
+    "AUTOTHROTTLE_MAX_DELAY": 30.0,
+    # limits: a hostile or broken server costs at most this much (with
+    # DOWNLOAD_TIMEOUT and DOWNLOAD_MAXSIZE, set per crawl)
+    "DOWNLOAD_WARNSIZE": 0,
+    "REDIRECT_MAX_TIMES": 10,
+    "RETRY_ENABLED": True,
+    "RETRY_TIMES": 2,
+    "RETRY_HTTP_CODES": [408, 429, 500, 502, 503, 504, 522, 524],
+    "RETRY_BACKOFF_BASE": RETRY_BACKOFF_BASE,
+    "RETRY_AFTER_MAX": RETRY_AFTER_MAX,
+    # what a source leads to stays on public addresses (crawler/addresses.py):
+    # checked per request before robots.txt is asked for, and by the
+    # resolver the connections use, so the check and the connection
+    # see one answer
+    "TWISTED_DNS_RESOLVER": "techcal.crawler.addresses.PublicAddressResolver",
+    "DOWNLOADER_MIDDLEWARES": {
+        "techcal.crawler.middlewares.PublicAddressMiddleware": 40,
+        "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+        "techcal.crawler.middlewares.SharedRobotsTxtMiddleware": 100,
+        "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+        "techcal.crawler.middlewares.BackoffRetryMiddleware": 550,
+        # after the retry middleware on the way out, so a retried request
+        # waits before it takes a download slot
+        "techcal.crawler.middlewares.RetryDelayMiddleware": 560,
+        "techcal.crawler.middlewares.FileSizeMiddleware": 570,
+    },
+    "ITEM_PIPELINES": {
+        "techcal.crawler.pipelines.ValidationPipeline": 100,
+        "techcal.crawler.pipelines.StorePipeline": 200,
+    },
+    # calendars and feeds need no cookies; sessions only make crawls less repeatable
+    "COOKIES_ENABLED": False,
+    "TELNETCONSOLE_ENABLED": False,
+    "LOG_FORMAT": "%(levelname)s %(name)s: %(message)s",
+    "STATS_DUMP": False,
+    # Scrapy re-parses a callback's source on every call to warn about
+    # generators that return values: 2.5 ms a page (bench/crawl.py)
+    "WARN_ON_GENERATOR_RETURN_VALUE": False,
+    # the spider yields one item per source; they are stored one at a time
+    "CONCURRENT_ITEMS": 1,
+}
+
+
 def crawl_settings(
     *,
     timeout: float = DOWNLOAD_TIMEOUT,
@@ -33,61 +92,10 @@ def crawl_settings(
 ) -> dict[str, Any]:
     """Return the Scrapy settings of one techcal crawl."""
     return {
-        "BOT_NAME": "techcal",
-        "USER_AGENT": USER_AGENT,
-        "ROBOTSTXT_OBEY": True,
-        # politeness: a few requests per host at once, slowed down by AutoThrottle
-        # when a host answers slowly; many hosts are fetched in parallel
-        "CONCURRENT_REQUESTS": 32,
+        **SETTINGS,
         "CONCURRENT_REQUESTS_PER_DOMAIN": per_host,
-        "AUTOTHROTTLE_ENABLED": True,
-        "EXTENSIONS": {
-            "scrapy.extensions.throttle.AutoThrottle": None,
-            "techcal.crawler.middlewares.FastServerAutoThrottle": 0,
-        },
-        "AUTOTHROTTLE_MIN_USEFUL_DELAY": 0.005,
-        "AUTOTHROTTLE_START_DELAY": 0.5,
-        "AUTOTHROTTLE_MAX_DELAY": 30.0,
         "AUTOTHROTTLE_TARGET_CONCURRENCY": float(per_host),
-        # limits: a hostile or broken server costs at most this much
         "DOWNLOAD_TIMEOUT": timeout,
         "DOWNLOAD_MAXSIZE": max_bytes,
-        "DOWNLOAD_WARNSIZE": 0,
-        "REDIRECT_MAX_TIMES": 10,
-        "RETRY_ENABLED": True,
-        "RETRY_TIMES": 2,
-        "RETRY_HTTP_CODES": [408, 429, 500, 502, 503, 504, 522, 524],
-        "RETRY_BACKOFF_BASE": RETRY_BACKOFF_BASE,
-        "RETRY_AFTER_MAX": RETRY_AFTER_MAX,
-        # what a source leads to stays on public addresses (crawler/addresses.py):
-        # checked per request before robots.txt is asked for, and by the
-        # resolver the connections use, so the check and the connection
-        # see one answer
-        "TWISTED_DNS_RESOLVER": "techcal.crawler.addresses.PublicAddressResolver",
-        "DOWNLOADER_MIDDLEWARES": {
-            "techcal.crawler.middlewares.PublicAddressMiddleware": 40,
-            "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
-            "techcal.crawler.middlewares.SharedRobotsTxtMiddleware": 100,
-            "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
-            "techcal.crawler.middlewares.BackoffRetryMiddleware": 550,
-            # after the retry middleware on the way out, so a retried request
-            # waits before it takes a download slot
-            "techcal.crawler.middlewares.RetryDelayMiddleware": 560,
-            "techcal.crawler.middlewares.FileSizeMiddleware": 570,
-        },
-        "ITEM_PIPELINES": {
-            "techcal.crawler.pipelines.ValidationPipeline": 100,
-            "techcal.crawler.pipelines.StorePipeline": 200,
-        },
-        # calendars and feeds need no cookies; sessions only make crawls less repeatable
-        "COOKIES_ENABLED": False,
-        "TELNETCONSOLE_ENABLED": False,
         "LOG_LEVEL": log_level,
-        "LOG_FORMAT": "%(levelname)s %(name)s: %(message)s",
-        "STATS_DUMP": False,
-        # Scrapy re-parses a callback's source on every call to warn about
-        # generators that return values: 2.5 ms a page (bench/crawl.py)
-        "WARN_ON_GENERATOR_RETURN_VALUE": False,
-        # the spider yields one item per source; they are stored one at a time
-        "CONCURRENT_ITEMS": 1,
     }

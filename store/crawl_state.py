@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 import sqlite_utils
 
 from techcal.errors import UnknownSource
-from techcal.store.database import write_transaction
 from techcal.store.sources import Source, get_source, list_sources
+from techcal.store.transactions import write_transaction
 
 #: the listing memo of a feed whose entries led to event pages (re-read after the revisit time)
 FEED_PAGES = "feed-pages"

@@ -35,6 +35,7 @@ from techcal.feeds.incremental import (
 )
 from techcal.feeds.incremental_rss import feed_digest, read_feed_incremental
 from techcal.store import Source, UpsertResult, add_source, get_source, upsert_events
+from techcal.store.crawl_state import ListingMemo
 from techcal.store.reader_state import (
     ReaderState,
     forget_reader_state,
@@ -61,15 +62,37 @@ class Ingested:
 
 @dataclass
 class ReadJob:
-    """Everything a reader needs, picklable for a worker process."""
+    """One source to read: its body, and what the reader needs to know of it.
 
-    defaults: SourceDefaults
-    declared_type: str
+    The one job type from the plan to the reader: `techcal import` makes one
+    per file; a crawl plans one per source (with the validators and listing
+    memo its requests need, read from the store beforehand, so the spider
+    never opens the database) and hands it, with the body fetched, to the
+    reader. Plain data: it is pickled to reader worker processes.
+    """
+
+    source: Source
     window: Window
-    previous: ReaderState | None
+    #: the source's last read (None: read the body in full)
+    previous: ReaderState | None = None
+    #: the body, given or read from ``path``
     data: bytes | None = None
     path: Path | None = None
     content_type: str | None = None
+    #: validators a crawl sends, for a conditional request
+    etag: str | None = None
+    last_modified: str | None = None
+    #: a web source's listing as last read (its event pages are re-read only
+    #: when it changed, or after the revisit time)
+    listing: ListingMemo | None = None
+
+    @property
+    def defaults(self) -> SourceDefaults:
+        """Return what the source says about all its events."""
+        source = self.source
+        return SourceDefaults(
+            source=source.name, kind=source.kind, city=source.city, topics=source.topics
+        )
 
 
 @dataclass
@@ -115,7 +138,7 @@ def read_job(job: ReadJob) -> ReadOutcome:
 
 def _compare(job: ReadJob, data: bytes) -> tuple[str, str, ReadOutcome | None]:
     """Return (reader type, body digest, a skipped outcome when the body is unchanged)."""
-    kind = detect_type(data, job.declared_type, job.content_type)
+    kind = detect_type(data, job.source.type, job.content_type)
     digest = body_digest(data, kind, job.defaults)
     previous = job.previous
     if (
@@ -180,13 +203,9 @@ def make_job(
     now: datetime | None = None,
     remember: bool = True,
 ) -> ReadJob:
-    """Return the read job for one body of ``source`` (its defaults and last state)."""
-    defaults = SourceDefaults(
-        source=source.name, kind=source.kind, city=source.city, topics=source.topics
-    )
+    """Return the read job for one body of ``source`` (with its last state)."""
     return ReadJob(
-        defaults=defaults,
-        declared_type=source.type,
+        source=source,
         window=Window.around(now or datetime.now(UTC)),
         previous=get_reader_state(db, source.name) if remember else None,
         data=data,
@@ -246,35 +265,46 @@ def import_files(
         make_job(db, source, path=path, now=now, remember=whole)
         for source, path in zip(sources, paths, strict=True)
     ]
+
+    def stored(job: ReadJob, outcome: ReadOutcome) -> Ingested:
+        done = store_outcome(db, job.source, outcome, now=now, whole=whole)
+        done.path = job.path
+        return done
+
     big = sum(path.stat().st_size for path in paths) >= PARALLEL_MIN_BYTES
     if workers == 1 or (workers is None and not big):
         # read_job itself recognises an unchanged body: each file is read once
-        for source, path, job in zip(sources, paths, jobs, strict=True):
-            yield _with_path(store_outcome(db, source, read_job(job), now=now, whole=whole), path)
+        for job in jobs:
+            yield stored(job, read_job(job))
         return
     # unchanged files are recognised here, cheaply, and never sent to a worker
-    pending: list[tuple[Source, Path, ReadJob]] = []
-    for source, path, job in zip(sources, paths, jobs, strict=True):
-        skipped = _compare(job, _read_path(path))[2] if job.previous else None
+    pending: list[ReadJob] = []
+    for job in jobs:
+        skipped = _compare(job, _read_path(job.path))[2] if job.previous else None
         if skipped is not None:
-            yield _with_path(store_outcome(db, source, skipped, now=now, whole=whole), path)
+            yield stored(job, skipped)
         else:
-            pending.append((source, path, job))
+            pending.append(job)
+    for job, outcome in read_files(pending, workers):
+        yield stored(job, outcome)
+
+
+def read_files(
+    jobs: list[ReadJob], workers: int | None = None
+) -> Iterator[tuple[ReadJob, ReadOutcome]]:
+    """Yield each file's job with what it holds, read in worker processes when that pays.
+
+    ``workers`` None: as many as there are cores, if the files add up to
+    PARALLEL_MIN_BYTES.
+    """
     if workers is None:
-        enough = sum(path.stat().st_size for _, path, _ in pending) >= PARALLEL_MIN_BYTES
-        workers = min(os.cpu_count() or 1, len(pending)) if enough else 1
-    if workers <= 1:
+        size = sum(job.path.stat().st_size for job in jobs if job.path is not None)
+        workers = min(os.cpu_count() or 1, len(jobs)) if size >= PARALLEL_MIN_BYTES else 1
+    if workers <= 1 or not jobs:
         # too little changed to pay for worker processes (these few are read twice)
-        for source, path, job in pending:
-            yield _with_path(store_outcome(db, source, read_job(job), now=now, whole=whole), path)
+        for job in jobs:
+            yield job, read_job(job)
         return
-    with ProcessPoolExecutor(min(workers, len(pending)), mp_context=get_context("spawn")) as pool:
-        chunk = max(1, len(pending) // (workers * 8))
-        outcomes = pool.map(read_job, [job for _, _, job in pending], chunksize=chunk)
-        for (source, path, _), outcome in zip(pending, outcomes, strict=True):
-            yield _with_path(store_outcome(db, source, outcome, now=now, whole=whole), path)
-
-
-def _with_path(done: Ingested, path: Path) -> Ingested:
-    done.path = path
-    return done
+    with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=get_context("spawn")) as pool:
+        chunk = max(1, len(jobs) // (workers * 8))
+        yield from zip(jobs, pool.map(read_job, jobs, chunksize=chunk), strict=True)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import sqlite_utils
 
 from techcal.errors import UnknownSource
-from techcal.store.database import write_transaction
+from techcal.store.transactions import write_transaction
 
 
 @dataclass

@@ -13,11 +13,12 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from sitegen import detail_html, listing_html, meetup_ics, monthly
 from twisted.python.failure import Failure
 
+from techcal.crawler.failures import describe_failure
 from techcal.crawler.items import SourceResult
 from techcal.crawler.middlewares import retry_after_seconds
 from techcal.crawler.pipelines import StorePipeline, ValidationPipeline
 from techcal.crawler.run import plan_crawl
-from techcal.crawler.spiders.sources import SourcesSpider, describe_failure, fetch_url
+from techcal.crawler.spiders.sources import SourcesSpider, fetch_url
 from techcal.event import Event
 from techcal.feeds.base import ReadResult
 from techcal.store import Source, add_source
