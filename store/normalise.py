@@ -34,6 +34,8 @@ class Normaliser:
         self.taxonomy = topics or taxonomy()
         self._places = places
         self._address_cache: dict[tuple[str, str, str], Place | None] = {}
+        # a series' occurrences share their texts: each is tagged once
+        self._topics_cache: dict[tuple[object, ...], tuple[str, ...]] = {}
 
     @property
     def places(self) -> Gazetteer:
@@ -49,7 +51,17 @@ class Normaliser:
         extra: Iterable[str] = (),
     ) -> tuple[str, ...]:
         """Return the topics of an event (its text, its categories and ``extra``)."""
-        return self.taxonomy.tag(title, description, " ; ".join(categories), extra=extra)
+        joined = " ; ".join(categories)
+        extra = tuple(extra)
+        key = (title, description, joined, extra)
+        found = self._topics_cache.get(key)
+        if found is None:
+            if len(self._topics_cache) >= 4096:
+                self._topics_cache.clear()
+            found = self._topics_cache[key] = self.taxonomy.tag(
+                title, description, joined, extra=extra
+            )
+        return found
 
     def locate(
         self,
