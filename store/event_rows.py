@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import zlib
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -206,15 +207,32 @@ def digest(text: str) -> str:
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
-def provenance_record(row: tuple[object, ...]) -> str:
-    """Return what one source said, as a JSON list in RECORD_COLUMNS order."""
-    return json.dumps(row, ensure_ascii=False, separators=(",", ":"))
+#: records longer than this are kept compressed (most are: descriptions are long)
+COMPRESS_OVER = 256
 
 
-def stored_record(text: str) -> dict[str, object]:
-    """Return a provenance ``record`` as a dict of event columns.
+def provenance_record(row: tuple[object, ...]) -> str | bytes:
+    """Return what one source said, as a JSON list in RECORD_COLUMNS order.
+
+    A long record is kept zlib-compressed (a BLOB): the event's row holds
+    the text that is searched and shown, this copy is only read to merge
+    sources and to show what each said, so it need not be plain.
+    """
+    text = json.dumps(row, ensure_ascii=False, separators=(",", ":"))
+    if len(text) <= COMPRESS_OVER:
+        return text
+    return zlib.compress(text.encode(), 6)
+
+
+def stored_record(record: str | bytes) -> dict[str, object]:
+    """Return a provenance ``record`` (JSON text, or compressed) as a dict of event columns.
 
     Records stored before a column existed lack it: it reads as None.
     """
-    values = json.loads(text)
+    if isinstance(record, bytes):
+        try:
+            record = zlib.decompress(record)
+        except zlib.error as exc:
+            raise ValueError(f"a damaged provenance record ({exc})") from None
+    values = json.loads(record)
     return {name: values[i] if i < len(values) else None for i, name in enumerate(RECORD_COLUMNS)}

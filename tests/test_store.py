@@ -252,3 +252,21 @@ def test_every_batch_of_a_big_source_is_its_own_short_transaction(db, plug, monk
     assert result.new == 2 * BATCH_ENTRIES + 500
     # three batches of entries (and nothing to mark removed: no fourth)
     assert statements.count("BEGIN IMMEDIATE") == statements.count("COMMIT") == 3
+
+
+def test_a_long_record_is_kept_compressed_and_read_back_whole(db, plug):
+    long_text = "Talks, pizza and questions about eBPF. " * 60  # ~2.3 KB
+    event = make_event(1, description=long_text)
+    upsert_events(db, "plug", [event], now=NOW)
+    kind, size = db.execute("SELECT typeof(record), length(record) FROM provenance").fetchone()
+    assert kind == "blob" and size < len(long_text) / 4
+    (record,) = db.execute("SELECT record FROM provenance").fetchone()
+    assert stored_record(record)["description"].strip() == long_text.strip()
+    # the event row keeps the text plain: it is what search reads
+    (description,) = db.execute("SELECT description FROM events").fetchone()
+    assert description.strip() == long_text.strip()
+
+
+def test_a_damaged_compressed_record_reads_as_an_error_not_a_crash():
+    with pytest.raises(ValueError, match="damaged provenance record"):
+        stored_record(b"\x78\x9c not zlib at all")
