@@ -231,12 +231,33 @@ def city_venues(rng: random.Random) -> dict[int, list]:
     return venues
 
 
+FILLER = (
+    "about around before after during evening group people talk talks speaker speakers "
+    "question questions answer answers project projects team teams open source code review "
+    "community members newcomers welcome friendly space room floor building entrance "
+    "elevator stairs door sign badge name tag snacks drinks water coffee tea vegetarian "
+    "vegan options sponsor sponsors host hosts thanks thank everyone anyone someone share "
+    "learn learning teach teaching practice practical example examples hands session "
+    "sessions break schedule agenda start end late early minutes hour hours recording "
+    "slides notes link chat channel forum mailing list announce announcement update "
+    "updates news release version feature features bug bugs fix fixes tool tools library "
+    "libraries framework frameworks server servers cloud cluster network data database "
+    "query queries model models test tests deploy production staging laptop charger power "
+    "wifi password guest list please bring your own our their this that with from into"
+).split()
+
+
 def description(rng: random.Random, group: Group, title: str, link: str) -> str:
+    """Return 300-1,500 characters as groups write them: a few stock lines, then prose."""
     target = rng.randint(300, 1500)
     parts = [f"{group.name} presents: {title}.", ""]
-    size = len(parts[0])
+    parts += rng.sample(SENTENCE, 2)
+    size = sum(len(p) + 1 for p in parts)
     while size < target:
-        sentence = rng.choice(SENTENCE) + f" ({rng.choice(TECH)}, {rng.choice(TALK_B)})."
+        words = [rng.choice(FILLER) for _ in range(rng.randint(8, 20))]
+        if rng.random() < 0.15:
+            words.insert(rng.randrange(len(words)), group.tech)
+        sentence = " ".join(words).capitalize() + "."
         parts.append(sentence)
         size += len(sentence) + 1
     parts += ["", f"Details and RSVP: {link}"]
