@@ -1,7 +1,13 @@
 """Benchmark: how long writers hold the database's write lock, and what batches cost.
 
-A source is stored in batches (techcal.store.events.BATCH_ENTRIES entries,
-cut short after BATCH_SECONDS), each its own write transaction, so that
+First, rendering: the VEVENT of each of --render events (300-1,500-character
+descriptions with punctuation and dashes, a third with accents, CJK and
+emoji), written by icalendar (event_block_reference) and by techcal's own
+writer (event_block), in microseconds per event, with the ratio.
+``--render-only`` stops there.
+
+Then, the store: a source is stored in batches (techcal.store.events.BATCH_ENTRIES
+entries, cut short after BATCH_SECONDS), each its own write transaction, so that
 other writers never wait behind a whole big source. Prints:
 
 - per batch size: storing a 20,000-event region calendar the first time,
@@ -14,7 +20,8 @@ other writers never wait behind a whole big source. Prints:
   process taking the write lock every 20 ms meanwhile: the longest it
   waited, and each import's time.
 
-    python bench/writers.py [--events 20000] [--cities 6] [--sizes 250 1000 5000 0]
+    python bench/writers.py [--render 2000] [--render-only]
+                            [--events 20000] [--cities 6] [--sizes 250 1000 5000 0]
 
 (--sizes 0 is one transaction per source, as before batches.)
 """
@@ -23,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import random
 import sqlite3
 import subprocess
 import sys
@@ -31,7 +39,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -40,11 +48,85 @@ from test_concurrent_writers import two_calendars  # noqa: E402
 
 import techcal.store.events as events  # noqa: E402
 import techcal.store.transactions as transactions  # noqa: E402
+from techcal.event import StoredEvent  # noqa: E402
 from techcal.store import open_store  # noqa: E402
 from techcal.store.ingest import make_job, read_job, source_for_file  # noqa: E402
+from techcal.writers.ical import event_block, event_block_reference  # noqa: E402
 
 held: list[float] = []
 slept: list[float] = []
+
+
+_WORDS = (
+    "the talk covers Python Rust Linux kernel eBPF tracing, containers; workshop for beginners"
+    " and experts: bring a laptop. Pizza and drinks are provided by our sponsor — thanks!"
+).split()
+_ELSEWHERE = ["Zürich", "café", "東京", "勉強会", "Привет", "naïve", "\U0001f40d", "e\u0301"]
+_ZONES = ["America/Los_Angeles", "Europe/Berlin", "Asia/Tokyo", "UTC", None]
+
+
+def render_events(count: int, seed: int = 5545) -> list[tuple[StoredEvent, list[str]]]:
+    """Return ``count`` events as an import stores them, with 300-1,500-character descriptions."""
+    rng = random.Random(seed)
+    events = []
+    for n in range(count):
+        words = _WORDS + (_ELSEWHERE if n % 3 == 0 else [])  # a third are not ASCII
+        size = rng.randint(300, 1_500)
+        text: list[str] = []
+        while sum(map(len, text)) + len(text) < size:
+            text.append(rng.choice(words) + ("\n\n" if rng.random() < 0.03 else ""))
+        start = datetime(2026, 12, 1, 18, tzinfo=UTC) + timedelta(days=n % 90, hours=n % 5)
+        all_day = n % 17 == 0
+        events.append(
+            (
+                StoredEvent(
+                    id=n,
+                    uid=f"event-{n}@example.org",
+                    sequence=n % 3,
+                    title=f"{rng.choice(words).title()} night #{n}: {' '.join(text[:6])}",
+                    description=" ".join(text)[:size],
+                    url=f"https://example.org/events/{n}",
+                    start=start.isoformat(),
+                    end=(start + timedelta(hours=2)).isoformat(),
+                    start_utc=int(start.timestamp()),
+                    timezone=_ZONES[n % len(_ZONES)],
+                    all_day=all_day,
+                    venue="Portland State University, Engineering Building",
+                    city="Portland",
+                    lat=45.5098,
+                    lon=-122.6833,
+                    geo_precision="exact" if n % 2 else "city",
+                    topics=("python", "linux"),
+                    organizer="Portland Linux/Unix Group" if n % 4 else None,
+                    changed_at="2026-11-20T15:01:12+00:00",
+                    created_at="2026-11-01T09:00:00+00:00",
+                    status="cancelled" if n % 50 == 0 else "confirmed",
+                ),
+                ["plug", "calagator"][: 1 + n % 2],
+            )
+        )
+    return events
+
+
+def render(count: int) -> None:
+    events = render_events(count)
+    chars = sum(len(e.description) for e, _ in events) / len(events)
+    print(f"rendering {len(events):,} VEVENTs ({chars:,.0f}-character descriptions on average):")
+    seconds = {}
+    for label, write in (("icalendar", event_block_reference), ("techcal", event_block)):
+        best = float("inf")
+        for _ in range(3):  # the best of three: others share this machine
+            start = time.perf_counter()
+            blocks = [write(e, names) for e, names in events]
+            best = min(best, time.perf_counter() - start)
+        seconds[label] = best
+        if label == "icalendar":
+            reference = blocks
+        elif blocks != reference:
+            raise SystemExit("event_block differs from icalendar: run tests/test_vevent_writer.py")
+        print(f"  {label:>9}: {best / len(events) * 1e6:7.1f} µs an event")
+    ratio = seconds["icalendar"] / seconds["techcal"]
+    print(f"  techcal's writer is {ratio:.1f}x faster", flush=True)
 
 
 @contextmanager
@@ -166,7 +248,12 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--cities", type=int, default=6)
     parser.add_argument("--sizes", type=int, nargs="*", default=[250, 1000, 5000, 0])
+    parser.add_argument("--render", type=int, default=2_000, help="events to render")
+    parser.add_argument("--render-only", action="store_true")
     args = parser.parse_args()
+    render(args.render)
+    if args.render_only:
+        return
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         now = datetime.now(UTC).replace(microsecond=0)
