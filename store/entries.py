@@ -58,7 +58,12 @@ def source_context(conn: sqlite3.Connection, source: str) -> SourceContext:
     if row is None:
         raise UnknownSource(source)
     topics = tuple(json.loads(row[2] or "[]"))
-    return SourceContext(row[0], row[1], topics, repr((row[1], topics)))
+    return SourceContext(row[0], row[1], topics, context_key(row[1], topics))
+
+
+def context_key(city: str | None, topics: tuple[str, ...]) -> str:
+    """Return the part of an entry's content digest that comes from its source."""
+    return repr((city, tuple(topics)))
 
 
 @dataclass
@@ -71,6 +76,8 @@ class Entry:
     content: str
     #: the normalised columns; None while the entry looked unchanged
     row: tuple[object, ...] | None = None
+    #: ``row`` as provenance keeps it (see provenance_record), once worked out
+    kept: str | bytes | None = None
 
     @property
     def schedule(self) -> str:
@@ -84,6 +91,12 @@ class Entry:
         if self.row is not None:
             return self.row
         return normalised_values(self.raw, self.record, normaliser, context.city, context.topics)
+
+    def provenance(self, row: tuple[object, ...]) -> str | bytes:
+        """Return ``row`` (this entry's columns) as provenance keeps it."""
+        if self.kept is None or row is not self.row:
+            return provenance_record(row)
+        return self.kept
 
 
 def prepare_entry(
@@ -173,7 +186,7 @@ class BatchWrites:
             uid = event_uid(self.source, source_uid)
             self._new_events.append((uid, *row, stamp, stamp, stamp))
             target = self._new_provenance
-        record = provenance_record(row)
+        record = entry.provenance(row)
         target.append(
             (uid, source_id, source_uid, entry.content, entry.schedule, stamp, stamp, record)
         )
@@ -184,7 +197,7 @@ class BatchWrites:
         # a removed entry that is back is a change of status, like a move
         bump = 1 if (schedule != old_schedule or removed_at is not None) else 0
         self._changed_provenance.append(
-            (entry.content, schedule, self.stamp, provenance_record(row), prov_id)
+            (entry.content, schedule, self.stamp, entry.provenance(row), prov_id)
         )
         self.updated += 1
         if others:

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from techcal.event import Event
-from techcal.normalise.clean import clean_record, clean_uid
+from techcal.normalise.clean import clean_uid
 from techcal.store.entries import (
     EXISTING,
     BatchWrites,
@@ -30,6 +30,7 @@ from techcal.store.entries import (
 from techcal.store.event_rows import event_uid, stored_record, utc_stamp
 from techcal.store.matching import remerge_events
 from techcal.store.normalise import Normaliser
+from techcal.store.prepared import Prepared, valid_records
 from techcal.store.transactions import write_transaction
 
 if TYPE_CHECKING:
@@ -104,6 +105,7 @@ def upsert_events(
     complete: bool = True,
     keep: Iterable[str] = (),
     match: bool = True,
+    prepared: Prepared | None = None,
 ) -> UpsertResult:
     """Store what ``source`` currently says, in short transactions; return the counts.
 
@@ -116,7 +118,10 @@ def upsert_events(
     are left as they are and counted unchanged. With ``match`` (the
     default), a new entry that is another source's copy of a stored event is
     linked to that event instead of becoming a second one (see
-    techcal.normalise.dedupe).
+    techcal.normalise.dedupe). ``prepared`` is ``records`` already checked
+    and worked out (by a reader worker: see techcal.store.prepared); its
+    values are used when the source's city and topics are still those they
+    were worked out with.
 
     The entries are written in batches (BATCH_ENTRIES, BATCH_SECONDS), each
     one write transaction, all of it or on any error none of it; the removal
@@ -129,9 +134,18 @@ def upsert_events(
     now = now or datetime.now(UTC)
     stamp = utc_stamp(now)
     result = UpsertResult(source)
-    batch, invalid = _valid_records(records, source, result)
+    if prepared is None or prepared.source != source:
+        checked, batch = valid_records(records, source)
+        ready: dict[str, Entry] = {}
+    else:
+        checked, ready = prepared, prepared.entries
+        batch = {uid: entry.record for uid, entry in ready.items()}
+    result.cleaned, result.rejected = checked.cleaned, checked.rejected
+    result.duplicates, invalid = checked.duplicates, checked.invalid
     conn: sqlite3.Connection = db.conn
     context = source_context(conn, source)
+    if prepared is not None and prepared.context != context.key:
+        ready = {}  # the source's city or topics changed since: work them out again
     # What is stored already, read without the write lock, only to decide
     # which entries to normalise beforehand; each batch reads its rows again
     # under the lock and decides on those.
@@ -143,7 +157,7 @@ def upsert_events(
             (context.id,),
         )
     }
-    _write_batches(conn, source, context, batch, stored, stamp, result, match=match)
+    _write_batches(conn, source, context, batch, stored, stamp, result, match=match, ready=ready)
     # uids the reader knows unchanged, as the store keeps them (cleaned like the records)
     kept = {clean_uid(uid) for uid in keep} - batch.keys()
     result.unchanged += sum(1 for uid in kept if uid in stored)
@@ -153,33 +167,6 @@ def upsert_events(
             conn, context.id, listed, int(now.timestamp()), stamp, result
         )
     return result
-
-
-def _valid_records(
-    records: Iterable[Event], source: str, result: UpsertResult
-) -> tuple[dict[str, Event], set[str]]:
-    """Return the cleaned valid records by source uid, and the uids of invalid ones.
-
-    What cleaning changed, the records refused and the uids listed twice
-    (the last record is kept) are counted in ``result``.
-    """
-    batch: dict[str, Event] = {}
-    invalid: set[str] = set()
-    for record in records:
-        # what no output may carry, and sizes no calendar needs, stop here
-        record, notes = clean_record(record)
-        result.cleaned.extend(f"{record.source_uid or '(no uid)'}: {note}" for note in notes)
-        problems = record.problems()
-        if record.source != source:
-            problems.append(f"record belongs to source {record.source!r}")
-        if problems:
-            result.rejected.append(f"{record.source_uid or '(no uid)'}: {'; '.join(problems)}")
-            invalid.add(record.source_uid)
-            continue
-        if record.source_uid in batch:
-            result.duplicates += 1
-        batch[record.source_uid] = record
-    return batch, invalid
 
 
 def _write_batches(
@@ -192,11 +179,13 @@ def _write_batches(
     result: UpsertResult,
     *,
     match: bool,
+    ready: dict[str, Entry],
 ) -> None:
     """Store ``records`` in batches, one write transaction each, counting in ``result``.
 
     ``stored`` holds each stored entry's (content digest, removed), read
-    beforehand: entries that look unchanged are not normalised.
+    beforehand: entries that look unchanged are not normalised. ``ready``
+    holds entries already worked out (for this context), by source uid.
     """
     normaliser = Normaliser()
     # In order of time: a new entry is matched against the events around its
@@ -212,7 +201,7 @@ def _write_batches(
         # the next batch's values are worked out while other writers have the lock
         more = BATCH_ENTRIES - len(prepared)
         prepared += [
-            prepare_entry(uid, record, context, normaliser, stored.get(uid))
+            ready.get(uid) or prepare_entry(uid, record, context, normaliser, stored.get(uid))
             for uid, record in waiting[:more]
         ]
         del waiting[:more]

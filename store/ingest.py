@@ -36,6 +36,7 @@ from techcal.feeds.incremental import (
 from techcal.feeds.incremental_rss import feed_digest, read_feed_incremental
 from techcal.store import Source, UpsertResult, add_source, get_source, upsert_events
 from techcal.store.crawl_state import ListingMemo
+from techcal.store.prepared import Prepared, prepare_records
 from techcal.store.reader_state import (
     ReaderState,
     forget_reader_state,
@@ -103,6 +104,8 @@ class ReadOutcome:
     skipped: bool
     read: ReadResult
     state: ReaderState | None
+    #: the events read, checked and worked out as the store keeps them
+    prepared: Prepared | None = None
 
 
 def body_digest(data: bytes, source_type: str, defaults: SourceDefaults) -> str:
@@ -113,7 +116,21 @@ def body_digest(data: bytes, source_type: str, defaults: SourceDefaults) -> str:
 
 
 def read_job(job: ReadJob) -> ReadOutcome:
-    """Return what ``job``'s body holds, or ``skipped`` when it equals the previous read."""
+    """Return what ``job``'s body holds, or ``skipped`` when it equals the previous read.
+
+    The events read are also made ready to store (see techcal.store.prepared):
+    in a reader worker, that work is off the process that holds the store.
+    """
+    outcome = _read(job)
+    if not outcome.skipped and outcome.read.events:
+        source = job.source
+        outcome.prepared = prepare_records(
+            outcome.read.events, source.name, source.city, source.topics
+        )
+    return outcome
+
+
+def _read(job: ReadJob) -> ReadOutcome:
     data = job.data if job.data is not None else _read_path(job.path)
     kind, digest, skipped = _compare(job, data)
     if skipped is not None:
@@ -187,6 +204,7 @@ def store_outcome(
         now=now,
         complete=complete,
         keep=outcome.read.unchanged,
+        prepared=outcome.prepared,
     )
     if outcome.state is not None and whole:
         save_reader_state(db, source.name, outcome.state, now=now)

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from techcal.errors import UnknownSource
-from techcal.store import upsert_events
+from techcal.store import add_source, upsert_events
 from techcal.store.events import stored_record
 
 from conftest import NOW, make_event
@@ -270,3 +270,51 @@ def test_a_long_record_is_kept_compressed_and_read_back_whole(db, plug):
 def test_a_damaged_compressed_record_reads_as_an_error_not_a_crash():
     with pytest.raises(ValueError, match="damaged provenance record"):
         stored_record(b"\x78\x9c not zlib at all")
+
+
+def _table_rows(db):
+    return (
+        db.execute(
+            "SELECT uid, title, topics, lat, lon, geo_precision FROM events ORDER BY id"
+        ).fetchall(),
+        [
+            (uid, content, schedule, stored_record(record))
+            for uid, content, schedule, record in db.execute(
+                "SELECT source_uid, content_hash, schedule_hash, record FROM provenance ORDER BY id"
+            )
+        ],
+    )
+
+
+def test_records_prepared_in_a_reader_worker_store_as_the_store_would(tmp_path, plug):
+    from techcal.store import open_store
+    from techcal.store.prepared import prepare_records
+
+    long_text = "Kernel tracing with eBPF, then questions. " * 20
+    records = [
+        make_event(1, description=long_text),
+        make_event(2, venue="Room 327", address="1825 SW Broadway, Portland, OR"),
+        make_event(2, title="PLUG meeting 2 (listed twice: the last counts)"),
+        make_event(3, title=""),  # refused
+    ]
+    plain = open_store(tmp_path / "plain.db")
+    add_source(plain, plug)
+    by_store = upsert_events(plain, "plug", records, now=NOW)
+    worked = open_store(tmp_path / "worked.db")
+    add_source(worked, plug)
+    prepared = prepare_records(records, "plug", plug.city, plug.topics)
+    by_worker = upsert_events(worked, "plug", records, now=NOW, prepared=prepared)
+    assert by_worker == by_store
+    assert by_store.duplicates == 1 and len(by_store.rejected) == 1
+    assert _table_rows(worked) == _table_rows(plain)
+
+
+def test_values_worked_out_for_an_older_source_city_are_worked_out_again(db, plug):
+    from techcal.store.prepared import prepare_records
+
+    record = make_event(1, venue=None, address=None, city=None, lat=None, lon=None)
+    stale = prepare_records([record], "plug", "Seattle, WA", ())
+    upsert_events(db, "plug", [record], now=NOW, prepared=stale)
+    lat, lon, precision = db.execute("SELECT lat, lon, geo_precision FROM events").fetchone()
+    # the source is in Portland now: its events are placed there, not in Seattle
+    assert precision == "source" and round(lat) == 46 and round(lon) == -123
