@@ -389,3 +389,57 @@ def _live(db: Path) -> int:
     finally:
         conn.close()
     return int(live[0])
+
+
+def _writer(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("CREATE TABLE IF NOT EXISTS t (who TEXT, at REAL)")
+    return conn
+
+
+def test_a_writer_alone_never_pauses_between_its_turns(tmp_path, monkeypatch):
+    from techcal.store import transactions
+
+    pauses: list[float] = []
+    real_sleep = time.sleep
+    monkeypatch.setattr(transactions.time, "sleep", lambda s: pauses.append(s) or real_sleep(s))
+    conn = _writer(tmp_path / "alone.db")
+    # three turns' worth of holding the lock, nobody else around
+    for _ in range(int(3 * transactions.WRITE_TURN_SECONDS / 0.1)):
+        with transactions.write_transaction(conn):
+            conn.execute("INSERT INTO t VALUES ('a', 0)")
+            real_sleep(0.1)
+    assert pauses == []
+    assert not (tmp_path / ("alone.db" + transactions.WAIT_SIGNAL_SUFFIX)).exists()
+
+
+def test_a_waiting_writer_is_let_in_between_the_turns_of_a_long_one(tmp_path):
+    import threading
+
+    from techcal.store import transactions
+
+    path = tmp_path / "shared.db"
+    busy, other = _writer(path), _writer(path)
+    finished: dict[str, float] = {}
+
+    def long_writer() -> None:
+        # eight turns: ~8 s if nobody were let in before the end
+        for _ in range(int(8 * transactions.WRITE_TURN_SECONDS / 0.1)):
+            with transactions.write_transaction(busy):
+                busy.execute("INSERT INTO t VALUES ('long', ?)", (time.monotonic(),))
+                time.sleep(0.1)
+        finished["long"] = time.monotonic()
+
+    thread = threading.Thread(target=long_writer)
+    thread.start()
+    time.sleep(0.3)  # the long writer has the lock, and keeps it turn after turn
+    with transactions.write_transaction(other):
+        other.execute("INSERT INTO t VALUES ('other', ?)", (time.monotonic(),))
+    finished["other"] = time.monotonic()
+    thread.join()
+    # it said it waited, and got in long before the long writer was done
+    assert (tmp_path / ("shared.db" + transactions.WAIT_SIGNAL_SUFFIX)).exists()
+    assert finished["other"] < finished["long"]
+    rows = [who for (who,) in other.execute("SELECT who FROM t ORDER BY rowid")]
+    assert "other" in rows and rows.index("other") < len(rows) - 10
