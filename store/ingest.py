@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from multiprocessing import get_context
@@ -46,6 +47,8 @@ from techcal.store.reader_state import (
 
 #: below this many bytes in all, worker processes cost more than they save
 PARALLEL_MIN_BYTES = 4 * 2**20
+#: files read ahead per worker, while the one before them is stored
+READ_AHEAD = 3
 
 
 @dataclass
@@ -324,5 +327,15 @@ def read_files(
             yield job, read_job(job)
         return
     with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=get_context("spawn")) as pool:
-        chunk = max(1, len(jobs) // (workers * 8))
-        yield from zip(jobs, pool.map(read_job, jobs, chunksize=chunk), strict=True)
+        # a few files ahead of the one being stored, not all of them: what
+        # the workers read waits in this process until it is stored
+        ahead: deque[tuple[ReadJob, Future[ReadOutcome]]] = deque()
+        waiting = iter(jobs)
+        for job in waiting:
+            ahead.append((job, pool.submit(read_job, job)))
+            if len(ahead) >= workers * READ_AHEAD:
+                done, outcome = ahead.popleft()
+                yield done, outcome.result()
+        while ahead:
+            done, outcome = ahead.popleft()
+            yield done, outcome.result()
