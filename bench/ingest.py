@@ -63,7 +63,10 @@ def child_import(folder: Path, workers: int | None) -> dict[str, object]:
     db = open_store(db_path)
     workers_peak = WorkerPeak()
     t0 = time.perf_counter()
-    done = list(import_files(db, paths, now=NOW, workers=workers))
+    # counted as they come, not kept: `techcal import` prints each and lets it go
+    warned = 0
+    for done in import_files(db, paths, now=NOW, workers=workers):
+        warned += len(done.read.warnings)
     read_and_stored = time.perf_counter() - t0
     # what `techcal import` does after storing: feed blocks, the search index
     render_pending(db.conn, now=NOW)
@@ -71,19 +74,20 @@ def child_import(folder: Path, workers: int | None) -> dict[str, object]:
     tidy_search_index(db.conn)
     cold = time.perf_counter() - t0
     workers_peak.stop()
-    warned = sum(len(d.read.warnings) for d in done)
     stored = db["events"].count
     db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     size = db_path.stat().st_size
     tables = _table_bytes(db.conn)
     t0 = time.perf_counter()
-    list(import_files(db, paths, now=NOW, workers=workers))
+    for _ in import_files(db, paths, now=NOW, workers=workers):
+        pass
     again = time.perf_counter() - t0
     touched = _change_one_percent(paths)
     t0 = time.perf_counter()
-    done = list(import_files(db, paths, now=NOW, workers=workers))
+    updated = sum(
+        d.stored.updated for d in import_files(db, paths, now=NOW, workers=workers) if d.stored
+    )
     changed = time.perf_counter() - t0
-    updated = sum(d.stored.updated for d in done if d.stored)
     db.conn.close()
     return {
         "wall": cold,
