@@ -60,39 +60,76 @@ class Matcher:
         return None
 
     def _candidates(self, entry: dict[str, Any]) -> list[tuple[Any, ...]]:
-        """Return the live events starting near ``entry``, in CANDIDATE_COLUMNS order."""
+        """Return the live events starting near ``entry``, in CANDIDATE_COLUMNS order.
+
+        Near in place too when the entry has coordinates: those come from the
+        events' R*Tree of time and place, so the cost follows the events
+        around the entry, not how many the store holds; events with no
+        coordinates are judged by city, wherever they are.
+        """
         start = entry["start_utc"]
-        others = " AND e.removed_at IS NULL"
-        box: tuple[float, ...] = ()
-        if entry["lat"] is not None:
-            # nothing more than 30 km away can be the same event (match_score's
-            # widest radius); events with no coordinates are judged by city
-            dlat = 0.28
-            dlon = min(180.0, 0.28 / max(0.05, math.cos(math.radians(entry["lat"]))))
-            lat, lon = entry["lat"], entry["lon"]
-            if -180 < lon - dlon and lon + dlon < 180:
-                others += (
-                    " AND (e.lat IS NULL OR (e.lat BETWEEN ? AND ? AND e.lon BETWEEN ? AND ?))"
-                )
-                box = (lat - dlat, lat + dlat, lon - dlon, lon + dlon)
         if entry["all_day"]:
             # anything starting on that day, wherever it is (offsets up to 14 h)
-            return self.conn.execute(
-                f"SELECT {_COLUMNS} FROM events e WHERE e.start_utc BETWEEN ? AND ?{others}",
-                (start - 14 * 3600, start + 38 * 3600, *box),
+            window = (start - 14 * 3600, start + 38 * 3600)
+        else:
+            window = (start - MAX_START_GAP, start + MAX_START_GAP)
+        box = _box(entry)
+        if box is None:
+            rows = self.conn.execute(
+                f"SELECT {_COLUMNS} FROM events e WHERE e.start_utc BETWEEN ? AND ?"
+                f" AND e.removed_at IS NULL{'' if entry['all_day'] else ' AND e.all_day = 0'}",
+                window,
             ).fetchall()
+        else:
+            rows = self._near(window, box, timed_only=not entry["all_day"])
+        if not entry["all_day"]:
+            # all-day entries of the same day (a small partial index)
+            rows += self.conn.execute(
+                f"SELECT {_COLUMNS} FROM events e INDEXED BY events_all_day_start"
+                " WHERE e.all_day = 1 AND e.start_utc BETWEEN ? AND ? AND e.removed_at IS NULL"
+                " AND (e.lat IS NULL OR (e.lat BETWEEN ? AND ? AND e.lon BETWEEN ? AND ?))",
+                (start - 38 * 3600, start + 14 * 3600, *box)
+                if box is not None
+                else (start - 38 * 3600, start + 14 * 3600, -90, 90, -180, 180),
+            ).fetchall()
+        return rows
+
+    def _near(
+        self, window: tuple[int, int], box: tuple[float, float, float, float], *, timed_only: bool
+    ) -> list[tuple[Any, ...]]:
+        """Return the live events in ``window`` inside ``box``, and those with no place."""
+        timed = " AND e.all_day = 0" if timed_only else ""
+        # the R*Tree keeps times as 32-bit floats, rounded outwards: the
+        # events' own start_utc decides
         rows = self.conn.execute(
-            f"SELECT {_COLUMNS} FROM events e WHERE e.start_utc BETWEEN ? AND ?"
-            f" AND e.all_day = 0{others}",
-            (start - MAX_START_GAP, start + MAX_START_GAP, *box),
+            f"SELECT {_COLUMNS} FROM events_rtree r JOIN events e ON e.id = r.id"
+            " WHERE r.t0 <= ? AND r.t1 >= ? AND r.lat0 <= ? AND r.lat1 >= ?"
+            " AND r.lon0 <= ? AND r.lon1 >= ?"
+            f" AND e.start_utc BETWEEN ? AND ? AND e.removed_at IS NULL{timed}",
+            (window[1], window[0], box[1], box[0], box[3], box[2], *window),
         ).fetchall()
-        # all-day entries of the same day (a small partial index)
         rows += self.conn.execute(
-            f"SELECT {_COLUMNS} FROM events e INDEXED BY events_all_day_start"
-            f" WHERE e.all_day = 1 AND e.start_utc BETWEEN ? AND ?{others}",
-            (start - 38 * 3600, start + 14 * 3600, *box),
+            f"SELECT {_COLUMNS} FROM events e WHERE e.start_utc BETWEEN ? AND ?"
+            f" AND e.lat IS NULL AND e.removed_at IS NULL{timed}",
+            window,
         ).fetchall()
         return rows
+
+
+def _box(entry: dict[str, Any]) -> tuple[float, float, float, float] | None:
+    """Return (lat min, lat max, lon min, lon max) around ``entry``, None when it has no place.
+
+    Nothing more than 30 km away can be the same event (match_score's
+    widest radius). None too where the box would cross the antimeridian.
+    """
+    if entry["lat"] is None or entry["lon"] is None:
+        return None
+    dlat = 0.28
+    dlon = min(180.0, 0.28 / max(0.05, math.cos(math.radians(entry["lat"]))))
+    lat, lon = entry["lat"], entry["lon"]
+    if not (-180 < lon - dlon and lon + dlon < 180):
+        return None
+    return lat - dlat, lat + dlat, lon - dlon, lon + dlon
 
 
 def user_choices(conn: sqlite3.Connection, source: str) -> dict[str, dict[str, bool]]:
