@@ -15,7 +15,11 @@ scores how alike they are:
   acronyms such as PLUG = Portland Linux/Unix Group understood: see
   techcal.normalise.titles), adjusted by venue similarity (rapidfuzz
   ``token_set_ratio``), distance, organizer and how far apart the start
-  times are.
+  times are;
+* titles that share only a kind of gathering ("Hack Night" and "Rust ATX:
+  Hack Night", two groups' "Monthly Meetup" in one coworking space) are
+  one event only when their sources link them: the same organizer, or one
+  title or organizer naming the other's organizer.
 
 Within one source, distinct entries are never merged. A match links the
 entry to the event as one more provenance row; techcal.normalise.merge
@@ -37,6 +41,7 @@ from techcal.normalise.titles import (
     all_title_words,
     initial_sets,
     initials,
+    names_shared,
     title_similarity,
     title_words,
     word_similarity,
@@ -215,7 +220,41 @@ def _likeness(a: dict[str, Any], b: dict[str, Any], gap: int, exact_km: float | 
     if score < TITLE_FLOOR:
         # parallel talks of one conference share organizer, room and hour
         return 0.0
+    if not names_shared(a["title"], b["title"]) and not _same_group(a, b, organizer):
+        # a coworking space's Wednesday: several groups' "Hack Night"
+        return 0.0
     return _adjusted(score, gap, venue, organizer, exact_km)
+
+
+def _same_group(a: dict[str, Any], b: dict[str, Any], organizer: float | None) -> bool:
+    """Return True when the sources say two entries are one group's gathering.
+
+    ``organizer`` is how alike their organizers are (None: one has none).
+    """
+    if organizer is not None and organizer >= 0.85:
+        return True
+    return any(
+        _names_group(one["organizer"], text)
+        for one, other in ((a, b), (b, a))
+        for text in (other["title"], other["organizer"] or "")
+    )
+
+
+def _names_group(organizer: str | None, text: str) -> bool:
+    """Return True when ``text`` names ``organizer``: by its short name or all its words.
+
+    >>> _names_group("Toronto Linux Users Group", "TLUG Hack Night")
+    True
+    >>> _names_group("Rust ATX", "Rust ATX: Hack Night"), _names_group("ATX Hackers", "Hack Night")
+    (True, False)
+    """
+    if not organizer or not text:
+        return False
+    words = set(fold(text).split())
+    if _org_tokens(organizer) & words:
+        return True
+    own = set(title_words(organizer))
+    return bool(own) and own <= words
 
 
 def _adjusted(

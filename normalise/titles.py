@@ -4,7 +4,10 @@ Titles are compared as sets of distinctive words: dates, numbering and
 filler words ("monthly meeting") dropped; plurals, prefixes and spellings
 within rapidfuzz ``ratio`` 85 count as one word; the parts around ':' and
 ' - ' are compared too, and acronyms are understood (PLUG = Portland
-Linux/Unix Group). techcal.normalise.dedupe weighs this with time and place.
+Linux/Unix Group). Words that name a kind of gathering many groups hold
+("Hack Night", "Coffee & Code") are told from words that name a group or a
+subject (:func:`names_shared`). techcal.normalise.dedupe weighs this with
+time and place.
 """
 
 from __future__ import annotations
@@ -34,6 +37,17 @@ _FILLER = set(
     ).split()
     + _MONTHS
     + _WEEKDAYS
+)
+# words that say what kind of gathering it is that many groups hold under
+# the same title ("Hack Night", "Coffee & Code", "Open Lab", "Office Hours",
+# "Stammtisch"): a title of these words alone names no group
+_GATHERING = set(
+    (
+        "hack hacking hackers hacknight coffee code coding open lab labs office hours hour "
+        "social socials drinks beers pub happy study help clinic project projects demo demos "
+        "lightning talks talk show tell ama networking coworking jam dojo learn house party "
+        "breakfast brunch lunch dinner games workshop stammtisch treff treffen offener offene"
+    ).split()
 )
 _SPLITTERS = re.compile(r"\s*(?::|\s[-–—|]\s|\|)\s*|[\[\]()]")
 _MONTH_WORDS = "|".join(sorted(_MONTHS, key=len, reverse=True))
@@ -138,7 +152,7 @@ def title_similarity(a: str, b: str) -> float:
     va, vb = title_variants(a), title_variants(b)
     head_a, head_b = _head(a), _head(b)
     label_a, label_b = _label(a), _label(b)
-    if label_a and label_b and fuzz.ratio(label_a, label_b) >= 75:
+    if label_a and label_b and _same_name(label_a, label_b):
         # one prefix on both ("PyCascades: ...", "PyCascades 2027: ..."): it is the
         # conference or group, and the talks are told apart by the rest
         va = [v for v in (_body_words(a),) if v] or va
@@ -157,7 +171,7 @@ def title_similarity(a: str, b: str) -> float:
     # the same short title under two groups' names is two events ("PDX
     # Python: Holiday social", "PDX Ruby: Holiday social"); a long shared
     # title under two labels ("PSU talk: ...", "CS Colloquium: ...") is one
-    if best_words < 3 and head_a and head_b and fuzz.ratio(head_a, head_b) < 75:
+    if best_words < 3 and head_a and head_b and not _same_name(head_a, head_b):
         words_a, words_b = set(fold(a).split()), set(fold(b).split())
         named_alike = (
             set(head_a.split()) <= words_b
@@ -171,6 +185,50 @@ def title_similarity(a: str, b: str) -> float:
     if _acronym_of(a, b) or _acronym_of(b, a):
         best = max(best, 0.8)
     return best
+
+
+@lru_cache(maxsize=16384)
+def _same_name(x: str, y: str) -> bool:
+    """Return True when two title labels name one thing, not two of a kind.
+
+    >>> _same_name("pycascades", "pycascades 2027")
+    True
+    >>> _same_name("philadelphia deno developers", "philadelphia elixir developers")
+    False
+    """
+    from rapidfuzz import fuzz
+
+    if fuzz.ratio(x, y) < 75:
+        return False
+    # spelled alike, but a word apart: two groups of one city and kind
+    words_x, words_y = " ".join(title_words(x)), " ".join(title_words(y))
+    return not words_x or not words_y or word_similarity(words_x, words_y, fuzz.ratio) == 1.0
+
+
+@lru_cache(maxsize=16384)
+def named_words(title: str) -> frozenset[str]:
+    """Return the words of ``title`` that name a group or subject, not a kind of gathering.
+
+    >>> sorted(named_words("PLUG: Hack Night")), sorted(named_words("Coffee & Code"))
+    (['plug'], [])
+    """
+    return all_title_words(title) - _GATHERING
+
+
+def names_shared(a: str, b: str) -> bool:
+    """Return True when two titles share a name (or an acronym of one), not only a kind.
+
+    >>> names_shared("PLUG Hack Night", "Portland Linux/Unix Group: Hack Night")
+    True
+    >>> names_shared("Hack Night", "Rust ATX: Hack Night")
+    False
+    """
+    from rapidfuzz import fuzz
+
+    words_a, words_b = named_words(a), named_words(b)
+    if words_a & words_b or any(_same_word(x, y, fuzz.ratio) for x in words_a for y in words_b):
+        return True
+    return _acronym_of(a, b) or _acronym_of(b, a)
 
 
 @lru_cache(maxsize=16384)
