@@ -152,9 +152,12 @@ def title_similarity(a: str, b: str) -> float:
     va, vb = title_variants(a), title_variants(b)
     head_a, head_b = _head(a), _head(b)
     label_a, label_b = _label(a), _label(b)
-    if label_a and label_b and _same_name(label_a, label_b):
+    if label_a and label_b and fuzz.ratio(label_a, label_b) >= 75:
         # one prefix on both ("PyCascades: ...", "PyCascades 2027: ..."): it is the
-        # conference or group, and the talks are told apart by the rest
+        # conference or group, and the talks are told apart by the rest. So
+        # are two groups of one kind ("Group 3: ...", "Group 23: ..."): their
+        # names are not compared as words of the talk (below, a short talk
+        # title under two names is two events)
         va = [v for v in (_body_words(a),) if v] or va
         vb = [v for v in (_body_words(b),) if v] or vb
     if not va or not vb:
