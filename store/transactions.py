@@ -4,17 +4,10 @@ Every write to the store runs in :func:`write_transaction`. Several
 processes write to one database (a crawl, an import, ``techcal notify``):
 each keeps its transactions short, and one that has held the lock for a
 while lets the waiting ones in before taking it again.
-
-SQLite does not tell a writer that another one waits, so a waiting writer
-says so: it touches a file beside the database (``<db>-writer-waiting``)
-each time it has waited WAIT_SIGNAL_SECONDS, and a writer at the end of its
-turn pauses only if that file was touched during its turn. Alone, a big
-import never pauses.
 """
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import threading
 import time
@@ -32,10 +25,6 @@ from dataclasses import dataclass
 LET_IN_SECONDS = 0.15
 #: how long a connection may hold the write lock before it lets others in
 WRITE_TURN_SECONDS = 1.0
-#: how often a writer waiting for the lock says so again
-WAIT_SIGNAL_SECONDS = 0.2
-#: the file a waiting writer touches, beside the database
-WAIT_SIGNAL_SUFFIX = "-writer-waiting"
 
 
 @dataclass
@@ -46,12 +35,6 @@ class _Turn:
     released: float = float("-inf")
     #: when it may take the lock again
     free_until: float = float("-inf")
-    #: when (wall clock) its turn began: a wait said after that is for this turn
-    began: float = 0.0
-    #: the file waiting writers touch (None: they cannot, so always let them in)
-    signal: str | None = None
-    #: the connection's busy timeout, in milliseconds
-    busy_ms: int = 0
 
 
 # Per thread (each thread has its own connections), by connection.
@@ -67,64 +50,7 @@ def _turn(conn: sqlite3.Connection) -> _Turn:
         if len(turns) > 64:
             turns.clear()
         turn = turns[id(conn)] = _Turn()
-        turn.busy_ms = conn.execute("PRAGMA busy_timeout").fetchone()[0]
-        turn.signal = _signal_path(conn)
     return turn
-
-
-def _signal_path(conn: sqlite3.Connection) -> str | None:
-    """Return the wait-signal file of ``conn``'s database, None if it cannot have one."""
-    for _seq, name, path in conn.execute("PRAGMA database_list"):
-        if name == "main" and path:
-            signal = path + WAIT_SIGNAL_SUFFIX
-            folder = os.path.dirname(signal) or "."
-            if os.access(signal, os.W_OK) or (
-                not os.path.exists(signal) and os.access(folder, os.W_OK)
-            ):
-                return signal
-    return None
-
-
-def _others_waiting(turn: _Turn) -> bool:
-    """Return True if a writer said it waits since ``turn`` began (or nobody can say)."""
-    if turn.signal is None:
-        return True
-    try:
-        return os.stat(turn.signal).st_mtime >= turn.began
-    except OSError:
-        return False  # never touched: nobody has waited yet
-
-
-def _say_waiting(turn: _Turn) -> None:
-    if turn.signal is None:
-        return
-    try:
-        with open(turn.signal, "a"):
-            pass
-        os.utime(turn.signal)
-    except OSError:
-        turn.signal = None  # cannot say it: the others pause as before
-
-
-def _begin(conn: sqlite3.Connection, turn: _Turn) -> None:
-    """BEGIN IMMEDIATE, waiting up to the busy timeout, saying so while it waits."""
-    if turn.signal is None:
-        conn.execute("BEGIN IMMEDIATE")
-        return
-    deadline = time.monotonic() + turn.busy_ms / 1000
-    step = min(turn.busy_ms, int(WAIT_SIGNAL_SECONDS * 1000))
-    conn.execute(f"PRAGMA busy_timeout = {step}")
-    try:
-        while True:
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                return
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() >= deadline:
-                    raise
-                _say_waiting(turn)
-    finally:
-        conn.execute(f"PRAGMA busy_timeout = {turn.busy_ms}")
 
 
 @contextmanager
@@ -138,15 +64,11 @@ def write_transaction(conn: sqlite3.Connection) -> Iterator[None]:
     than a few of them.
     """
     turn = _turn(conn)
-    if turn.free_until > float("-inf"):
-        # its last turn is over: let in whoever said they wait meanwhile
-        pause = turn.free_until - time.monotonic()
-        if pause > 0 and _others_waiting(turn):
-            time.sleep(pause)
-        turn.free_until = float("-inf")
-        turn.began = time.time()
-    _begin(conn, turn)
-    taken, taken_at = time.monotonic(), time.time()
+    pause = turn.free_until - time.monotonic()
+    if pause > 0:
+        time.sleep(pause)
+    conn.execute("BEGIN IMMEDIATE")
+    taken = time.monotonic()
     try:
         yield
         conn.execute("COMMIT")
@@ -156,9 +78,8 @@ def write_transaction(conn: sqlite3.Connection) -> Iterator[None]:
         raise
     finally:
         released = time.monotonic()
-        if taken - turn.released >= LET_IN_SECONDS or not turn.began:
-            # others had their chance before this one: a new turn
-            turn.held, turn.began = 0.0, taken_at
+        if taken - turn.released >= LET_IN_SECONDS:
+            turn.held = 0.0  # others had their chance before this one
         turn.held += released - taken
         turn.released = released
         if turn.held >= WRITE_TURN_SECONDS:
