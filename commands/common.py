@@ -116,29 +116,17 @@ def search_filters(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def tidy(app: App) -> None:
-    """After writing events: render their feed blocks, compact the full-text index.
+    """After writing events: compact the full-text index.
 
-    Both run after the results are shown, and neither is needed for
-    correctness: a feed renders a missing block itself, only slower.
+    It runs after the results are shown and is not needed for correctness,
+    so a store busy with another writer is left for next time.
     """
-    from techcal.publish.feeds import render_pending
     from techcal.store.events import tidy_search_index
 
     try:
-        render_pending(app.db.conn)
         tidy_search_index(app.db.conn)
     except sqlite3.OperationalError as exc:
         click.echo(f"note: the store was not tidied this time ({exc})", err=True)
-
-
-def render_pending_or_note(conn: sqlite3.Connection, now: Any) -> None:
-    """Store the feed blocks of changed events; when a crawl holds the store, render in memory."""
-    from techcal.publish.feeds import render_pending
-
-    try:
-        render_pending(conn, now=now)
-    except sqlite3.OperationalError as exc:
-        click.echo(f"note: feed blocks not stored this time ({exc}); rendering them now", err=True)
 
 
 def topic_in_store(conn: sqlite3.Connection) -> Callable[[str], bool]:

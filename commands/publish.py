@@ -12,7 +12,6 @@ from techcal.commands.common import (
     App,
     check_base_url,
     pass_app,
-    render_pending_or_note,
     search_filters,
     topic_in_store,
 )
@@ -54,7 +53,6 @@ def feed(app: App, output: Path, **filters: Any) -> None:
     query = build_query(**filters, limit=None, now=now, topic_in_store=topic_in_store(conn))
     if query.near is not None and query.near.population:
         click.echo(f"feed of events {query.near.note()}", err=True)
-    render_pending_or_note(conn, now)
     rendered = ics_feed(conn, query, now=now)
     changed = _write(output, rendered.body)
     if changed is not None:
@@ -136,17 +134,19 @@ def publish(app: App, directory: Path, base_url: str) -> None:
 
     from techcal.notifier.subscriptions import load_subscriptions
     from techcal.publish.site import publish_site
+    from techcal.store.stored import snapshot
 
     check_base_url(base_url)
     now = datetime.now(UTC)
-    conn = app.db.conn
-    render_pending_or_note(conn, now)
-    # one feed per saved subscription too: its filters, not its targets
-    extra = {sub.name: sub.query(now) for sub in load_subscriptions(conn)}
-    try:
-        report = publish_site(conn, directory, base_url, now=now, extra=extra)
-    except OSError as exc:
-        raise click.FileError(str(exc.filename or directory), exc.strerror or str(exc)) from None
+    with snapshot(app.db_path) as conn:  # one read transaction: the store at one moment
+        # one feed per saved subscription too: its filters, not its targets
+        extra = {sub.name: sub.query(now) for sub in load_subscriptions(conn)}
+        try:
+            report = publish_site(conn, directory, base_url, now=now, extra=extra)
+        except OSError as exc:
+            raise click.FileError(
+                str(exc.filename or directory), exc.strerror or str(exc)
+            ) from None
     click.echo(f"{directory}: {report.summary()}", err=True)
     if report.note:
         click.echo(f"{directory}: {report.note}", err=True)

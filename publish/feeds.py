@@ -1,4 +1,4 @@
-"""Feeds of a search query: iCalendar (from stored VEVENT blocks), Atom, JSON.
+"""Feeds of a search query: iCalendar, Atom, JSON.
 
 A calendar feed holds every matching event from :data:`FEED_HISTORY` ago
 on (so what people attended does not vanish from their calendar the next
@@ -6,34 +6,24 @@ morning), cancelled and no-longer-listed ones included as
 STATUS:CANCELLED until they are past. Atom and JSON hold the upcoming ones,
 like ``techcal search``.
 
-Each event's VEVENT is rendered once and kept in ``event_ics`` (the store's
-triggers drop it when anything it shows changes): :func:`render_pending`
-fills what is missing, in a write transaction so that no crawl can change
-an event between rendering and storing it; a reader that finds a block
-missing renders it in memory for that answer.
+Each event's VEVENT is written from its row and its sources' names when
+the feed is made (:func:`techcal.writers.ical.event_block`, tens of
+microseconds an event), so nothing rendered is kept in the store and no
+block can be stale.
 """
 
 from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 
 from techcal.event import StoredEvent
 from techcal.store.query import Query
-from techcal.store.rendered import (
-    any_unrendered,
-    blocks_current,
-    drop_blocks,
-    save_blocks,
-    stored_blocks,
-    unrendered,
-)
 from techcal.store.search import search
 from techcal.store.stored import merged_ids, source_names
-from techcal.store.transactions import write_transaction
 from techcal.writers.atom import atom, last_modified
 from techcal.writers.ical import (
     assemble,
@@ -41,7 +31,6 @@ from techcal.writers.ical import (
     event_block,
     event_zone,
     feed_name,
-    render_key,
 )
 from techcal.writers.text import to_json
 
@@ -92,50 +81,6 @@ def in_start_order(events: list[StoredEvent]) -> list[StoredEvent]:
     return sorted(events, key=lambda e: (e.start_utc, e.id))
 
 
-# -- stored VEVENT blocks --------------------------------------------------
-
-
-def render_blocks(conn: sqlite3.Connection, events: Sequence[StoredEvent]) -> dict[int, str]:
-    """Render the VEVENT of each event (with icalendar)."""
-    names = source_names(conn, (e.id for e in events))
-    return {e.id: event_block(e, names.get(e.id, [])) for e in events}
-
-
-def render_pending(
-    conn: sqlite3.Connection,
-    *,
-    now: datetime | None = None,
-    batch: int = 2000,
-) -> int:
-    """Render and store the missing blocks of every event feeds may show; return how many.
-
-    Run by the commands that write events (crawl, import, retag, merge,
-    split) and by ``feed``, so readers seldom render. Each batch is one
-    write transaction: no other writer can change an event between its
-    rendering and its storing.
-    """
-    now = now or datetime.now(UTC)
-    since = int((now - FEED_HISTORY - timedelta(days=1)).timestamp())
-    key = render_key()
-    current = blocks_current(conn, key)
-    if current and not any_unrendered(conn, since):
-        return 0  # nothing to do: no need to wait for the write lock
-    if not current:
-        # a new techcal or icalendar writes blocks differently: start again
-        with write_transaction(conn):
-            drop_blocks(conn, key)
-    done = 0
-    while True:
-        with write_transaction(conn):
-            events = unrendered(conn, since, batch)
-            if not events:
-                return done
-            save_blocks(conn, render_blocks(conn, events))
-        done += len(events)
-        if len(events) < batch:
-            return done
-
-
 # -- the feeds -------------------------------------------------------------
 
 
@@ -145,8 +90,14 @@ def ics_feed(
     *,
     now: datetime,
     url: str | None = None,
+    blocks: MutableMapping[int, str] | None = None,
 ) -> Rendered:
-    """Return the calendar feed of ``query``, assembled from stored blocks."""
+    """Return the calendar feed of ``query``, each VEVENT written from its row.
+
+    ``blocks`` (event id -> VEVENT) lends blocks already written and keeps
+    the new ones: feeds made together, from one snapshot of the store
+    (``techcal publish``), write each event once.
+    """
     found = search(conn, calendar_window(query, now), now=now, with_sources=False)
     events = in_start_order(found)
     removed = [e.id for e in events if e.removed_at is not None]
@@ -154,20 +105,31 @@ def ics_feed(
         # an event merged into another was a copy, not a cancellation: it leaves the feed
         merged = merged_ids(conn, removed)
         events = [e for e in events if e.id not in merged]
-    ids = [e.id for e in events]
-    blocks = stored_blocks(conn, ids, render_key())
-    missing = [e for e in events if e.id not in blocks]
-    if missing:
-        blocks.update(render_blocks(conn, missing))
     zones = {z for z in (event_zone(e) for e in events) if z}
     body = assemble(
-        (blocks[i] for i in ids),
+        vevent_blocks(conn, events, blocks),
         zones,
         name=feed_name(query),
         description=calendar_description(query),
         url=url,
     )
     return Rendered(body, ICS_TYPE, len(events), last_modified(events))
+
+
+def vevent_blocks(
+    conn: sqlite3.Connection,
+    events: Sequence[StoredEvent],
+    blocks: MutableMapping[int, str] | None = None,
+) -> list[str]:
+    """Return the VEVENT of each event, in order, with the names of the sources listing it."""
+    if blocks is None:
+        blocks = {}
+    missing = [e for e in events if e.id not in blocks]
+    if missing:
+        names = source_names(conn, [e.id for e in missing])
+        for event in missing:
+            blocks[event.id] = event_block(event, names.get(event.id, ()))
+    return [blocks[e.id] for e in events]
 
 
 def json_feed(conn: sqlite3.Connection, query: Query, *, now: datetime) -> Rendered:

@@ -207,7 +207,10 @@ def publish_site(
 ) -> SiteReport:
     """Write the static site into ``directory``, whole or not at all; ``extra`` adds named feeds.
 
-    ``extra`` maps names to queries (the saved subscriptions).
+    ``extra`` maps names to queries (the saved subscriptions). Each event's
+    VEVENT is written once and lent to every feed it is in, so ``conn``
+    should be in one read transaction (``store.stored.snapshot``): then the
+    whole site shows the store at one moment.
     """
     try:
         staging: Staging | InPlace = Staging(directory)
@@ -260,13 +263,15 @@ def _write_site(
         if not _SAFE_NAME.fullmatch(stem.rsplit("/", 1)[-1]):
             return None  # never a file name outside the folder, whatever a source sent
         links = Links.make(base, ics=stem + ".ics", atom=stem + ".atom", json=None)
-        calendar = ics_feed(conn, query, now=now, url=links.ics)
+        calendar = ics_feed(conn, query, now=now, url=links.ics, blocks=blocks)
         put(stem + ".ics", calendar.body)
         put(stem + ".atom", atom_feed(conn, query, now=now, url=links.atom, page_url=base).body)
         return links
 
+    # each event's VEVENT, written once for all.ics and lent to the feeds it is in too
+    blocks: dict[int, str] = {}
     everything = Query(limit=None)
-    calendar = ics_feed(conn, everything, now=now, url=base + "all.ics")
+    calendar = ics_feed(conn, everything, now=now, url=base + "all.ics", blocks=blocks)
     report.events = calendar.count
     put("all.ics", calendar.body)
     put("all.atom", atom_feed(conn, everything, now=now, url=base + "all.atom", page_url=base).body)

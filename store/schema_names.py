@@ -17,6 +17,7 @@ MIGRATION_NAMES = (
     "m006_dedupe",
     "m007_feeds",
     "m008_notify",
+    "m009_drop_stored_blocks",
 )
 
 

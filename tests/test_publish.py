@@ -1,4 +1,4 @@
-"""Calendar feeds that calendar apps keep: stored blocks, zones, UIDs, SEQUENCE, statuses.
+"""Calendar feeds that calendar apps keep: byte-identical, zones, UIDs, SEQUENCE, statuses.
 
 Every feed is parsed back with four independent readers: icalendar,
 recurring-ical-events, the strict ``ical`` package and ``ics``.
@@ -15,17 +15,20 @@ import icalendar
 import ics
 import pytest
 import recurring_ical_events
+import sqlite_utils
 from ical.calendar_stream import IcsCalendarStream
 
 from techcal.cli import cli
 from techcal.errors import QueryError
-from techcal.publish.feeds import atom_feed, ics_feed, json_feed, render_pending
+from techcal.publish.feeds import atom_feed, calendar_window, ics_feed, json_feed
 from techcal.publish.params import query_from_params
 from techcal.publish.site import publish_site
-from techcal.store import Source, add_source, upsert_events
+from techcal.store import Source, add_source, open_store, upsert_events
+from techcal.store.database import connect
 from techcal.store.event_rows import RECORD_COLUMNS, provenance_record, stored_record
 from techcal.store.merges import merge_events
 from techcal.store.query import Query, build_query
+from techcal.store.schema import MIGRATIONS
 from techcal.store.search import search
 from techcal.store.stored import source_names
 from techcal.writers.ical import calendar, calendar_description
@@ -120,39 +123,26 @@ def _vevents(body: bytes) -> dict[str, icalendar.Event]:
     return {str(e["UID"]): e for e in cal.walk("VEVENT")}
 
 
-# -- stored blocks and the assembled feed -----------------------------------
+# -- each VEVENT written from its row when the feed is made -----------------
 
 
-def test_assembled_feed_equals_one_built_wholly_by_icalendar(store):
-    render_pending(store.conn, now=NOW)
-    stored = store.conn.execute("SELECT count(*) FROM event_ics").fetchone()[0]
-    assert stored == 6
-    feed = ics_feed(store.conn, _everything(store), now=NOW)
-    hits = search(
-        store.conn,
-        Query(limit=None, include_cancelled=True, include_removed=True, start=NOW - timedelta(30)),
-        now=NOW,
-    )
+def _reference(conn, query: Query, now: datetime, name: str = "techcal: all events") -> bytes:
+    """Return the feed of ``query`` built wholly by icalendar."""
+    hits = search(conn, calendar_window(query, now), now=now)
     hits.sort(key=lambda h: (h.start_utc, h.id))
-    names = source_names(store.conn, [h.id for h in hits])
-    reference = calendar(
-        ((h, names[h.id]) for h in hits),
-        name="techcal: all events",
-        description=calendar_description(Query()),
+    names = source_names(conn, [h.id for h in hits])
+    return calendar(
+        ((h, names[h.id]) for h in hits), name=name, description=calendar_description(query)
     )
-    assert feed.body == reference
+
+
+def test_the_feed_equals_one_built_wholly_by_icalendar(store):
+    feed = ics_feed(store.conn, _everything(store), now=NOW)
+    assert feed.body == _reference(store.conn, Query(), NOW)
     assert feed.count == 6
 
 
-def test_missing_blocks_are_rendered_on_the_fly_with_the_same_bytes(store):
-    before = ics_feed(store.conn, _everything(store), now=NOW).body  # nothing stored yet
-    assert store.conn.execute("SELECT count(*) FROM event_ics").fetchone()[0] == 0
-    render_pending(store.conn, now=NOW)
-    assert ics_feed(store.conn, _everything(store), now=NOW).body == before
-
-
-def test_a_change_drops_the_stored_block_and_the_feed_shows_the_new_one(store):
-    render_pending(store.conn, now=NOW)
+def test_a_change_shows_in_the_next_feed(store):
     moved = _plug_events()
     moved[0] = make_event(
         1,
@@ -165,28 +155,52 @@ def test_a_change_drops_the_stored_block_and_the_feed_shows_the_new_one(store):
         "SELECT e.uid FROM events e JOIN provenance p ON p.event_id = e.id"
         " WHERE p.source_uid = 'meeting-1@pdxlinux.org'"
     ).fetchone()[0]
-    assert store.conn.execute("SELECT count(*) FROM event_ics").fetchone()[0] == 5
     feed = ics_feed(store.conn, _everything(store), now=NOW + timedelta(hours=1))
     event = _vevents(feed.body)[uid]
     assert event.decoded("DTSTART") == datetime(2026, 12, 3, 19, 0, tzinfo=LA)
     assert int(event["SEQUENCE"]) == 1
-    # a block is never served stale: after rendering again, the same bytes
-    render_pending(store.conn, now=NOW + timedelta(hours=1))
-    assert ics_feed(store.conn, _everything(store), now=NOW + timedelta(hours=1)).body == feed.body
+    assert feed.body == _reference(store.conn, Query(), NOW + timedelta(hours=1))
 
 
-def test_renaming_a_source_drops_the_blocks_that_name_it(store):
-    render_pending(store.conn, now=NOW)
+def test_renaming_a_source_shows_in_the_feeds_that_name_it(store):
     store.conn.execute("UPDATE sources SET name = 'pub' WHERE name = 'berlin'")
-    assert store.conn.execute("SELECT count(*) FROM event_ics").fetchone()[0] == 5
     body = ics_feed(store.conn, Query(limit=None, topics=("python",)), now=NOW).body
     assert b"Listed by: pub" in body
+    assert b"X-TECHCAL-SOURCES:pub\r\n" in body
 
 
-def test_a_crawl_that_only_confirms_keeps_the_blocks(store):
-    render_pending(store.conn, now=NOW)
-    upsert_events(store, "plug", _plug_events(), now=NOW + timedelta(hours=2))
-    assert store.conn.execute("SELECT count(*) FROM event_ics").fetchone()[0] == 6
+def test_a_store_with_stored_blocks_migrates_and_serves_the_same_bytes(tmp_path):
+    """A store made before feeds were written from rows: its blocks, triggers and key go."""
+    path = tmp_path / "old.db"
+    old = sqlite_utils.Database(connect(path))
+    MIGRATIONS.apply(old, stop_before="m009_drop_stored_blocks")
+    add_source(old, Source(name="plug", url="https://pdxlinux.org/events.ics", kind="lug"))
+    upsert_events(old, "plug", _plug_events(), now=NOW)
+    # blocks as the older techcal stored them, one of them stale, with its meta key
+    ids = [row[0] for row in old.execute("SELECT id FROM events ORDER BY id")]
+    old.conn.executemany(
+        "INSERT INTO event_ics (event_id, block) VALUES (?, ?)",
+        [(i, "BEGIN:VEVENT\r\nSUMMARY:STALE\r\nEND:VEVENT\r\n") for i in ids],
+    )
+    old.execute("INSERT INTO meta (key, value) VALUES ('ics_render', '1/icalendar-7.3')")
+    old.conn.commit()
+    old.conn.close()
+
+    db = open_store(path)
+    assert "m009_drop_stored_blocks" in {m.name for m in MIGRATIONS.applied(db)}
+    schema = db.execute("SELECT type, name, sql FROM sqlite_master").fetchall()
+    assert [row[:2] for row in schema if "event_ics" in (row[2] or "") + row[1]] == []
+    assert db.execute("SELECT count(*) FROM meta WHERE key = 'ics_render'").fetchone()[0] == 0
+    assert "merged_into" in db["events"].columns_dict  # m007's other change stays
+    # writes that fired the old triggers still work; feeds come from the rows
+    upsert_events(db, "plug", _plug_events()[1:], now=NOW + timedelta(hours=1))
+    db.execute("UPDATE sources SET name = 'pdx' WHERE name = 'plug'")
+    later = NOW + timedelta(hours=1)
+    body = ics_feed(db.conn, _everything(db), now=later).body
+    assert b"STALE" not in body and b"Listed by: pdx" in body
+    assert body == _reference(db.conn, Query(), later)
+    db.conn.close()
+    assert open_store(path).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
 # -- what calendar apps see ------------------------------------------------
@@ -241,7 +255,6 @@ def test_event_properties(store):
 
 
 def test_cancelled_removed_and_merged_events(store):
-    render_pending(store.conn, now=NOW)
     later = NOW + timedelta(hours=3)
     # meeting 2 vanishes from its source: kept, as cancelled, with a higher SEQUENCE
     upsert_events(store, "plug", [e for e in _plug_events() if "install" not in e.title], now=later)
@@ -307,7 +320,6 @@ def test_uids_are_stable_across_feeds_and_sequence_grows_on_a_move(store):
 
 def test_an_unchanged_store_gives_byte_identical_feeds(store, db_path):
     first = ics_feed(store.conn, _everything(store), now=NOW)
-    render_pending(store.conn, now=NOW)
     upsert_events(store, "plug", _plug_events(), now=NOW + timedelta(hours=5))
     again = ics_feed(store.conn, _everything(store), now=NOW + timedelta(hours=5))
     assert again.body == first.body
@@ -499,6 +511,20 @@ def test_publish_writes_a_site_and_touches_only_what_changed(store, tmp_path):
     assert b"BEGIN:VEVENT" not in (site / "topics/python.ics").read_bytes()
 
 
+def test_each_published_feed_has_the_bytes_it_has_alone(store, tmp_path):
+    # blocks written for all.ics are lent to the topic and kind feeds
+    site = tmp_path / "site"
+    publish_site(store.conn, site, "https://ev.example/", now=NOW)
+    for stem, query in (
+        ("all", Query(limit=None)),
+        ("topics/linux", Query(topics=("linux",))),
+        ("topics/python", Query(topics=("python",))),
+        ("kinds/lug", Query(kinds=("lug",))),
+    ):
+        alone = ics_feed(store.conn, query, now=NOW, url=f"https://ev.example/{stem}.ics")
+        assert (site / f"{stem}.ics").read_bytes() == alone.body, stem
+
+
 def test_publish_command(store, db_path, runner, tmp_path):
     store.conn.close()
     site = tmp_path / "out"
@@ -511,6 +537,13 @@ def test_publish_command(store, db_path, runner, tmp_path):
     bad = runner.invoke(cli, ["--db", str(db_path), "publish", str(site), "--base-url", "ev"])
     assert bad.exit_code == 2
     assert "--base-url" in bad.output and "Traceback" not in bad.output
+    # publishing only reads: a database that is not there is not made
+    missing = tmp_path / "none.db"
+    none = runner.invoke(
+        cli, ["--db", str(missing), "publish", str(site), "--base-url", "https://ev.example/"]
+    )
+    assert none.exit_code == 1 and "no techcal database" in none.output
+    assert not missing.exists()
 
 
 def test_search_ics_matches_the_feed_blocks(store):
@@ -567,17 +600,6 @@ def test_only_web_links_reach_the_feeds(store):
         json_feed(store.conn, Query(), now=NOW).body,
     ):
         assert b"javascript" not in body.lower()
-
-
-def test_blocks_of_an_older_writer_are_not_used(store):
-    render_pending(store.conn, now=NOW)
-    fresh = ics_feed(store.conn, _everything(store), now=NOW).body
-    store.conn.execute("UPDATE event_ics SET block = replace(block, 'SUMMARY:', 'SUMMARY:OLD ')")
-    store.conn.execute("UPDATE meta SET value = 'an older techcal' WHERE key = 'ics_render'")
-    store.conn.commit()
-    assert ics_feed(store.conn, _everything(store), now=NOW).body == fresh
-    assert render_pending(store.conn, now=NOW) == 6
-    assert b"OLD" not in ics_feed(store.conn, _everything(store), now=NOW).body
 
 
 def test_utc_named_zones_need_no_vtimezone(store):
