@@ -79,8 +79,8 @@ def search(
 ) -> list[StoredEvent]:
     """Return the events matching ``query``, best first, with their sources.
 
-    ``with_sources=False`` leaves ``sources`` empty (feeds assembled from
-    stored blocks need only the events).
+    ``with_sources=False`` leaves ``sources`` empty (for callers that need
+    only the events, or read source names their own way, as feeds do).
     """
     now = now or datetime.now(UTC)
     start_ts = int((query.start or now).timestamp())

@@ -10,9 +10,10 @@ Two ways to a feed, with the same bytes (a test holds them to it):
 
 - :func:`calendar` builds everything with icalendar: simple, about 1,800
   events a second;
-- :func:`event_block` renders one VEVENT once (the store keeps it until the
-  event changes) and :func:`assemble` joins stored blocks under a header
-  with the VTIMEZONEs they need: a 10,000-event feed in a fraction of a second.
+- :func:`event_block` writes one VEVENT from a stored event's row and
+  :func:`assemble` joins the blocks under a header with the VTIMEZONEs they
+  need: a 10,000-event feed in well under a second, rendered when asked for
+  (nothing rendered is stored: the row is the one copy of each text).
 
 :func:`event_block` writes the text itself, with str operations, the bytes
 icalendar writes (:func:`event_block_reference`; tests/test_vevent_writer.py
@@ -33,9 +34,6 @@ from techcal.normalise.clean import web_url
 from techcal.store.query import Query
 
 PRODID = "-//techcal//techcal 0.1//EN"
-#: bump when a VEVENT is written differently (vevent() and event_block() alike):
-#: stored blocks are dropped
-RENDER_VERSION = "1"
 #: how often clients should fetch a feed again (REFRESH-INTERVAL, X-PUBLISHED-TTL)
 DEFAULT_TTL = timedelta(hours=1)
 _END = "END:VCALENDAR\r\n"
@@ -132,20 +130,13 @@ def _notes(event: StoredEvent, source_names: Sequence[str]) -> str:
     return "\n\n".join(notes)
 
 
-def render_key() -> str:
-    """Return what stored blocks depend on besides the event: this writer and icalendar."""
-    from importlib.metadata import version
-
-    return f"{RENDER_VERSION}/icalendar-{version('icalendar')}"
-
-
 def event_block_reference(event: StoredEvent, source_names: Sequence[str] = ()) -> str:
     """Return one event's VEVENT as icalendar writes it: what :func:`event_block` matches."""
     return vevent(event, source_names).to_ical().decode("utf-8")
 
 
 def event_block(event: StoredEvent, source_names: Sequence[str] = ()) -> str:
-    """Return one event's VEVENT as text (CRLF lines), ready to store and join.
+    """Return one event's VEVENT as text (CRLF lines), ready to join (see assemble).
 
     The bytes of :func:`event_block_reference`, written directly: about 15 times
     faster on long descriptions. An event this writer cannot vouch for (text
