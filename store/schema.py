@@ -481,6 +481,18 @@ def m009_drop_stored_blocks(db: sqlite_utils.Database) -> None:
     db.execute("DELETE FROM meta WHERE key = 'ics_render'")
 
 
+@MIGRATIONS()
+def m010_placeless_index(db: sqlite_utils.Database) -> None:
+    """The matcher's look-up of events with no coordinates around a time.
+
+    Events with coordinates are found in the R*Tree by time and place;
+    these (online, or a place the gazetteer does not know) are judged by
+    city wherever they are, and without this index the look-up read every
+    event of the hour worldwide.
+    """
+    db.execute("CREATE INDEX events_placeless_start ON events(start_utc) WHERE lat IS NULL")
+
+
 def known_migrations() -> set[str]:
     """Return the names of every migration this version of techcal knows."""
     return {m.name for m in MIGRATIONS._migrations}

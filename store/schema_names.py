@@ -18,6 +18,7 @@ MIGRATION_NAMES = (
     "m007_feeds",
     "m008_notify",
     "m009_drop_stored_blocks",
+    "m010_placeless_index",
 )
 
 
