@@ -109,7 +109,8 @@ class Matcher:
             (window[1], window[0], box[1], box[0], box[3], box[2], *window),
         ).fetchall()
         rows += self.conn.execute(
-            f"SELECT {_COLUMNS} FROM events e INDEXED BY events_placeless_start"
+            # (events_placeless_start, a partial index, where the store has it)
+            f"SELECT {_COLUMNS} FROM events e"
             f" WHERE e.lat IS NULL AND e.start_utc BETWEEN ? AND ? AND e.removed_at IS NULL{timed}",
             window,
         ).fetchall()
