@@ -125,40 +125,50 @@ SENTENCE = (
     "session in small groups|Afterwards we usually head to a nearby place for food"
 ).split("|")
 
-VTIMEZONES = {
-    "America/New_York": ("-0500", "-0400", "EST", "EDT", "2SU", "1SU"),
-    "America/Chicago": ("-0600", "-0500", "CST", "CDT", "2SU", "1SU"),
-    "America/Denver": ("-0700", "-0600", "MST", "MDT", "2SU", "1SU"),
-    "America/Los_Angeles": ("-0800", "-0700", "PST", "PDT", "2SU", "1SU"),
-    "America/Toronto": ("-0500", "-0400", "EST", "EDT", "2SU", "1SU"),
-    "America/Vancouver": ("-0800", "-0700", "PST", "PDT", "2SU", "1SU"),
+_US = ("19700308T020000", "3;BYDAY=2SU", "19701101T020000", "11;BYDAY=1SU")
+_EU = ("19700329T020000", "3;BYDAY=-1SU", "19701025T030000", "10;BYDAY=-1SU")
+_UK = ("19700329T010000", "3;BYDAY=-1SU", "19701025T020000", "10;BYDAY=-1SU")
+_AU = ("19701004T020000", "10;BYDAY=1SU", "19700405T030000", "4;BYDAY=1SU")
+_NZ = ("19700927T020000", "9;BYDAY=-1SU", "19700405T030000", "4;BYDAY=1SU")
+#: each zone of CITIES as exporters write it: (standard offset and name,
+#: daylight offset and name, and when each begins), or a fixed offset
+VTIMEZONES: dict[str, tuple[str, str, str | None, str | None, tuple[str, ...] | None]] = {
+    "America/New_York": ("-0500", "EST", "-0400", "EDT", _US),
+    "America/Toronto": ("-0500", "EST", "-0400", "EDT", _US),
+    "America/Chicago": ("-0600", "CST", "-0500", "CDT", _US),
+    "America/Denver": ("-0700", "MST", "-0600", "MDT", _US),
+    "America/Phoenix": ("-0700", "MST", None, None, None),
+    "America/Los_Angeles": ("-0800", "PST", "-0700", "PDT", _US),
+    "America/Vancouver": ("-0800", "PST", "-0700", "PDT", _US),
+    "Europe/London": ("+0000", "GMT", "+0100", "BST", _UK),
+    "Europe/Dublin": ("+0000", "GMT", "+0100", "IST", _UK),
+    "Australia/Sydney": ("+1000", "AEST", "+1100", "AEDT", _AU),
+    "Australia/Melbourne": ("+1000", "AEST", "+1100", "AEDT", _AU),
+    "Pacific/Auckland": ("+1200", "NZST", "+1300", "NZDT", _NZ),
+    "Asia/Kolkata": ("+0530", "IST", None, None, None),
+    "Asia/Singapore": ("+0800", "+08", None, None, None),
+    "Asia/Tokyo": ("+0900", "JST", None, None, None),
 }
 
 
 def vtimezone(zone: str) -> str:
     """Return a VTIMEZONE for ``zone`` as exporters write it (DST rules, or a fixed offset)."""
-    if zone in VTIMEZONES:
-        std, dst, std_name, dst_name, spring, autumn = VTIMEZONES[zone]
+    std, std_name, dst, dst_name, rules = VTIMEZONES.get(
+        zone,
+        ("+0100", "CET", "+0200", "CEST", _EU),  # the rest of CITIES is central Europe
+    )
+    text = f"BEGIN:VTIMEZONE\r\nTZID:{zone}\r\nX-LIC-LOCATION:{zone}\r\n"
+    if dst is None or rules is None:
         return (
-            f"BEGIN:VTIMEZONE\r\nTZID:{zone}\r\nX-LIC-LOCATION:{zone}\r\n"
-            f"BEGIN:DAYLIGHT\r\nTZOFFSETFROM:{std}\r\nTZOFFSETTO:{dst}\r\nTZNAME:{dst_name}\r\n"
-            f"DTSTART:19700308T020000\r\nRRULE:FREQ=YEARLY;BYMONTH=3;BYDAY={spring}\r\n"
-            f"END:DAYLIGHT\r\nBEGIN:STANDARD\r\nTZOFFSETFROM:{dst}\r\nTZOFFSETTO:{std}\r\n"
-            f"TZNAME:{std_name}\r\nDTSTART:19701101T020000\r\n"
-            f"RRULE:FREQ=YEARLY;BYMONTH=11;BYDAY={autumn}\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\n"
+            text + f"BEGIN:STANDARD\r\nTZOFFSETFROM:{std}\r\nTZOFFSETTO:{std}\r\n"
+            f"TZNAME:{std_name}\r\nDTSTART:19700101T000000\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\n"
         )
-    if zone.startswith("Europe/"):
-        return (
-            f"BEGIN:VTIMEZONE\r\nTZID:{zone}\r\nX-LIC-LOCATION:{zone}\r\n"
-            "BEGIN:DAYLIGHT\r\nTZOFFSETFROM:+0100\r\nTZOFFSETTO:+0200\r\nTZNAME:CEST\r\n"
-            "DTSTART:19700329T020000\r\nRRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU\r\nEND:DAYLIGHT\r\n"
-            "BEGIN:STANDARD\r\nTZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\nTZNAME:CET\r\n"
-            "DTSTART:19701025T030000\r\nRRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU\r\n"
-            "END:STANDARD\r\nEND:VTIMEZONE\r\n"
-        )
+    spring, spring_rule, autumn, autumn_rule = rules
     return (
-        f"BEGIN:VTIMEZONE\r\nTZID:{zone}\r\nX-LIC-LOCATION:{zone}\r\nBEGIN:STANDARD\r\n"
-        "TZOFFSETFROM:+0000\r\nTZOFFSETTO:+0000\r\nTZNAME:LMT\r\nDTSTART:19700101T000000\r\n"
+        text + f"BEGIN:DAYLIGHT\r\nTZOFFSETFROM:{std}\r\nTZOFFSETTO:{dst}\r\n"
+        f"TZNAME:{dst_name}\r\nDTSTART:{spring}\r\nRRULE:FREQ=YEARLY;BYMONTH={spring_rule}\r\n"
+        f"END:DAYLIGHT\r\nBEGIN:STANDARD\r\nTZOFFSETFROM:{dst}\r\nTZOFFSETTO:{std}\r\n"
+        f"TZNAME:{std_name}\r\nDTSTART:{autumn}\r\nRRULE:FREQ=YEARLY;BYMONTH={autumn_rule}\r\n"
         "END:STANDARD\r\nEND:VTIMEZONE\r\n"
     )
 
