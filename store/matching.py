@@ -88,9 +88,7 @@ class Matcher:
                 f"SELECT {_COLUMNS} FROM events e INDEXED BY events_all_day_start"
                 " WHERE e.all_day = 1 AND e.start_utc BETWEEN ? AND ? AND e.removed_at IS NULL"
                 " AND (e.lat IS NULL OR (e.lat BETWEEN ? AND ? AND e.lon BETWEEN ? AND ?))",
-                (start - 38 * 3600, start + 14 * 3600, *box)
-                if box is not None
-                else (start - 38 * 3600, start + 14 * 3600, -90, 90, -180, 180),
+                (start - 38 * 3600, start + 14 * 3600, *(box or _EARTH)),
             ).fetchall()
         return rows
 
@@ -115,6 +113,10 @@ class Matcher:
             window,
         ).fetchall()
         return rows
+
+
+#: the box of an entry with no place: anywhere
+_EARTH = (-90.0, 90.0, -180.0, 180.0)
 
 
 def _box(entry: dict[str, Any]) -> tuple[float, float, float, float] | None:
