@@ -95,13 +95,21 @@ def serve(site: Site, count: int) -> tuple[list[tuple[str, str, str]], int]:
     return sources, pages
 
 
-def techcal(db: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], float, float, float]:
-    """Run techcal; return the process, its wall time, its CPU time and peak memory in MB."""
+def techcal(
+    db: Path, *args: str, profile: str | None = None
+) -> tuple[subprocess.CompletedProcess[str], float, float, float]:
+    """Run techcal; return the process, its wall time, its CPU time and peak memory in MB.
+
+    With ``profile``, cProfile's figures of the main process are written there.
+    """
+    run = "cli.main(sys.argv[1:], prog_name='techcal')"
+    if profile:
+        run = f"cProfile.run({run!r}, {profile!r})"
     code = (
-        "import resource, sys\n"
+        "import cProfile, resource, sys\n"
         "from techcal.cli import cli\n"
         "try:\n"
-        "    cli.main(sys.argv[1:], prog_name='techcal')\n"
+        f"    {run}\n"
         "finally:\n"
         "    use = resource.getrusage(resource.RUSAGE_SELF)\n"
         "    kids = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
@@ -123,6 +131,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sources", type=int, default=1000)
     parser.add_argument("--per-host", type=int, default=None, help="crawl --per-host")
+    parser.add_argument("--profile", help="write cProfile figures of the first crawl here")
     args = parser.parse_args()
     extra = ["--per-host", str(args.per_host)] if args.per_host else []
 
@@ -141,7 +150,10 @@ def main() -> None:
         )
         for label in ("first crawl", "unchanged re-crawl"):
             hits_before = sum(site.hits.values())
-            done, seconds, cpu, peak, worker = techcal(db, "crawl", "--json", *extra)
+            profile = args.profile if label.startswith("first") else None
+            done, seconds, cpu, peak, worker = techcal(
+                db, "crawl", "--json", *extra, profile=profile
+            )
             if done.returncode != 0:
                 sys.exit(f"crawl failed ({done.returncode}):\n{done.stderr[-3000:]}")
             totals = json.loads(done.stdout)["totals"]

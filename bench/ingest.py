@@ -16,7 +16,12 @@ peak RSS of the main process and of the largest worker, events stored and
 bytes per stored event (the whole file, and per table); and at the end how
 the cost per VEVENT grows from the smallest size to the largest.
 
-    python bench/ingest.py [--events 10000 100000] [--workers N]
+    python bench/ingest.py [--events 10000 100000] [--workers N] [--store 1000000]
+
+With ``--store N`` it also imports the smallest corpus into a store that
+already holds N events (synthesised as bench/search.py does, in 300 cities
+over 18 months, without matching, then filed for matching), and prints
+its cost per VEVENT against the empty store's.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import json
 import os
 import random
 import resource
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -50,7 +56,26 @@ def child_bare(folder: Path) -> dict[str, float]:
     return {"wall": time.perf_counter() - t0, "rss": _rss(resource.RUSAGE_SELF)}
 
 
-def child_import(folder: Path, workers: int | None) -> dict[str, object]:
+def child_fill(folder: Path, events: int) -> dict[str, object]:
+    """Synthesise a store of ``events`` events as bench/search.py does; file them for matching."""
+    sys.path.insert(0, str(HERE))
+    from search import generate
+
+    from techcal.store import open_store
+    from techcal.store.database import write_transaction
+    from techcal.store.match_index import file_stale
+
+    path = folder / "base.db"
+    made = generate(path, events, match=False)
+    db = open_store(path)
+    t0 = time.perf_counter()
+    with write_transaction(db.conn):
+        filed = file_stale(db.conn)
+    db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return {"made": made, "filed": filed, "filing": time.perf_counter() - t0}
+
+
+def child_import(folder: Path, workers: int | None, base: str = "") -> dict[str, object]:
     sys.path.insert(0, str(HERE))
     from corpus import NOW
 
@@ -60,6 +85,12 @@ def child_import(folder: Path, workers: int | None) -> dict[str, object]:
 
     paths = sorted(folder.glob("*.ics"))
     db_path = folder / "bench.db"
+    before = 0
+    if base:
+        # into a copy of a store that holds events already
+        shutil.copyfile(base, db_path)
+        with sqlite3.connect(db_path) as conn:
+            (before,) = conn.execute("SELECT count(*) FROM events").fetchone()
     db = open_store(db_path)
     workers_peak = WorkerPeak()
     t0 = time.perf_counter()
@@ -72,7 +103,10 @@ def child_import(folder: Path, workers: int | None) -> dict[str, object]:
     tidy_search_index(db.conn)
     cold = time.perf_counter() - t0
     workers_peak.stop()
-    stored = db["events"].count
+    stored = db["events"].count - before
+    if base:
+        db.conn.close()
+        return {"wall": cold, "rss": _rss(resource.RUSAGE_SELF), "stored": stored}
     db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     size = db_path.stat().st_size
     tables = _table_bytes(db.conn)
@@ -226,19 +260,51 @@ def run(events: int, workers: int | None) -> float:
     return per_ours
 
 
+def into_full_store(events: int, store: int, workers: int | None) -> float:
+    """Import the ``events`` corpus into a store of ``store`` events; return ms per VEVENT."""
+    sys.path.insert(0, str(HERE))
+    from corpus import write_corpus
+
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = write_corpus(Path(tmp), events)
+        vevents = sum(p.read_bytes().count(b"BEGIN:VEVENT") for p in paths)
+        fill = _run_child("fill", tmp, str(store))
+        print(
+            f"\n{store:,} events synthesised as bench/search.py does in {fill['made']:.0f} s,"
+            f" filed for matching in {fill['filing']:.1f} s"
+        )
+        ours = _run_child("import", tmp, str(workers or 0), str(Path(tmp) / "base.db"))
+    per = ours["wall"] / vevents * 1000
+    print(
+        f"  techcal import of {vevents:,} VEVENTs into it, cold   {ours['wall']:7.1f} s"
+        f"  {per:.2f} ms/VEVENT  peak RSS main {ours['rss']:.0f} MiB;"
+        f" {ours['stored']:,} events stored"
+    )
+    return per
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         what, folder = sys.argv[2], Path(sys.argv[3])
         if what == "bare":
             result: dict = child_bare(folder)
+        elif what == "fill":
+            result = child_fill(folder, int(sys.argv[4]))
         else:
-            result = child_import(folder, int(sys.argv[4]) or None)
+            result = child_import(folder, int(sys.argv[4]) or None, *sys.argv[5:])
         print(json.dumps(result))
         return
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--events", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument(
         "--workers", type=int, default=None, help="reader processes (default: auto)"
+    )
+    parser.add_argument(
+        "--store",
+        type=int,
+        default=0,
+        help="also import the smallest corpus into a store of this many events"
+        " (synthesised as bench/search.py does), e.g. 1000000",
     )
     args = parser.parse_args()
     import icalendar
@@ -248,6 +314,13 @@ def main() -> None:
     if len(costs) > 1:
         (small, first), (big, last) = costs[0], costs[-1]
         print(f"\ncost per VEVENT at {big:,} / at {small:,}: {last / first:.2f}x  (goal <= 1.2x)")
+    if args.store:
+        small, first = costs[0]
+        full = into_full_store(small, args.store, args.workers)
+        print(
+            f"cost per VEVENT into a store of {args.store:,} / into an empty one:"
+            f" {full / first:.2f}x  (goal <= 1.5x)"
+        )
 
 
 if __name__ == "__main__":

@@ -54,8 +54,12 @@ def cities(count: int = 300) -> list[tuple[str, float, float]]:
     return [(name, lat, lon) for name, lat, lon in rows]
 
 
-def generate(path: Path, n_events: int, seed: int = 11) -> float:
-    """Fill a new store at ``path``; return the seconds it took."""
+def generate(path: Path, n_events: int, seed: int = 11, *, match: bool = True) -> float:
+    """Fill a new store at ``path``; return the seconds it took.
+
+    (``match``: whether the new entries are matched with stored events, as
+    an import does; bench/ingest.py fills a big store without, in minutes.)
+    """
     rng = random.Random(seed)
     places = cities()
     n_sources = max(1, n_events // PER_SOURCE)
@@ -108,7 +112,7 @@ def generate(path: Path, n_events: int, seed: int = 11) -> float:
                 )
             )
         made += len(records)
-        upsert_events(db, source.name, records, now=NOW)
+        upsert_events(db, source.name, records, now=NOW, match=match)
     elapsed = time.perf_counter() - started
     db.conn.close()
     return elapsed

@@ -28,21 +28,25 @@ then decides each field from all the event's sources.
 
 from __future__ import annotations
 
+import hashlib
 import re
+import zlib
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
+from itertools import combinations
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from techcal.normalise.gazetteer import distance_km, fold
 from techcal.normalise.titles import (
-    acronyms,
-    all_title_words,
-    initial_sets,
+    TitleForm,
+    decode_form,
+    form_similarity,
+    forms_share_names,
     initials,
-    names_shared,
-    title_similarity,
+    title_form,
     title_words,
     word_similarity,
 )
@@ -57,16 +61,130 @@ MAX_START_GAP = 3 * 3600
 _TRACKING = re.compile(r"^(utm_.*|fbclid|gclid|mc_[ce]id|ref|ref_src|_ga|igshid|s_cid|trk)$")
 
 
-def _same_url(a: str | None, b: str | None) -> bool:
-    if not a or not b:
-        return False
-    key = _canonical_cached(a)
-    return key is not None and key == _canonical_cached(b)
+def _same_url(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    key = _link(a)
+    return key is not None and key == _link(b)
+
+
+def _link(event: dict[str, Any]) -> str | None:
+    """Return the key of ``event``'s canonical URL (from its match form, when it has one)."""
+    if "link" in event:
+        return event["link"]
+    return link_key(event["url"])
 
 
 @lru_cache(maxsize=8192)
-def _canonical_cached(url: str) -> str | None:
-    return canonical_url(url)
+def link_key(url: str | None) -> str | None:
+    """Return a short key of ``url``'s canonical form: equal keys, equal links."""
+    canonical = canonical_url(url)
+    if canonical is None:
+        return None
+    return hashlib.blake2b(canonical.encode(), digest_size=8).hexdigest()
+
+
+def match_form(title: str, url: str | None, organizer: str | None = None) -> str:
+    """Return what the matcher compares of an event's title, link and organizer, as one text.
+
+    The store keeps it per event (m011_match_index) so that a busy
+    evening's events are not worked out again for every new entry;
+    :func:`read_match_form` reads it back, :func:`clue_keys` gives the keys
+    the event is found by.
+    """
+    words = ("=" + " ".join(sorted(_org_words(organizer)))) if organizer else ""
+    return _LINK.join((title_form(title).encode(), link_key(url) or "", words))
+
+
+def read_match_form(text: str) -> tuple[TitleForm, str | None]:
+    """Return the title form and link key of a :func:`match_form`; ValueError if damaged."""
+    form, link, _words = _parts(text)
+    return form, link
+
+
+def _parts(text: str) -> tuple[TitleForm, str | None, frozenset[str] | None]:
+    """Return a match form's title form, link key and organizer words (None: no organizer)."""
+    rest, sep, words = text.rpartition(_LINK)
+    form, sep2, link = rest.rpartition(_LINK)
+    if not sep or not sep2 or (words and not words.startswith("=")):
+        raise ValueError("a damaged match form")
+    return decode_form(form), link or None, frozenset(words[1:].split()) if words else None
+
+
+#: what joins a match form's title form, link key and organizer words
+_LINK = "\x1f"
+
+
+def clue_keys(text: str) -> set[int]:
+    """Return the keys the event of match form ``text`` is found by (see :func:`lookup_keys`).
+
+    Its title's words, the acronym-like words that are not among them, the
+    initials of its title's parts, its organizer's words and their whole
+    set (an empty one for an organizer with no words), and its link: each
+    a way :class:`_Clues` lets a candidate through.
+    """
+    form, link, organizer = _parts(text)
+    keys = {_key("w", w) for w in form.all_words}
+    keys |= {_key("a", w) for w in form.acronyms - form.all_words}
+    keys |= {_key("i", w) for w in form.initials}
+    if organizer is not None:
+        keys |= {_key("o", w) for w in organizer}
+        keys.add(_key("s", " ".join(sorted(organizer))))
+    if link:
+        keys.add(_key("u", link))
+    return keys
+
+
+#: an organizer of more words than this is looked up by each word, not each set of them
+_SUBSETS_UP_TO = 6
+
+
+@dataclass
+class Lookup:
+    """The keys a new entry's candidates share one of, if _Clues lets them through.
+
+    Every candidate _Clues.shared accepts has among its :func:`clue_keys`
+    one of ``words`` (the entry's title words, by key: those most of a busy
+    evening's events share are left out, see common_words), one of
+    ``others``, or every word of the entry's organizer. For the last, one
+    of ``organizer`` (the organizer's words, by key) is enough to look up:
+    the least common.
+    """
+
+    words: dict[int, str]
+    organizer: dict[int, str]
+    others: set[int]
+
+
+def lookup_keys(form: TitleForm, link: str | None, organizer: str | None) -> Lookup:
+    """Return the :class:`Lookup` of a new entry of title form ``form``."""
+    words = {_key("w", w): w for w in form.all_words}
+    others = {_key("i", w) for w in form.acronyms}
+    others |= {_key(ns, w) for w in form.initials for ns in ("w", "a")}
+    mine = sorted(_org_words(organizer)) if organizer else []
+    if link:
+        others.add(_key("u", link))
+    if not mine:
+        return Lookup(words, {}, others)
+    # an organizer whose words are all the entry's organizer's: one of its subsets
+    if len(mine) <= _SUBSETS_UP_TO:
+        others |= {
+            _key("s", " ".join(subset))
+            for size in range(len(mine) + 1)
+            for subset in combinations(mine, size)
+        }
+    else:
+        others |= {_key("o", w) for w in mine} | {_key("s", "")}
+    return Lookup(words, {_key("o", w): w for w in mine}, others)
+
+
+def _key(kind: str, token: str) -> int:
+    """Return a key as the store keeps it: a signed 32-bit hash (equal tokens, equal keys)."""
+    return zlib.crc32(f"{kind}:{token}".encode()) - 2**31
+
+
+def _form(event: dict[str, Any]) -> TitleForm:
+    """Return ``event``'s title form: its own (from the store or the worker) or worked out."""
+    form = event.get("form")
+    return form if form is not None else title_form(event["title"])
 
 
 def canonical_url(url: str | None) -> str | None:
@@ -123,7 +241,7 @@ def _org_tokens(organizer: str | None) -> set[str]:
 
 def _generic(event: dict[str, Any]) -> bool:
     """Return True when a title says no more than who meets ("PLUG Monthly Meeting")."""
-    words = set(title_words(event["title"])) - {"online", "regular", "general", "open"}
+    words = set(_form(event).words) - {"online", "regular", "general", "open"}
     organizer = event.get("organizer") or ""
     return words <= (set(fold(organizer).split()) | _org_tokens(organizer))
 
@@ -148,7 +266,7 @@ def match_score(a: dict[str, Any], b: dict[str, Any]) -> float:
         return 0.0
     if _online_only(a) != _online_only(b):
         # a talk and its separately listed stream are two events
-        return 1.0 if _same_url(a["url"], b["url"]) else 0.0
+        return 1.0 if _same_url(a, b) else 0.0
     distance = None
     exact = a.get("geo_precision") == "exact" and b.get("geo_precision") == "exact"
     if a["lat"] is not None and b["lat"] is not None:
@@ -158,7 +276,7 @@ def match_score(a: dict[str, Any], b: dict[str, Any]) -> float:
     elif a["city"] and b["city"]:
         if fold(a["city"].split(",")[0]) != fold(b["city"].split(",")[0]):
             return 0.0
-    if _same_url(a["url"], b["url"]):
+    if _same_url(a, b):
         return 1.0
     return _likeness(a, b, gap, distance if exact else None)
 
@@ -184,7 +302,8 @@ def _likeness(a: dict[str, Any], b: dict[str, Any], gap: int, exact_km: float | 
     from rapidfuzz import fuzz
 
     placeless = not any(e["lat"] is not None or e["city"] or e["venue"] for e in (a, b))
-    fold_a, fold_b = fold(a["title"]), fold(b["title"])
+    form_a, form_b = _form(a), _form(b)
+    fold_a, fold_b = form_a.folded, form_b.folded
     if bool(_STREAM.search(fold_a)) != bool(_STREAM.search(fold_b)):
         # a watch party or livestream of a talk is an event of its own
         return 0.0
@@ -214,13 +333,13 @@ def _likeness(a: dict[str, Any], b: dict[str, Any], gap: int, exact_km: float | 
         words_a, words_b = set(fold_a.split()), set(fold_b.split())
         if (_org_tokens(a["organizer"]) & words_b) or (_org_tokens(b["organizer"]) & words_a):
             return 0.85
-    score = title_similarity(a["title"], b["title"])
+    score = form_similarity(form_a, form_b)
     if placeless and (score < 0.9 or gap > 0):
         return 0.0  # nothing but a similar title and hour: not enough
     if score < TITLE_FLOOR:
         # parallel talks of one conference share organizer, room and hour
         return 0.0
-    if not names_shared(a["title"], b["title"]) and not _same_group(a, b, organizer):
+    if not forms_share_names(form_a, form_b) and not _same_group(a, b, organizer):
         # a coworking space's Wednesday: several groups' "Hack Night"
         return 0.0
     return _adjusted(score, gap, venue, organizer, exact_km)
@@ -279,11 +398,13 @@ def _adjusted(
     return max(0.0, score - gap / 1e6)
 
 
-#: the columns of a stored event the matcher compares (see ranked_matches)
+#: the columns of a stored event the matcher compares (see ranked_matches):
+#: the last two are its title's form and its link's key (read_match_form)
 CANDIDATE_COLUMNS = (
     "id", "uid", "title", "url", "start", "start_utc", "all_day", "venue", "address", "city",
-    "lat", "lon", "geo_precision", "online", "organizer",
+    "lat", "lon", "geo_precision", "online", "organizer", "form", "link",
 )  # fmt: skip
+_TITLE, _ORGANIZER, _FORM, _LINK_AT = 2, 14, 15, 16
 
 
 class _Clues:
@@ -294,30 +415,29 @@ class _Clues:
     threshold whatever else agrees.
     """
 
-    def __init__(self, title: str, url: str | None, organizer: str | None) -> None:
-        self.words = all_title_words(title)
-        self.short = acronyms(title)
-        self.initials = initial_sets(title)
-        self.url = url
+    def __init__(self, form: TitleForm, link: str | None, organizer: str | None) -> None:
+        self.words = form.all_words
+        self.short = form.acronyms
+        self.initials = form.initials
+        self.link = link
         self.organizer = _org_words(organizer) if organizer else frozenset()
 
     def shared(
         self,
-        title: str,
-        url: str | None,
+        form: TitleForm,
+        link: str | None,
         organizer: str | None,
         common: frozenset[str] | set[str] = frozenset(),
     ) -> bool:
-        words = all_title_words(title)
-        if (self.words & words) - common:
+        if (self.words & form.all_words) - common:
             return True
-        if self.short & initial_sets(title) or acronyms(title) & self.initials:
+        if self.short & form.initials or form.acronyms & self.initials:
             return True  # "PLUG" and "Portland Linux/Unix Group"
         if organizer and self.organizer:
             theirs = _org_words(organizer)
             if self.organizer <= theirs or theirs <= self.organizer:
                 return True  # one organizer (the shortcut for titles naming only it)
-        return _same_url(self.url, url)
+        return self.link is not None and self.link == link
 
 
 @lru_cache(maxsize=16384)
@@ -331,6 +451,7 @@ def ranked_matches(
     *,
     avoid: Iterable[str] = (),
     taken: set[int] | frozenset[int] = frozenset(),
+    common: set[str] | None = None,
 ) -> list[tuple[int, str]]:
     """Return (event id, uid) of the stored events ``entry`` may be a copy of, best first.
 
@@ -338,23 +459,19 @@ def ranked_matches(
     start near it); ``avoid`` holds event uids this entry must not join (a
     user's split), ``taken`` the events another entry of the same source
     just joined. Only those scoring THRESHOLD or more are returned.
+    ``common`` holds the words most events near the entry share, which
+    tell none of them apart (by default: worked out from ``rows``, see
+    :func:`common_words`).
     """
     avoided = set(avoid)
     scored: list[tuple[float, int, str]] = []
-    clue = _Clues(entry["title"], entry["url"], entry["organizer"])
-    common: set[str] = set()
-    if len(rows) > 50:
-        # a word most of a busy evening's events share ("meetup", a city)
-        # tells none of them apart
-        counts: dict[str, int] = {}
-        for row in rows:
-            for word in all_title_words(row[2]):
-                counts[word] = counts.get(word, 0) + 1
-        common = {w for w, n in counts.items() if n > len(rows) // 5}
+    clue = _Clues(_form(entry), _link(entry), entry["organizer"])
+    if common is None:
+        common = common_words(rows)
     for row in rows:
         # most candidates share nothing with the entry: tell them apart on
         # the raw row before scoring (a city's busy evening has hundreds)
-        if not clue.shared(row[2], row[3], row[14], common):
+        if not clue.shared(row[_FORM], row[_LINK_AT], row[_ORGANIZER], common):
             continue
         candidate = dict(zip(CANDIDATE_COLUMNS, row, strict=True))
         if candidate["uid"] in avoided or candidate["id"] in taken:
@@ -363,3 +480,23 @@ def ranked_matches(
         if score >= THRESHOLD:
             scored.append((score, candidate["id"], candidate["uid"]))
     return [(event_id, uid) for _score, event_id, uid in sorted(scored, key=lambda s: -s[0])]
+
+
+#: how many events near an entry make its busy evening, and the share of
+#: them a word must be in to tell none of them apart (see common_words)
+BUSY, COMMON_SHARE = 50, 5
+
+
+def common_words(rows: list[tuple[Any, ...]]) -> set[str]:
+    """Return the title words more than a fifth of ``rows`` share, when they are a busy evening.
+
+    (A word most of a busy evening's events share, "meetup" or a city,
+    tells none of them apart.)
+    """
+    if len(rows) <= BUSY:
+        return set()
+    counts: dict[str, int] = {}
+    for row in rows:
+        for word in row[_FORM].all_words:
+            counts[word] = counts.get(word, 0) + 1
+    return {w for w, n in counts.items() if n > len(rows) // COMMON_SHARE}

@@ -81,7 +81,6 @@ def title_variants(title: str) -> list[str]:
     return [v for v in variants if v]
 
 
-@lru_cache(maxsize=16384)
 def _head(title: str) -> str:
     """Return the part before a title's first ':' or ' - ' (often the group's name)."""
     parts = _SPLITTERS.split(title, maxsplit=1)
@@ -90,14 +89,12 @@ def _head(title: str) -> str:
     return " ".join(fold(parts[0]).split())
 
 
-@lru_cache(maxsize=16384)
 def _label(title: str) -> str:
     """Return the part before a title's first colon ("PyCascades" in "PyCascades: ...")."""
     head, colon, _ = title.partition(":")
     return " ".join(fold(head).split()) if colon and head.strip() else ""
 
 
-@lru_cache(maxsize=16384)
 def _body_words(title: str) -> str:
     """Return the distinctive words after a title's colon label."""
     _, colon, body = title.partition(":")
@@ -147,19 +144,22 @@ def word_similarity(x: str, y: str, ratio: Any) -> float:
 
 def title_similarity(a: str, b: str) -> float:
     """Return how alike two titles are, 0..1, forgiving prefixes, dates and acronyms."""
+    return form_similarity(title_form(a), title_form(b))
+
+
+def form_similarity(a: TitleForm, b: TitleForm) -> float:
+    """Return title_similarity of two titles' forms."""
     from rapidfuzz import fuzz
 
-    va, vb = title_variants(a), title_variants(b)
-    head_a, head_b = _head(a), _head(b)
-    label_a, label_b = _label(a), _label(b)
-    if label_a and label_b and fuzz.ratio(label_a, label_b) >= 75:
+    va, vb = a.variants, b.variants
+    if a.label and b.label and fuzz.ratio(a.label, b.label) >= 75:
         # one prefix on both ("PyCascades: ...", "PyCascades 2027: ..."): it is the
         # conference or group, and the talks are told apart by the rest. So
         # are two groups of one kind ("Group 3: ...", "Group 23: ..."): their
         # names are not compared as words of the talk (below, a short talk
         # title under two names is two events)
-        va = [v for v in (_body_words(a),) if v] or va
-        vb = [v for v in (_body_words(b),) if v] or vb
+        va = (a.body,) if a.body else va
+        vb = (b.body,) if b.body else vb
     if not va or not vb:
         return 0.0
     best, best_words = 0.0, 0
@@ -174,8 +174,9 @@ def title_similarity(a: str, b: str) -> float:
     # the same short title under two groups' names is two events ("PDX
     # Python: Holiday social", "PDX Ruby: Holiday social"); a long shared
     # title under two labels ("PSU talk: ...", "CS Colloquium: ...") is one
+    head_a, head_b = a.head, b.head
     if best_words < 3 and head_a and head_b and not _same_name(head_a, head_b):
-        words_a, words_b = set(fold(a).split()), set(fold(b).split())
+        words_a, words_b = set(a.folded.split()), set(b.folded.split())
         named_alike = (
             set(head_a.split()) <= words_b
             or set(head_b.split()) <= words_a
@@ -185,7 +186,7 @@ def title_similarity(a: str, b: str) -> float:
         if not named_alike:
             best *= 0.6
     # "PLUG" and "Portland Linux/Unix Group", "KCD" and "Kubernetes Community Days"
-    if _acronym_of(a, b) or _acronym_of(b, a):
+    if a.acronyms & b.initials or b.acronyms & a.initials:
         best = max(best, 0.8)
     return best
 
@@ -208,14 +209,13 @@ def _same_name(x: str, y: str) -> bool:
     return not words_x or not words_y or word_similarity(words_x, words_y, fuzz.ratio) == 1.0
 
 
-@lru_cache(maxsize=16384)
 def named_words(title: str) -> frozenset[str]:
     """Return the words of ``title`` that name a group or subject, not a kind of gathering.
 
     >>> sorted(named_words("PLUG: Hack Night")), sorted(named_words("Coffee & Code"))
     (['plug'], [])
     """
-    return all_title_words(title) - _GATHERING
+    return title_form(title).named
 
 
 def names_shared(a: str, b: str) -> bool:
@@ -226,23 +226,23 @@ def names_shared(a: str, b: str) -> bool:
     >>> names_shared("Hack Night", "Rust ATX: Hack Night")
     False
     """
+    return forms_share_names(title_form(a), title_form(b))
+
+
+def forms_share_names(a: TitleForm, b: TitleForm) -> bool:
+    """Return names_shared of two titles' forms."""
     from rapidfuzz import fuzz
 
-    words_a, words_b = named_words(a), named_words(b)
+    words_a, words_b = a.named, b.named
     if words_a & words_b or any(_same_word(x, y, fuzz.ratio) for x in words_a for y in words_b):
         return True
-    return _acronym_of(a, b) or _acronym_of(b, a)
+    return bool(a.acronyms & b.initials or b.acronyms & a.initials)
 
 
 @lru_cache(maxsize=16384)
 def acronyms(text: str) -> set[str]:
     """Return the words of ``text`` that may be acronyms (3 to 6 letters)."""
     return {w for w in fold(text).split() if 3 <= len(w) <= 6}
-
-
-def _acronym_of(short: str, long: str) -> bool:
-    """Return True when a word of ``short`` is the initials of the first 3+ words of ``long``."""
-    return bool(acronyms(short) & initial_sets(long))
 
 
 @lru_cache(maxsize=16384)
@@ -260,3 +260,95 @@ def initial_sets(title: str) -> frozenset[str]:
 def all_title_words(title: str) -> frozenset[str]:
     """Return every distinctive word of ``title`` and of its parts."""
     return frozenset(w for variant in title_variants(title) for w in variant.split())
+
+
+class TitleForm:
+    """What the matcher compares of one title, worked out once (:func:`title_form`).
+
+    Every text in it is folded (:func:`techcal.normalise.gazetteer.fold`:
+    word characters and single spaces), which is what lets :meth:`encode`
+    join them with control characters.
+    """
+
+    __slots__ = (
+        "folded", "words", "variants", "head", "label", "body", "initials",
+        "all_words", "acronyms", "named",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        folded: str,
+        words: tuple[str, ...],
+        variants: tuple[str, ...],
+        head: str,
+        label: str,
+        body: str,
+        initials: frozenset[str],
+    ) -> None:
+        self.folded, self.words, self.variants = folded, words, variants
+        self.head, self.label, self.body, self.initials = head, label, body, initials
+        # (cheap to derive, so not kept in the encoded form)
+        self.all_words = frozenset(w for variant in variants for w in variant.split())
+        self.acronyms = frozenset(w for w in folded.split() if 3 <= len(w) <= 6)
+        self.named = self.all_words - _GATHERING
+
+    def encode(self) -> str:
+        """Return the form as one short text (:func:`decode_form` reads it back)."""
+        words = " ".join(self.words)
+        return _FIELD.join(
+            (
+                self.folded,
+                _SAME if self.variants[:1] == (words,) else words,
+                _PART.join(self.variants),
+                self.head,
+                _SAME if self.label == self.head and self.label else self.label,
+                self.body,
+                " ".join(sorted(self.initials)),
+            )
+        )
+
+
+#: what joins the fields of an encoded form, and the variants within one;
+#: "=" stands for a field equal to another (no folded text holds any of them)
+_FIELD, _PART, _SAME = "\x1f", "\x1e", "="
+
+
+def decode_form(text: str) -> TitleForm:
+    """Return the TitleForm ``text`` (from TitleForm.encode) holds; ValueError if damaged."""
+    fields = text.split(_FIELD)
+    if len(fields) != 7:
+        raise ValueError("a damaged title form")
+    folded, words, variants, head, label, body, found = fields
+    parts = tuple(variants.split(_PART)) if variants else ()
+    if words == _SAME:
+        words = parts[0]
+    return TitleForm(
+        folded,
+        tuple(words.split()),
+        parts,
+        head,
+        head if label == _SAME else label,
+        body,
+        frozenset(found.split()),
+    )
+
+
+@lru_cache(maxsize=4096)
+def title_form(title: str) -> TitleForm:
+    """Return what the matcher compares of ``title``.
+
+    >>> form = title_form("PLUG: Intro to eBPF (Dec 3)")
+    >>> form.variants, form.label, sorted(form.acronyms)
+    (('plug intro ebpf', 'plug', 'intro ebpf'), 'plug', ['dec', 'ebpf', 'intro', 'plug'])
+    >>> decode_form(form.encode()).variants == form.variants
+    True
+    """
+    return TitleForm(
+        fold(title),
+        title_words(title),
+        tuple(title_variants(title)),
+        _head(title),
+        _label(title),
+        _body_words(title),
+        initial_sets(title),
+    )

@@ -10,8 +10,10 @@ from dataclasses import dataclass
 
 from techcal.errors import UnknownSource
 from techcal.event import Event
+from techcal.normalise.dedupe import match_form
 from techcal.store.event_rows import (
     INSERT_PROVENANCE,
+    RECORD_COLUMNS,
     UPDATE_EVENT,
     UPDATE_PROVENANCE,
     digest,
@@ -22,8 +24,16 @@ from techcal.store.event_rows import (
     record_values,
     schedule_digest,
 )
-from techcal.store.matching import Matcher, find_match, remerge_events, user_choices
+from techcal.store.match_index import file_stale
+from techcal.store.matching import (
+    Matcher,
+    find_match,
+    remerge_events,
+    user_choices,
+)
 from techcal.store.normalise import Normaliser
+
+_ORGANIZER = RECORD_COLUMNS.index("organizer")
 
 #: (provenance id, event id, content digest, schedule digest, removed at, event
 #: start, how many other sources list the event), per source uid: see EXISTING
@@ -78,6 +88,10 @@ class Entry:
     row: tuple[object, ...] | None = None
     #: ``row`` as provenance keeps it (see provenance_record), once worked out
     kept: str | bytes | None = None
+    #: what the matcher compares of its title and link (dedupe.match_form), once worked out
+    form: str | None = None
+    #: the keys an event of this form is filed under (dedupe.clue_keys), once worked out
+    keys: tuple[int, ...] | None = None
 
     @property
     def schedule(self) -> str:
@@ -91,6 +105,12 @@ class Entry:
         if self.row is not None:
             return self.row
         return normalised_values(self.raw, self.record, normaliser, context.city, context.topics)
+
+    def match_form(self, row: tuple[object, ...]) -> str:
+        """Return the match form of ``row`` (this entry's columns)."""
+        if self.form is None or row is not self.row:
+            return match_form(str(row[0]), row[2], row[_ORGANIZER])  # type: ignore[arg-type]
+        return self.form
 
     def provenance(self, row: tuple[object, ...]) -> str | bytes:
         """Return ``row`` (this entry's columns) as provenance keeps it."""
@@ -149,6 +169,8 @@ class BatchWrites:
         self._matcher = Matcher(conn, context.id)
         self._choices = user_choices(conn, source) if match else {}
         self._new_events: list[tuple[object, ...]] = []
+        # the match forms and keys of the new events, by uid (worked out by the reader worker)
+        self._new_forms: dict[str, tuple[str, tuple[int, ...] | None]] = {}
         self._new_provenance: list[tuple[object, ...]] = []
         self._linked_provenance: list[tuple[object, ...]] = []
         self._changed_events: list[tuple[object, ...]] = []
@@ -173,9 +195,10 @@ class BatchWrites:
     def _add_new(self, entry: Entry, row: tuple[object, ...]) -> None:
         source_uid, source_id, stamp = entry.source_uid, self.context.id, self.stamp
         link = None
+        form = entry.match_form(row)
         if self.match:
             choices = self._choices.get(source_uid, {})
-            link = find_match(self.conn, self._matcher, row, choices, self.claimed)
+            link = find_match(self.conn, self._matcher, row, choices, self.claimed, form)
         if link is not None:
             event_id, uid = link
             self.claimed.add(event_id)
@@ -185,6 +208,7 @@ class BatchWrites:
         else:
             uid = event_uid(self.source, source_uid)
             self._new_events.append((uid, *row, stamp, stamp, stamp))
+            self._new_forms[uid] = (form, entry.keys if form is entry.form else None)
             target = self._new_provenance
         record = entry.provenance(row)
         target.append(
@@ -225,3 +249,7 @@ class BatchWrites:
         self.unchanged += len(self._seen)
         if self._remerge:
             self.rescheduled += remerge_events(conn, self._remerge, self.stamp)
+        if self.match:
+            # the new events, and those whose title, link or time changed,
+            # are found by the next entries matched (whatever their source)
+            file_stale(conn, self._new_forms)

@@ -7,6 +7,7 @@ choices, and the records of every source an event has.
 
 from __future__ import annotations
 
+import json
 import math
 import sqlite3
 from collections.abc import Iterable
@@ -14,7 +15,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from techcal.event import SCHEDULE_FIELDS
-from techcal.normalise.dedupe import CANDIDATE_COLUMNS, MAX_START_GAP, ranked_matches
+from techcal.normalise.dedupe import (
+    BUSY,
+    CANDIDATE_COLUMNS,
+    COMMON_SHARE,
+    MAX_START_GAP,
+    Lookup,
+    lookup_keys,
+    match_form,
+    ranked_matches,
+    read_match_form,
+)
 from techcal.normalise.gazetteer import distance_km
 from techcal.normalise.merge import merged_values
 from techcal.store.event_rows import (
@@ -23,16 +34,35 @@ from techcal.store.event_rows import (
     UPDATE_EVENT,
     stored_record,
 )
+from techcal.store.match_index import file_stale, hour_of
 
-_COLUMNS = ", ".join("e." + c for c in CANDIDATE_COLUMNS)
+# (the stored match form, read as the last two columns)
+# (the stored match form, read as the last two columns)
+_COLUMNS = ", ".join("e." + c for c in CANDIDATE_COLUMNS[:-2]) + ", f.form"
+_FORMS = " LEFT JOIN match_forms f ON f.event_id = e.id"
+#: the events filed under any of some keys (a JSON array) in a span of hours
+_FILED = (
+    "e.id IN (SELECT k.event_id FROM match_keys k"
+    " WHERE k.key IN (SELECT value FROM json_each(?)) AND k.hour BETWEEN ? AND ?)"
+)
+#: near in place: with no coordinates, or inside the box (lat min, max, lon min, max)
+_IN_BOX = "(e.lat IS NULL OR (e.lat BETWEEN ? AND ? AND e.lon BETWEEN ? AND ?))"
+_ALL_DAY = 38 * 3600, 14 * 3600  # an all-day event's day holds starts up to 38 h after it
 
 
 @dataclass
 class Matcher:
-    """Finds, for one source's new entries, the stored event each is another copy of."""
+    """Finds, for one source's new entries, the stored event each is another copy of.
+
+    Made inside the write transaction of a batch: it first files the events
+    written since the last match (techcal.store.match_index).
+    """
 
     conn: sqlite3.Connection
     source_id: int
+
+    def __post_init__(self) -> None:
+        file_stale(self.conn)
 
     def find(
         self,
@@ -45,11 +75,16 @@ class Matcher:
 
         ``avoid`` holds event uids this entry must not join (a user's split);
         ``taken`` the events another entry of the same source just joined.
+        ``entry`` has its match form read (``form``, ``link``).
         """
-        rows = self._candidates(entry)
+        near = _Near.around(entry)
+        lookup = lookup_keys(entry["form"], entry["link"], entry["organizer"])
+        common, organizer_key = self._common(near, lookup)
+        rows = self._candidates(near, lookup, common, organizer_key)
+        ranked = ranked_matches(entry, rows, avoid=avoid, taken=taken, common=common)
         # (whether this source lists a candidate already is checked on the
         # few that score, not in SQL for every row of a busy evening)
-        for event_id, uid in ranked_matches(entry, rows, avoid=avoid, taken=taken):
+        for event_id, uid in ranked:
             mine = self.conn.execute(
                 "SELECT 1 FROM provenance WHERE event_id = ? AND source_id = ?"
                 " AND removed_at IS NULL",
@@ -59,60 +94,188 @@ class Matcher:
                 return event_id, uid
         return None
 
-    def _candidates(self, entry: dict[str, Any]) -> list[tuple[Any, ...]]:
-        """Return the live events starting near ``entry``, in CANDIDATE_COLUMNS order.
+    def _common(self, near: _Near, lookup: Lookup) -> tuple[set[str], int | None]:
+        """Return the entry's title words most events around it share, and its organizer's key.
 
-        Near in place too when the entry has coordinates: those come from the
-        events' R*Tree of time and place, so the cost follows the events
-        around the entry, not how many the store holds; events with no
-        coordinates are judged by city, wherever they are.
+        The words are dedupe.common_words's, counted in SQL, and only where
+        they could be: a word filed for fewer events in those hours,
+        anywhere, than a busy evening's share (BUSY // COMMON_SHARE) is
+        not. The organizer's key is that of its least often filed word (any
+        one finds the events whose organizer has all its words).
+        """
+        counted = {**lookup.words, **lookup.organizer}
+        filed = dict(
+            self.conn.execute(
+                "SELECT key, count(*) FROM match_keys WHERE key IN (SELECT value FROM json_each(?))"
+                " AND hour BETWEEN ? AND ? GROUP BY key",
+                (json.dumps(list(counted)), *near.hours),
+            ).fetchall()
+        )
+        rarest = min(lookup.organizer, key=lambda key: filed.get(key, 0), default=None)
+        # (a word of a busy evening's fifth is on more than BUSY // COMMON_SHARE events)
+        maybe = [key for key in lookup.words if filed.get(key, 0) > BUSY // COMMON_SHARE]
+        if not maybe:
+            return set(), rarest
+        total = near.count(self.conn)
+        if total <= BUSY:
+            return set(), rarest
+        share = total // COMMON_SHARE
+        common = set()
+        for key in maybe:
+            # counted only as far as it takes to know
+            (around,) = self.conn.execute(
+                "SELECT count(*) FROM (SELECT 1 FROM match_keys k JOIN events e"
+                " ON e.id = k.event_id WHERE k.key = ? AND k.hour BETWEEN ? AND ?"
+                f" AND {near.where} LIMIT ?)",
+                (key, *near.hours, *near.args, share + 1),
+            ).fetchone()
+            if around > share:
+                common.add(lookup.words[key])
+        return common, rarest
+
+    def _candidates(
+        self, near: _Near, lookup: Lookup, common: set[str], organizer: int | None
+    ) -> list[tuple[Any, ...]]:
+        """Return the live events around an entry sharing a key with it (CANDIDATE_COLUMNS).
+
+        Around: starting near it (within MAX_START_GAP; on its day for
+        all-day ones) and near its place (or with no place). Sharing a key:
+        filed under one of its lookup keys (its title words but the
+        ``common`` ones, and ``organizer``): the others _Clues would let
+        through none of.
+        """
+        keys = [key for key, word in lookup.words.items() if word not in common]
+        keys += lookup.others
+        if organizer is not None:
+            keys.append(organizer)
+        rows = self.conn.execute(
+            f"SELECT {_COLUMNS} FROM events e{_FORMS} WHERE {_FILED} AND {near.where}"
+            " ORDER BY e.id",
+            (json.dumps(keys), *near.hours, *near.args),
+        ).fetchall()
+        return _with_forms(rows)
+
+
+@dataclass
+class _Near:
+    """Where and when a new entry's candidates are: an SQL condition on events ``e``."""
+
+    where: str
+    args: tuple[Any, ...]
+    #: the hours (match_index.hour_of) its candidates' keys are filed under
+    hours: tuple[int, int]
+    #: how many live events are around it: per part, statements and their arguments
+    counts: list[tuple[str, tuple[Any, ...]]]
+
+    @classmethod
+    def around(cls, entry: dict[str, Any]) -> _Near:
+        """Return the events around ``entry``: near in time, and in place when it has one.
+
+        Near in place: inside a box of its coordinates (nothing 30 km away
+        can be the same event), or with no coordinates (judged by city,
+        wherever they are). A timed entry's candidates are timed events
+        within MAX_START_GAP and all-day events of its day; an all-day
+        entry's are any event of its day.
         """
         start = entry["start_utc"]
+        box = _box(entry)
+        place = (
+            "1"
+            if box is None
+            else "(e.lat IS NULL OR (e.lat BETWEEN ? AND ? AND e.lon BETWEEN ? AND ?))"
+        )
+        place_args: tuple[Any, ...] = () if box is None else box
+        live = "e.removed_at IS NULL"
         if entry["all_day"]:
-            # anything starting on that day, wherever it is (offsets up to 14 h)
-            window = (start - 14 * 3600, start + 38 * 3600)
+            window = (start - _ALL_DAY[1], start + _ALL_DAY[0])
+            where = f"{live} AND e.start_utc BETWEEN ? AND ? AND {place}"
+            args: tuple[Any, ...] = (*window, *place_args)
+            first = window[0]
         else:
             window = (start - MAX_START_GAP, start + MAX_START_GAP)
-        box = _box(entry)
-        if box is None:
-            rows = self.conn.execute(
-                f"SELECT {_COLUMNS} FROM events e WHERE e.start_utc BETWEEN ? AND ?"
-                f" AND e.removed_at IS NULL{'' if entry['all_day'] else ' AND e.all_day = 0'}",
-                window,
-            ).fetchall()
-        else:
-            rows = self._near(window, box, timed_only=not entry["all_day"])
-        if not entry["all_day"]:
-            # all-day entries of the same day (a small partial index)
-            rows += self.conn.execute(
-                f"SELECT {_COLUMNS} FROM events e INDEXED BY events_all_day_start"
-                " WHERE e.all_day = 1 AND e.start_utc BETWEEN ? AND ? AND e.removed_at IS NULL"
-                " AND (e.lat IS NULL OR (e.lat BETWEEN ? AND ? AND e.lon BETWEEN ? AND ?))",
-                (start - 38 * 3600, start + 14 * 3600, *(box or _EARTH)),
-            ).fetchall()
-        return rows
+            day = (start - _ALL_DAY[0], start + _ALL_DAY[1])
+            where = (
+                f"{live} AND ((e.all_day = 0 AND e.start_utc BETWEEN ? AND ?)"
+                f" OR (e.all_day = 1 AND e.start_utc BETWEEN ? AND ?)) AND {place}"
+            )
+            args = (*window, *day, *place_args)
+            first = day[0]
+        hours = (hour_of(first), hour_of(window[1]))
+        return cls(where, args, hours, _counts(entry["all_day"], window, box))
 
-    def _near(
-        self, window: tuple[int, int], box: tuple[float, float, float, float], *, timed_only: bool
-    ) -> list[tuple[Any, ...]]:
-        """Return the live events in ``window`` inside ``box``, and those with no place."""
-        timed = " AND e.all_day = 0" if timed_only else ""
+    def count(self, conn: sqlite3.Connection) -> int:
+        """Return how many live events are around the entry (each part from its index)."""
+        sql = "SELECT " + " + ".join(f"({part})" for part, _ in self.counts)
+        (total,) = conn.execute(sql, [arg for _, args in self.counts for arg in args]).fetchone()
+        return int(total)
+
+
+def _counts(
+    all_day: bool, window: tuple[int, int], box: tuple[float, float, float, float] | None
+) -> list[tuple[str, tuple[Any, ...]]]:
+    """Return the statements that count the live events around an entry, as _Near.where has them.
+
+    Events with coordinates come from the events' R*Tree of time and place,
+    so the cost follows the events around the entry, not how many the store
+    holds; those with none from a partial index (m010), all-day ones from
+    another.
+    """
+    live = "e.removed_at IS NULL"
+    timed = "" if all_day else " AND e.all_day = 0"
+    parts: list[tuple[str, tuple[Any, ...]]] = []
+    if box is None:
+        parts.append(
+            (
+                "SELECT count(*) FROM events e"
+                f" WHERE e.start_utc BETWEEN ? AND ? AND {live}{timed}",
+                window,
+            )
+        )
+    else:
         # the R*Tree keeps times as 32-bit floats, rounded outwards: the
         # events' own start_utc decides
-        rows = self.conn.execute(
-            f"SELECT {_COLUMNS} FROM events_rtree r JOIN events e ON e.id = r.id"
-            " WHERE r.t0 <= ? AND r.t1 >= ? AND r.lat0 <= ? AND r.lat1 >= ?"
-            " AND r.lon0 <= ? AND r.lon1 >= ?"
-            f" AND e.start_utc BETWEEN ? AND ? AND e.removed_at IS NULL{timed}",
-            (window[1], window[0], box[1], box[0], box[3], box[2], *window),
-        ).fetchall()
-        rows += self.conn.execute(
-            # (events_placeless_start, a partial index, where the store has it)
-            f"SELECT {_COLUMNS} FROM events e"
-            f" WHERE e.lat IS NULL AND e.start_utc BETWEEN ? AND ? AND e.removed_at IS NULL{timed}",
-            window,
-        ).fetchall()
-        return rows
+        parts.append(
+            (
+                "SELECT count(*) FROM events_rtree r JOIN events e ON e.id = r.id"
+                " WHERE r.t0 <= ? AND r.t1 >= ? AND r.lat0 <= ? AND r.lat1 >= ?"
+                " AND r.lon0 <= ? AND r.lon1 >= ?"
+                f" AND e.start_utc BETWEEN ? AND ? AND {live}{timed}",
+                (window[1], window[0], box[1], box[0], box[3], box[2], *window),
+            )
+        )
+        parts.append(
+            (
+                "SELECT count(*) FROM events e"
+                f" WHERE e.lat IS NULL AND e.start_utc BETWEEN ? AND ? AND {live}{timed}",
+                window,
+            )
+        )
+    if not all_day:
+        start = window[0] + MAX_START_GAP
+        parts.append(
+            (
+                "SELECT count(*) FROM events e INDEXED BY events_all_day_start"
+                f" WHERE e.all_day = 1 AND e.start_utc BETWEEN ? AND ? AND {live}"
+                " AND (e.lat IS NULL OR (e.lat BETWEEN ? AND ? AND e.lon BETWEEN ? AND ?))",
+                (start - _ALL_DAY[0], start + _ALL_DAY[1], *(box or _EARTH)),
+            )
+        )
+    return parts
+
+
+def _with_forms(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Return ``rows`` with their match forms read (worked out where missing or damaged)."""
+    found: list[tuple[Any, ...]] = []
+    for row in rows:
+        text = row[-1]
+        if text is not None:
+            try:
+                found.append((*row[:-1], *read_match_form(text)))
+                continue
+            except ValueError:
+                pass
+        found.append((*row[:-1], *read_match_form(match_form(row[2], row[3], row[14]))))
+    return found
 
 
 #: the box of an entry with no place: anywhere
@@ -152,12 +315,13 @@ def find_match(
     row: tuple[object, ...],
     choices: dict[str, bool],
     claimed: set[int],
+    form: str,
 ) -> tuple[int, str] | None:
     """Return the stored event a new entry (its event columns ``row``) is another copy of.
 
     A user's forced merge (``choices``, from user_choices) comes first; an
     event in ``claimed`` (another entry of the source joined it) is never
-    returned.
+    returned. ``form`` is the entry's match form (dedupe.match_form).
     """
     for uid, together in choices.items():
         if together:
@@ -167,6 +331,7 @@ def find_match(
             if found is not None and found[0] not in claimed:
                 return found[0], uid
     entry = dict(zip(RECORD_COLUMNS, row, strict=True))
+    entry["form"], entry["link"] = read_match_form(form)
     apart = [uid for uid, together in choices.items() if not together]
     return matcher.find(entry, avoid=apart, taken=claimed)
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from techcal.event import Event
 from techcal.normalise.clean import clean_record
+from techcal.normalise.dedupe import clue_keys
 from techcal.store.entries import Entry, SourceContext, context_key, prepare_entry
 from techcal.store.normalise import Normaliser
 
@@ -80,6 +81,9 @@ def prepare_records(
     normaliser = normaliser or Normaliser()
     for uid, record in valid.items():
         entry = prepare_entry(uid, record, context, normaliser, None)
-        entry.kept = entry.provenance(entry.normalised(context, normaliser))
+        row = entry.normalised(context, normaliser)
+        entry.kept = entry.provenance(row)
+        entry.form = entry.match_form(row)
+        entry.keys = tuple(clue_keys(entry.form))
         done.entries[uid] = entry
     return done

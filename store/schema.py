@@ -493,6 +493,46 @@ def m010_placeless_index(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX events_placeless_start ON events(start_utc) WHERE lat IS NULL")
 
 
+@MIGRATIONS()
+def m011_match_index(db: sqlite_utils.Database) -> None:
+    """What the matcher compares of each stored event, worked out once, and found by key.
+
+    ``match_forms`` keeps a stored event's title, link and organizer as
+    techcal.normalise.dedupe compares them (``match_form``), and the hour
+    its keys were filed under; ``match_keys`` files each event under the
+    words, initials, organizer and link it can be matched by, and its start
+    hour (``clue_keys``), so a new entry's candidates are the events
+    around it that share one, not the whole busy evening. An event whose
+    title, link, organizer or start changes (or a new one) is listed in
+    ``match_stale`` by the triggers, and filed again before the next match
+    (techcal.store.match_index). Existing events are filed then too.
+    """
+    db.execute("CREATE TABLE match_forms (event_id INTEGER PRIMARY KEY, hour INTEGER NOT NULL,"
+               " form TEXT NOT NULL)")
+    db.execute(
+        "CREATE TABLE match_keys (key INTEGER NOT NULL, hour INTEGER NOT NULL,"
+        " event_id INTEGER NOT NULL, PRIMARY KEY (key, hour, event_id)) WITHOUT ROWID"
+    )
+    db.execute("CREATE TABLE match_stale (event_id INTEGER PRIMARY KEY)")
+    db.execute(
+        "CREATE TRIGGER match_stale_ai AFTER INSERT ON events"
+        " BEGIN INSERT OR IGNORE INTO match_stale (event_id) VALUES (new.id); END"
+    )
+    db.execute(
+        "CREATE TRIGGER match_stale_au AFTER UPDATE OF title, url, organizer, start_utc ON events"
+        " WHEN old.title IS NOT new.title OR old.url IS NOT new.url"
+        " OR old.organizer IS NOT new.organizer OR old.start_utc IS NOT new.start_utc"
+        " BEGIN INSERT OR IGNORE INTO match_stale (event_id) VALUES (new.id); END"
+    )
+    # (its keys stay: a key that finds no event, or another one, only costs a look)
+    db.execute(
+        "CREATE TRIGGER match_forms_ad AFTER DELETE ON events BEGIN"
+        " DELETE FROM match_forms WHERE event_id = old.id;"
+        " DELETE FROM match_stale WHERE event_id = old.id; END"
+    )
+    db.execute("INSERT INTO match_stale (event_id) SELECT id FROM events")
+
+
 def known_migrations() -> set[str]:
     """Return the names of every migration this version of techcal knows."""
     return {m.name for m in MIGRATIONS._migrations}

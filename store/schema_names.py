@@ -19,6 +19,7 @@ MIGRATION_NAMES = (
     "m008_notify",
     "m009_drop_stored_blocks",
     "m010_placeless_index",
+    "m011_match_index",
 )
 
 

@@ -8,11 +8,28 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from dedupe_eval import evaluate
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from techcal.cli import cli
 from techcal.errors import MergeError
-from techcal.normalise.dedupe import THRESHOLD, canonical_url
-from techcal.normalise.titles import names_shared, title_similarity
+from techcal.normalise.dedupe import (
+    THRESHOLD,
+    _Clues,
+    canonical_url,
+    clue_keys,
+    link_key,
+    lookup_keys,
+    match_form,
+    read_match_form,
+)
+from techcal.normalise.titles import (
+    TitleForm,
+    form_similarity,
+    names_shared,
+    title_form,
+    title_similarity,
+)
 from techcal.store import Source, add_source, upsert_events
 from techcal.store.merges import merge_events, split_entry
 from techcal.store.query import build_query
@@ -477,3 +494,144 @@ def test_groups_sharing_a_title_and_a_room_stay_apart(pdx, stored, listed, merge
     other = dict(title="Hack Night", organizer=None, start=MEETING, **ROOM)
     result = upsert_events(pdx, "calagator", [community(**{**other, **listed})], now=NOW)
     assert result.merged == int(merged)
+
+
+def forms_of(db):
+    return dict(db.execute("SELECT event_id, form FROM match_forms").fetchall())
+
+
+def keys_of(db, event_id):
+    return set(db.execute("SELECT key, hour FROM match_keys WHERE event_id = ?", (event_id,)))
+
+
+def filed(form, event):
+    return {(key, int(event.start.timestamp()) // 3600) for key in clue_keys(form)}
+
+
+def test_each_event_is_filed_under_its_keys_and_filed_again_when_renamed(pdx):
+    upsert_events(pdx, "plug-meetup", [meetup()], now=NOW)
+    ((event_id, _uid, _n),) = events_of(pdx)
+    form = match_form("PLUG Monthly Meeting", meetup().url, "Portland Linux/Unix Group")
+    assert forms_of(pdx)[event_id] == form
+    assert keys_of(pdx, event_id) == filed(form, meetup())
+    # the organizer renames it and moves it a day: filed under the new title and day only
+    day = timedelta(days=1)
+    renamed = meetup(
+        title="Intro to eBPF", start=MEETING + day, end=MEETING + day + timedelta(hours=2)
+    )
+    upsert_events(pdx, "plug-meetup", [renamed], now=NOW)
+    form = match_form("Intro to eBPF", meetup().url, "Portland Linux/Unix Group")
+    assert forms_of(pdx)[event_id] == form
+    assert keys_of(pdx, event_id) == filed(form, renamed)
+    assert pdx.execute("SELECT count(*) FROM match_stale").fetchone() == (0,)
+
+
+def test_an_event_another_writer_changed_is_filed_before_the_next_match(pdx):
+    # filed under "rust" and "hack": nothing the community calendar's title shares
+    upsert_events(pdx, "plug-meetup", [meetup(title="Rust Hack Night", organizer=None)], now=NOW)
+    ((event_id, _uid, _n),) = events_of(pdx)
+    # plain SQL, as another tool (or an older techcal) would write it
+    pdx.execute("UPDATE events SET title = 'PLUG Monthly Meeting' WHERE id = ?", (event_id,))
+    pdx.conn.commit()
+    result = upsert_events(pdx, "calagator", [community()], now=NOW)
+    assert result.merged == 1
+    # (the merge worked the title out again from what the sources said)
+    title, url, organizer = pdx.execute(
+        "SELECT title, url, organizer FROM events WHERE id = ?", (event_id,)
+    ).fetchone()
+    assert forms_of(pdx)[event_id] == match_form(title, url, organizer)
+
+
+def test_a_damaged_match_form_is_worked_out_again(pdx):
+    upsert_events(pdx, "plug-meetup", [meetup()], now=NOW)
+    ((event_id, _uid, _n),) = events_of(pdx)
+    pdx.execute("UPDATE match_forms SET form = 'not a form' WHERE event_id = ?", (event_id,))
+    pdx.conn.commit()
+    result = upsert_events(pdx, "calagator", [community()], now=NOW)
+    assert result.merged == 1
+
+
+def test_deleting_an_event_deletes_its_match_form(pdx):
+    upsert_events(pdx, "plug-meetup", [meetup()], now=NOW)
+    ((event_id, _uid, _n),) = events_of(pdx)
+    pdx.execute("DELETE FROM provenance")
+    pdx.execute("DELETE FROM events WHERE id = ?", (event_id,))
+    pdx.conn.commit()
+    assert forms_of(pdx) == {}
+
+
+_TITLE_WORDS = st.sampled_from(
+    "PLUG Portland Linux Unix Group Python PDX Rust ATX Hack Night Meetup Intro to eBPF "
+    "KCD Kubernetes Community Days Coffee Code 2027 Dec 3 #42 : - ( ) München Café".split()
+)
+_TITLES = st.lists(_TITLE_WORDS, max_size=8).map(" ".join) | st.text(max_size=40)
+_ORGANIZERS = st.none() | st.just("") | _TITLES
+_LINKS = st.none() | st.sampled_from(["https://example.org/e/1", "http://www.example.org/e/1/"])
+
+
+@settings(max_examples=500, deadline=None)
+@given(_TITLES, _ORGANIZERS, _LINKS, _TITLES, _ORGANIZERS, _LINKS)
+# an organizer with all the other's words, with some of them, with no words at all
+@example("Hack Night", "Portland Linux/Unix Group", None, "Intro", "PLUG Portland Linux", None)
+@example("Hack Night", "PLUG", None, "Intro", "Portland Linux/Unix Group", None)
+@example("Hack Night", "Portland Linux/Unix Group", None, "Intro", "The", None)
+def test_every_candidate_the_clues_let_through_shares_a_key(
+    title, organizer, link, other, other_organizer, other_link
+):
+    # the index may find more than the clues let through (they are checked
+    # again), never fewer: a copy it missed would be a duplicate event
+    form, key = title_form(title), link_key(link)
+    entry = _Clues(form, key, organizer)
+    theirs = match_form(other, other_link, other_organizer)
+    if entry.shared(title_form(other), link_key(other_link), other_organizer):
+        lookup, filed_under = lookup_keys(form, key, organizer), clue_keys(theirs)
+        # (whichever of the organizer's words the store looks up by)
+        by_organizer = bool(lookup.organizer) and set(lookup.organizer) <= filed_under
+        assert filed_under & (set(lookup.words) | lookup.others) or by_organizer
+
+
+@settings(max_examples=300, deadline=None)
+@given(_TITLES, _ORGANIZERS)
+def test_a_match_form_reads_back_as_it_was_written(title, organizer):
+    form = title_form(title)
+    back, link = read_match_form(
+        match_form(title, "https://example.org/e/1?utm_source=x", organizer)
+    )
+    assert link == link_key("http://www.example.org/e/1/")
+    for name in TitleForm.__slots__:
+        assert getattr(back, name) == getattr(form, name), name
+    # comparing the forms is comparing the titles
+    assert form_similarity(back, title_form("PLUG: Intro to eBPF")) == title_similarity(
+        title, "PLUG: Intro to eBPF"
+    )
+
+
+def test_the_words_a_busy_evening_shares_are_counted_as_dedupe_counts_them(pdx):
+    from techcal.normalise.dedupe import common_words
+    from techcal.store.database import write_transaction
+    from techcal.store.matching import Matcher, _Near
+
+    # 70 groups at one hall on one evening: "portland" in 49 titles, "rust" in 14, "hack" in 10,
+    # a number in one each
+    kinds = ["Python", "Ruby", "Linux", "Go", "Rust"]
+    for n in range(70):
+        name = f"group-{n}"
+        add_source(pdx, Source(name=name, url=f"https://g{n}.example.org/", kind="other"))
+        title = f"{'Portland ' if n % 10 < 7 else ''}{kinds[n % 5]} {n}{' Hack' * (n % 7 == 0)}"
+        link = f"https://g{n}.example.org/{n}"
+        entry = community(source=name, source_uid=f"{n}", title=title, url=link)
+        upsert_events(pdx, name, [entry], now=NOW)
+    stored = pdx.execute(
+        "SELECT title FROM events e, match_forms f WHERE f.event_id = e.id"
+    ).fetchall()
+    assert len(stored) > 60  # (a few alike titles may be one event)
+    with write_transaction(pdx.conn):
+        matcher = Matcher(pdx.conn, 1)
+        start = int((MEETING + timedelta(minutes=30)).timestamp())
+        near = _Near.around({"lat": 45.5122, "lon": -122.6566, "all_day": 0, "start_utc": start})
+        form = title_form("Portland Rust Hack Night")
+        common, _ = matcher._common(near, lookup_keys(form, None, None))
+    rows = [(0, "", t, None, "", 0, 0, "", "", "", 0, 0, "", 0, None, title_form(t), None)
+            for (t,) in stored]  # fmt: skip
+    assert "portland" in common
+    assert common == common_words(rows) & set(form.all_words)
