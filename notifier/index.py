@@ -10,16 +10,25 @@ dates). Text is matched beforehand by the store's FTS5
 from __future__ import annotations
 
 import math
+import sqlite3
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from techcal.event import StoredEvent
 from techcal.normalise.gazetteer import distance_km
 from techcal.notifier.subscriptions import Subscription
-from techcal.store.subscriptions import SubscriptionRow
+from techcal.store.subscriptions import (
+    CheckedFilters,
+    FilterKey,
+    PlaceKey,
+    SubscriptionRow,
+    checked_filters,
+    subscription_groups,
+    subscription_rows,
+)
 
 #: how far a subscription's radius may reach before it skips the grid
 _GRID_MAX_KM = 1500.0
@@ -62,6 +71,31 @@ class Circle:
         )
 
 
+class Checks(NamedTuple):
+    """What is left to check, event by event, of a subscription's filters."""
+
+    #: True: online events (and, with a place, those near it); False: none online
+    online: bool | None
+    placed: bool
+    text: str | None
+    start: datetime | None
+    end: datetime | None
+    #: a rolling window of so many days from now
+    days: int | None
+
+    @classmethod
+    def of(cls, stored: CheckedFilters) -> Checks:
+        """Return the checks of filters as stored (dates parsed once, not per event)."""
+        return cls(
+            None if stored.online is None else bool(stored.online),
+            bool(stored.placed),
+            stored.text,
+            datetime.fromisoformat(stored.start) if stored.start else None,
+            datetime.fromisoformat(stored.end) if stored.end else None,
+            stored.days,
+        )
+
+
 class Index:
     """Subscriptions by what they filter on, for matching many events at once.
 
@@ -72,101 +106,140 @@ class Index:
     """
 
     def __init__(self, rows: Sequence[SubscriptionRow]) -> None:
-        """Index subscriptions rows.
+        """Index subscriptions rows (:meth:`read` indexes a store's, faster).
 
         Rows, not Subscription objects: building 10,000 objects costs more
         than the whole index; one is made only for a subscription that gets
         a message (:meth:`sub`).
         """
-        self.rows = {row.id: row for row in rows if row.id is not None}
+        self.rows: dict[int, SubscriptionRow] = {r.id: r for r in rows if r.id is not None}
+        self._conn: sqlite3.Connection | None = None
+        filters: dict[FilterKey, set[int]] = defaultdict(set)
+        places: dict[PlaceKey, set[int]] = defaultdict(set)
+        for sid, row in self.rows.items():
+            filters[row.topics, row.kinds, row.digest, row.days, row.remind].add(sid)
+            places[row.lat, row.lon, row.within_km, row.online].add(sid)
+        checked = [
+            CheckedFilters(sid, r.text, r.online, r.lat is not None and r.lon is not None,
+                           r.start, r.end, r.days)
+            for sid, r in self.rows.items()
+        ]  # fmt: skip
+        self._build(filters, places, checked)
+
+    @classmethod
+    def read(cls, conn: sqlite3.Connection) -> Index:
+        """Return the index of every subscription in the store.
+
+        SQLite groups the subscriptions that share filters or a place, so
+        the index is built from groups, not from 10,000 rows; the rows
+        themselves are read when :meth:`sub` needs them.
+        """
+        index = cls.__new__(cls)
+        index.rows = {}
+        index._conn = conn  # to read rows when needed
+        filters, places = subscription_groups(conn)
+        index._build(filters, places, checked_filters(conn))
+        return index
+
+    def _build(
+        self,
+        filters: Mapping[FilterKey, set[int]],
+        places: Mapping[PlaceKey, set[int]],
+        checked: Iterable[CheckedFilters],
+    ) -> None:
+        """Index the groups of subscriptions that share filters and places."""
         self._subs: dict[int, Subscription] = {}
+        self.ids: set[int] = set().union(*filters.values())
         self.by_topic: dict[str, set[int]] = defaultdict(set)
         self.any_topic: set[int] = set()
         self.by_kind: dict[str, set[int]] = defaultdict(set)
         self.any_kind: set[int] = set()
-        self.by_cell: dict[tuple[int, int], set[int]] = defaultdict(set)
         #: no place filter: any event, wherever it is
         self.anywhere: set[int] = set()
         #: a place, but a radius too wide for the grid
         self.wide: set[int] = set()
         #: a place, and online events as well
         self.online_too: set[int] = set()
-        #: places with a radius, and the subscriptions that share each
-        groups: dict[tuple[float, float, float], Circle] = {}
         self.cell_circles: dict[tuple[int, int], list[Circle]] = defaultdict(list)
         self.wide_circles: list[Circle] = []
         #: subscriptions with a text, date or online filter
-        self.other: dict[int, Subscription] = {}
+        self.other: dict[int, Checks] = {}
         self.texts: dict[str, set[int]] = defaultdict(set)
         self.digest_ids: set[int] = set()
         self.remind_ids: set[int] = set()
         #: subscriptions with a rolling window (--days): events walk into it
         self.days_ids: set[int] = set()
-        for row in self.rows.values():
-            self._add(row, groups)
+        for key, sids in filters.items():
+            self._add_filters(key, sids)
+        #: places with a radius, and the subscriptions that share each
+        circles: dict[tuple[float, float, float], Circle] = {}
+        for place, sids in places.items():
+            self._add_place(place, sids, circles)
+        for filters_of_one in checked:
+            self._add_checks(filters_of_one)
         self.other_ids = set(self.other)
-        self.kind_limited = set(self.rows) - self.any_kind
+        self.kind_limited = self.ids - self.any_kind
         self.everywhere = self.anywhere | self.wide
         self.online_base = self.anywhere | self.online_too
         self._cell_base: dict[Any, set[int]] = {}
         self._parts: dict[tuple[Any, str | None], frozenset[int]] = {}
 
-    def _add(self, row: SubscriptionRow, groups: dict[tuple[float, float, float], Circle]) -> None:
-        sid = row.id
-        assert sid is not None
-        if row.topics:
-            for topic in row.topics.split():
-                self.by_topic[topic].add(sid)
+    def _add_filters(self, key: FilterKey, sids: set[int]) -> None:
+        """Index subscriptions ``sids`` that share topics, kinds, digest, days and reminders."""
+        topics, kinds, digest, days, remind = key
+        if topics:
+            for topic in topics.split():
+                self.by_topic[topic] |= sids
         else:
-            self.any_topic.add(sid)
-        if row.kinds:
-            for kind in row.kinds.split():
-                self.by_kind[kind].add(sid)
+            self.any_topic |= sids
+        if kinds:
+            for kind in kinds.split():
+                self.by_kind[kind] |= sids
         else:
-            self.any_kind.add(sid)
-        if row.digest:
-            self.digest_ids.add(sid)
-        if row.days:
-            self.days_ids.add(sid)
-        if row.remind != "[]":
-            self.remind_ids.add(sid)
-        if row.lat is None or row.lon is None:
-            self.anywhere.add(sid)
-        else:
-            if row.online:
-                self.online_too.add(sid)
-            self._add_place(sid, (row.lat, row.lon, row.within_km), groups)
-        if row.text or row.online is not None or row.start or row.end or row.days:
-            sub = self.sub(sid)
-            if sub.filters.text:
-                self.texts[sub.filters.text].add(sid)
-            self.other[sid] = sub
+            self.any_kind |= sids
+        if digest:
+            self.digest_ids |= sids
+        if days:
+            self.days_ids |= sids
+        if remind != "[]":
+            self.remind_ids |= sids
 
     def _add_place(
         self,
-        sid: int,
-        key: tuple[float, float, float],
-        groups: dict[tuple[float, float, float], Circle],
+        place: PlaceKey,
+        sids: set[int],
+        circles: dict[tuple[float, float, float], Circle],
     ) -> None:
-        """Index a subscription by its place: its circle, and the cells the circle touches."""
-        lat, lon, within_km = key
+        """Index subscriptions ``sids`` by their place: its circle, and the cells it touches."""
+        lat, lon, within_km, online = place
+        if lat is None or lon is None:
+            self.anywhere |= sids
+            return
+        if online:
+            self.online_too |= sids
         # subscriptions near the same place (the gazetteer gives one point
         # per city) share one distance test per event
-        group = groups.get(key)
-        if group is None:
-            group = groups[key] = Circle.around(lat, lon, within_km)
+        key = (lat, lon, within_km)
+        circle = circles.get(key)
+        if circle is None:
+            circle = circles[key] = Circle.around(lat, lon, within_km)
             if within_km > _GRID_MAX_KM:
-                self.wide_circles.append(group)
+                self.wide_circles.append(circle)
             else:
-                group.cells = list(_cells(lat, lon, within_km))
-                for cell in group.cells:
-                    self.cell_circles[cell].append(group)
-        group.ids.add(sid)
+                circle.cells = list(_cells(lat, lon, within_km))
+                for cell in circle.cells:
+                    self.cell_circles[cell].append(circle)
+        circle.ids |= sids
         if within_km > _GRID_MAX_KM:
-            self.wide.add(sid)
-        else:
-            for cell in group.cells:
-                self.by_cell[cell].add(sid)
+            self.wide |= sids
+
+    def _add_checks(self, stored: CheckedFilters) -> None:
+        """Keep a subscription with a text, date or online filter for the per-event checks."""
+        if stored.text or stored.online is not None or stored.start or stored.end or stored.days:
+            checks = Checks.of(stored)
+            if checks.text:
+                self.texts[checks.text].add(stored.id)
+            self.other[stored.id] = checks
 
     def candidates(self, event: StoredEvent) -> set[int]:
         """Return the subscriptions whose topic, kind and rough place admit ``event``.
@@ -209,8 +282,17 @@ class Index:
         """Return subscription ``sid`` (made on first use)."""
         sub = self._subs.get(sid)
         if sub is None:
+            if sid not in self.rows:
+                self.load([sid])
             sub = self._subs[sid] = Subscription.from_row(self.rows[sid])
         return sub
+
+    def load(self, sids: Iterable[int]) -> None:
+        """Read the rows of these subscriptions, if not yet read (one query for them all)."""
+        missing = [sid for sid in sids if sid not in self.rows]
+        if missing and self._conn is not None:
+            rows = subscription_rows(self._conn, missing, by_name=False)
+            self.rows.update({row.id: row for row in rows if row.id is not None})
 
     def _part(self, where: Any, topic: str | None) -> frozenset[int]:
         base = self._cell_base.get(where)
@@ -220,8 +302,10 @@ class Index:
             elif where == "nowhere":
                 base = self.anywhere
             else:
-                found_cell = self.by_cell.get(where)
-                base = (found_cell | self.everywhere) if found_cell else self.everywhere
+                # a cell's subscriptions are those of the circles touching it,
+                # put together for the few cells events are in
+                circles = self.cell_circles.get(where, ())
+                base = self.everywhere.union(*(circle.ids for circle in circles))
             self._cell_base[where] = base
         wanted = self.any_topic if topic is None else self.by_topic.get(topic, set())
         part = frozenset(base & wanted)
@@ -245,15 +329,14 @@ class Index:
             start = datetime.fromisoformat(event.start)
             online_only = event.online and lat is None
             for sid in checks:
-                sub = self.other[sid]
-                q = sub.filters
+                q = self.other[sid]
                 if (
-                    (q.online is True and q.near is None and not event.online)
+                    (q.online is True and not q.placed and not event.online)
                     or (q.online is False and online_only)
                     or (q.text and event.id not in text_hits.get(q.text, ()))
                     or (q.start and start < q.start)
                     or (q.end and start >= q.end)
-                    or (sub.days and start >= now + timedelta(days=sub.days))
+                    or (q.days and start >= now + timedelta(days=q.days))
                 ):
                     found.discard(sid)
         return found

@@ -22,9 +22,11 @@ next run does it all.
 from __future__ import annotations
 
 import hashlib
+import json
 import sqlite3
 from collections import defaultdict
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 from techcal.event import StoredEvent
@@ -39,11 +41,16 @@ from techcal.store.notified import (
     events_by_id,
     hand_over_merged,
     remember,
+    remember_events,
     text_hits,
     told,
 )
-from techcal.store.outbox import add_deliveries_since, add_new_messages, last_message_id
-from techcal.store.subscriptions import subscription_rows
+from techcal.store.outbox import (
+    NewMessages,
+    add_deliveries_since,
+    add_new_messages,
+    last_message_id,
+)
 
 
 def match(
@@ -59,11 +66,10 @@ def match(
     """
     now = now or datetime.now(UTC)
     report = MatchReport()
-    rows = subscription_rows(conn, by_name=False)
-    if not rows:
+    index = Index.read(conn)
+    if not index.ids:
         drop_changes(conn)
         return report
-    index = Index(rows)
     outbox = Outbox(conn, now, report)
     first_new = last_message_id(conn)
     while True:
@@ -79,6 +85,8 @@ def match(
     # one delivery per target of every message written above (put() wrote
     # its own already; OR IGNORE keeps them single)
     add_deliveries_since(conn, first_new, outbox.stamp)
+    # the clock's subscriptions, read in one query rather than one by one
+    index.load(index.days_ids | index.remind_ids | index.digest_ids)
     rolling_windows(conn, index, outbox, now)
     reminders(conn, index, outbox, now)
     digests(conn, [index.sub(sid) for sid in sorted(index.digest_ids)], outbox, now)
@@ -93,10 +101,14 @@ class _Changes:
         self.index = index
         self.outbox = outbox
         self.now = outbox.now
-        #: (subscription, event, start, end, place, status) told now
+        #: (subscription, event, start, end, place, status) told now, of changes
         self.remember: list[tuple[Any, ...]] = []
-        #: 'new' messages, written in bulk: a crawl may bring thousands
-        self.fresh: list[tuple[Any, ...]] = []
+        #: 'new' messages, an event at a time: a crawl may bring a million
+        self.fresh: list[NewMessages] = []
+        #: (event, start, end, place, status, JSON list of subscriptions) told now, of news
+        self.told_new: list[tuple[Any, ...]] = []
+        #: how many of the 'new' messages are held for digests
+        self.held = 0
 
     def match(self, events: list[StoredEvent]) -> None:
         removed = [e.id for e in events if e.removed_at is not None]
@@ -109,6 +121,8 @@ class _Changes:
         told_by_event: dict[int, set[int]] = defaultdict(set)
         for sid, eid in was_told:
             told_by_event[eid].add(sid)
+        # the subscriptions that may hear of a change, read at once
+        self.index.load({sid for sid, _ in was_told} & self.index.ids)
         hits = text_hits(self.conn, events, self.index.texts)
         now_ts = self.now.timestamp()
         for event in events:
@@ -117,7 +131,7 @@ class _Changes:
             upcoming = event.start_utc > now_ts
             told_here = told_by_event.get(event.id)
             for sid in told_here or ():
-                if sid in self.index.rows:
+                if sid in self.index.ids:
                     self.changed(event, sid, was_told[(sid, event.id)], (place, status), upcoming)
             if upcoming and status == "on":
                 matched = self.index.match_ids(event, self.now, hits)
@@ -171,20 +185,20 @@ class _Changes:
             matched -= told_here
         if not matched:
             return
-        eid, key, stamp = event.id, str(event.sequence), self.outbox.stamp
-        start, end = event.start, event.end
-        digest_ids = self.index.digest_ids
-        for sid in matched:
-            self.fresh.append((sid, eid, key, stamp, 1 if sid in digest_ids else 0))
-            self.remember.append((sid, eid, start, end, place, status))
+        # in order of subscription: the same rows whatever order the sets are in
+        sids = json.dumps(sorted(matched))
+        held = sorted(matched & self.index.digest_ids)
+        self.held += len(held)
+        self.fresh.append(NewMessages(event.id, str(event.sequence), sids, json.dumps(held)))
+        self.told_new.append((event.id, event.start, event.end, place, status, sids))
 
     def write(self) -> None:
         """Write the 'new' messages and what was told."""
-        fresh = self.fresh
-        if fresh:
-            added = add_new_messages(self.conn, fresh)
-            held = sum(row[4] for row in fresh)
+        if self.fresh:
+            added = add_new_messages(self.conn, self.outbox.stamp, self.fresh)
             report = self.outbox.report
-            report.held += min(held, added)
-            report.messages["new"] += max(added - held, 0)
+            report.held += min(self.held, added)
+            report.messages["new"] += max(added - self.held, 0)
         remember(self.conn, self.remember)
+        # by event, as the table is keyed: each event's rows go after the last
+        remember_events(self.conn, sorted(self.told_new, key=itemgetter(0)))

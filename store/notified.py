@@ -141,6 +141,18 @@ def remember(conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
     )
 
 
+def remember_events(conn: sqlite3.Connection, events: Iterable[tuple[Any, ...]]) -> None:
+    """Record what many subscriptions are told of each event, one statement per event.
+
+    Each item: (event, start, end, place, status, JSON list of subscriptions).
+    """
+    conn.executemany(
+        'INSERT OR REPLACE INTO notified (subscription_id, event_id, start, "end", place, status)'
+        " SELECT s.value, ?1, ?2, ?3, ?4, ?5 FROM json_each(?6) s",
+        events,
+    )
+
+
 def hand_over_merged(conn: sqlite3.Connection, removed: Sequence[int]) -> set[int]:
     """Give what was told of merged-away copies among ``removed`` to the events they joined.
 

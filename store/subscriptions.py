@@ -70,6 +70,64 @@ def subscription_rows(
     return list(map(SubscriptionRow._make, rows))
 
 
+#: what the matching index keeps of a subscription's filters: (topics, kinds, digest,
+#: days, remind), and of its place: (lat, lon, within_km, online)
+FilterKey = tuple[str, str, str | None, int | None, str]
+PlaceKey = tuple[float | None, float | None, float, int | None]
+
+
+def subscription_groups(
+    conn: sqlite3.Connection,
+) -> tuple[dict[FilterKey, set[int]], dict[PlaceKey, set[int]]]:
+    """Return the ids of the subscriptions that share filters, and that share a place.
+
+    Grouped by SQLite: the matching index is built from a few hundred groups,
+    not from every row (two scans of the table instead of 10,000 row objects).
+    """
+    filters = conn.execute(
+        "SELECT topics, kinds, digest, days, remind, group_concat(id) FROM subscriptions"
+        " GROUP BY topics, kinds, digest, days, remind"
+    )
+    places = conn.execute(
+        "SELECT lat, lon, within_km, online, group_concat(id) FROM subscriptions"
+        " GROUP BY lat, lon, within_km, online"
+    )
+    return (
+        {row[:5]: _ids(row[5]) for row in filters},
+        {row[:4]: _ids(row[4]) for row in places},
+    )
+
+
+def _ids(text: str) -> set[int]:
+    return set(map(int, text.split(",")))
+
+
+class CheckedFilters(NamedTuple):
+    """The filters of a subscription that matching checks event by event, as stored."""
+
+    id: int
+    text: str | None
+    online: int | None
+    #: 1 when it has a place (lat and lon)
+    placed: int
+    start: str | None
+    end: str | None
+    days: int | None
+
+
+def checked_filters(conn: sqlite3.Connection) -> list[CheckedFilters]:
+    """Return the filters of the subscriptions with a text, online, date or days filter.
+
+    Some without one may come too (an empty text): the caller decides.
+    """
+    rows = conn.execute(
+        'SELECT id, text, online, lat IS NOT NULL AND lon IS NOT NULL, start, "end", days'
+        " FROM subscriptions WHERE text IS NOT NULL OR online IS NOT NULL OR start IS NOT NULL"
+        ' OR "end" IS NOT NULL OR days IS NOT NULL'
+    )
+    return list(map(CheckedFilters._make, rows))
+
+
 def subscription_row(conn: sqlite3.Connection, name: str) -> SubscriptionRow | None:
     """Return the row of the subscription called ``name``, or None."""
     row = conn.execute(
