@@ -4,13 +4,19 @@ Writes a corpus of Meetup-style .ics files (100 VEVENTs each, a VTIMEZONE,
 10% of the VEVENTs monthly series), then, in one run, prints:
 
 - bare ``icalendar.Calendar.from_ical`` over every file, and techcal's
-  ``read_ical`` over the same files, with the ratio;
+  ``read_ical`` over the same files, with the ratio: once with every VEVENT
+  parsed by icalendar, once with the fast path of
+  :mod:`techcal.feeds.ical_fast` (plain VEVENTs read with str operations);
 - a cold ``techcal import`` of the corpus into a fresh store (reading in
   worker processes), re-importing it unchanged, with 1% of the VEVENTs
   changed (spread over most files), and with 1% of the files changed; peak
   memory.
 
-    python bench/parse.py [--events 10000 100000] [--workers N]
+    python bench/parse.py [--events 10000 100000] [--workers N] [--realistic]
+
+``--realistic`` reads the corpus of bench/corpus.py (the one bench/ingest.py
+imports) instead of this file's flattering one, and stops after the unchanged
+re-import (bench/ingest.py measures changed re-imports of that corpus).
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from pathlib import Path
 
 import icalendar
 
+from techcal.feeds import ical_fast
 from techcal.feeds.base import SourceDefaults, Window
 from techcal.feeds.ical import read_ical
 from techcal.store import open_store
@@ -131,12 +138,21 @@ def peak_mib() -> tuple[float, float]:
     return me, children
 
 
-def run(events: int, workers: int | None) -> None:
+def run(events: int, workers: int | None, realistic: bool = False) -> None:
+    fast_default = ical_fast.FAST
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        paths = write_corpus(folder, events)
+        if realistic:  # bench/corpus.py: Meetup, Google and WordPress shaped exports
+            sys.path.insert(0, str(Path(__file__).resolve().parent))
+            from corpus import write_corpus as write_realistic
+
+            paths = write_realistic(folder, events)
+            shape = "realistic corpus (bench/corpus.py)"
+        else:
+            paths = write_corpus(folder, events)
+            shape = "10% series"
         size = sum(p.stat().st_size for p in paths)
-        print(f"\n{events:,} VEVENTs in {len(paths)} files ({size / 2**20:.1f} MiB), 10% series")
+        print(f"\n{events:,} VEVENTs in {len(paths)} files ({size / 2**20:.1f} MiB), {shape}")
 
         t0 = time.perf_counter()
         with warnings.catch_warnings():
@@ -150,15 +166,22 @@ def run(events: int, workers: int | None) -> None:
 
         defaults = SourceDefaults(source="bench", kind="user-group")
         window = Window.around(NOW)
-        t0 = time.perf_counter()
-        occurrences = 0
-        for path in paths:
-            occurrences += len(read_ical(path.read_bytes(), defaults, window=window).events)
-        ours = time.perf_counter() - t0
-        print(
-            f"  techcal read_ical                  {events / ours:>8,.0f} VEVENT/s  ({ours:.1f} s, "
-            f"{occurrences:,} events; {ours / bare - 1:+.0%} over bare parsing)"
-        )
+        for on in (False, True):  # icalendar for every VEVENT, then the fast path
+            ical_fast.FAST = on
+            before = dict(ical_fast.counts)
+            t0 = time.perf_counter()
+            occurrences = 0
+            for path in paths:
+                occurrences += len(read_ical(path.read_bytes(), defaults, window=window).events)
+            ours = time.perf_counter() - t0
+            taken = ical_fast.counts["fast"] - before.get("fast", 0)
+            print(
+                f"  techcal read_ical, fast path {'on ' if on else 'off'}  {events / ours:>8,.0f}"
+                f" VEVENT/s  ({ours:.1f} s, {ours / events * 1000:.3f} ms/VEVENT,"
+                f" {occurrences:,} events; {ours / bare - 1:+.0%} over bare parsing;"
+                f" {taken / events:.0%} of VEVENTs read fast)"
+            )
+        ical_fast.FAST = fast_default
 
         db = open_store(folder / "bench.db")
         t0 = time.perf_counter()
@@ -179,6 +202,9 @@ def run(events: int, workers: int | None) -> None:
             f"({skipped} of {len(paths)} files skipped unparsed)"
         )
 
+        if realistic:  # its edits only fit this file's corpus: bench/ingest.py has them
+            db.conn.close()
+            return
         files = change_one_percent(paths, events)
         t0 = time.perf_counter()
         done = list(import_files(db, paths, now=NOW, workers=workers))
@@ -208,10 +234,13 @@ def main() -> None:
     parser.add_argument(
         "--workers", type=int, default=None, help="reader processes (default: auto)"
     )
+    parser.add_argument(
+        "--realistic", action="store_true", help="read bench/corpus.py's corpus instead"
+    )
     args = parser.parse_args()
     print(f"python {sys.version.split()[0]}, icalendar {icalendar.__version__}")
     for events in args.events:
-        run(events, args.workers)
+        run(events, args.workers, args.realistic)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,9 @@ itself. The work is bounded whatever the file: components nested too deep
 are cut before the parse (:mod:`techcal.feeds.ical_lines`), and a big
 calendar is parsed a few UID groups at a time (:mod:`techcal.feeds.ical_batches`).
 
-The parse is :mod:`techcal.feeds.ical_parse`; the VEVENTs become Events in
+The parse is :mod:`techcal.feeds.ical_parse`, or for plain VEVENTs the
+fast path of :mod:`techcal.feeds.ical_fast` (str operations, the rest left
+to icalendar, the same Events either way); the VEVENTs become Events in
 :mod:`techcal.feeds.ical_reader`, with the property readers of
 :mod:`techcal.feeds.ical_values`, the zones of :mod:`techcal.feeds.ical_zones`
 and the recurrence checks of :mod:`techcal.feeds.ical_rules`.
@@ -21,6 +23,7 @@ import re
 
 from techcal.feeds.base import ReadResult, SourceDefaults, Window
 from techcal.feeds.ical_batches import Refused, batch_texts, needs_batches
+from techcal.feeds.ical_fast import fast_blocks
 from techcal.feeds.ical_layout import Layout, outline
 from techcal.feeds.ical_lines import MAX_DEPTH, prune
 from techcal.feeds.ical_parse import Lines, parse_calendars, same_line, then
@@ -68,7 +71,7 @@ def _read(data: bytes, defaults: SourceDefaults, window: Window, result: ReadRes
     reader = CalendarReader(defaults, window, result)
     layout = outline(text) if needs_batches(text) else None
     if layout is None:
-        blocks = parse_calendars(text, result, lines)
+        blocks = fast_blocks(text, result, lines) or parse_calendars(text, result, lines)
         for block in blocks:
             reader.read(block)
         found = any(block.events for block in blocks)
