@@ -97,6 +97,11 @@ class _Pieces:
     events: list[tuple[int, list[str]]] = field(default_factory=list)
 
 
+#: a line ends where icalendar ends one: at LF or CRLF (not at the other
+#: characters str.splitlines breaks at, such as U+2028 in a description)
+_NEWLINE = re.compile(r"\r?\n")
+
+
 def _split(text: str) -> list[_Pieces]:
     """Return each VCALENDAR's header lines, VTIMEZONE and VEVENT blocks (with first line)."""
     calendars: list[_Pieces] = []
@@ -104,7 +109,10 @@ def _split(text: str) -> list[_Pieces]:
     block: list[str] | None = None  # the VEVENT/VTIMEZONE being collected
     block_name = ""
     other_depth = 0  # inside a component we do not read (VTODO, VJOURNAL, ...)
-    for number, line in enumerate(text.splitlines(), start=1):
+    lines = _NEWLINE.split(text)
+    if lines and not lines[-1]:
+        lines.pop()
+    for number, line in enumerate(lines, start=1):
         marker = _BLOCK_LINE.match(line.strip())
         kind, name = (marker.group(1).upper(), marker.group(2).upper()) if marker else ("", "")
         if block is not None:
