@@ -70,7 +70,7 @@ def child_fill(folder: Path, events: int) -> dict[str, object]:
     db = open_store(path)
     t0 = time.perf_counter()
     with write_transaction(db.conn):
-        filed = file_stale(db.conn)
+        filed = file_stale(db.conn, everything=True)
     db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return {"made": made, "filed": filed, "filing": time.perf_counter() - t0}
 

@@ -29,6 +29,7 @@ then decides each field from all the event's sources.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import zlib
 from collections.abc import Iterable
@@ -113,72 +114,109 @@ def _parts(text: str) -> tuple[TitleForm, str | None, frozenset[str] | None]:
 _LINK = "\x1f"
 
 
-def clue_keys(text: str) -> set[int]:
-    """Return the keys the event of match form ``text`` is found by (see :func:`lookup_keys`).
+#: the version of match_form, clue_keys and what they rest on (titles,
+#: canonical_url, organizer words): a store whose forms and keys were worked
+#: out by another one files every event again
+FORM_VERSION = "1"
+#: the place of an event with no coordinates, as keys have it (see place_cell)
+NO_PLACE = "*"
+
+
+def place_cell(lat: float | None, lon: float | None) -> str:
+    """Return the whole-degree cell of a place, as keys name it (NO_PLACE without one).
+
+    >>> place_cell(45.51, -122.68), place_cell(None, None)
+    ('45,-123', '*')
+    """
+    if lat is None or lon is None:
+        return NO_PLACE
+    return f"{math.floor(lat)},{math.floor(lon)}"
+
+
+def box_cells(box: tuple[float, float, float, float]) -> list[str]:
+    """Return the cells a box (lat min, lat max, lon min, lon max) touches, and NO_PLACE."""
+    return [
+        f"{lat},{lon}"
+        for lat in range(math.floor(box[0]), math.floor(box[1]) + 1)
+        for lon in range(math.floor(box[2]), math.floor(box[3]) + 1)
+    ] + [NO_PLACE]
+
+
+def clue_keys(text: str, cell: str) -> set[int]:
+    """Return the keys the event of match form ``text`` in ``cell`` is found by.
 
     Its title's words, the acronym-like words that are not among them, the
     initials of its title's parts, its organizer's words and their whole
-    set (an empty one for an organizer with no words), and its link: each
-    a way :class:`_Clues` lets a candidate through.
+    set (an empty one for an organizer with no words), each in its place's
+    cell (place_cell), and its link anywhere: each a way :class:`_Clues`
+    lets a candidate through (see :func:`lookup_keys`).
     """
     form, link, organizer = _parts(text)
-    keys = {_key("w", w) for w in form.all_words}
-    keys |= {_key("a", w) for w in form.acronyms - form.all_words}
-    keys |= {_key("i", w) for w in form.initials}
+    keys = {_key("w", cell, w) for w in form.all_words}
+    keys |= {_key("a", cell, w) for w in form.acronyms - form.all_words}
+    keys |= {_key("i", cell, w) for w in form.initials}
     if organizer is not None:
-        keys |= {_key("o", w) for w in organizer}
-        keys.add(_key("s", " ".join(sorted(organizer))))
+        keys |= {_key("o", cell, w) for w in organizer}
+        keys.add(_key("s", cell, " ".join(sorted(organizer))))
     if link:
-        keys.add(_key("u", link))
+        keys.add(_key("u", "", link))
     return keys
 
 
 #: an organizer of more words than this is looked up by each word, not each set of them
-_SUBSETS_UP_TO = 6
+_SUBSETS_UP_TO = 4
 
 
 @dataclass
 class Lookup:
     """The keys a new entry's candidates share one of, if _Clues lets them through.
 
-    Every candidate _Clues.shared accepts has among its :func:`clue_keys`
-    one of ``words`` (the entry's title words, by key: those most of a busy
+    Every candidate in one of the entry's ``cells`` that _Clues.shared
+    accepts has among its :func:`clue_keys` one of ``words`` (the entry's
+    title words, each by its keys in those cells: those most of a busy
     evening's events share are left out, see common_words), one of
-    ``others``, or every word of the entry's organizer. For the last, one
-    of ``organizer`` (the organizer's words, by key) is enough to look up:
-    the least common.
+    ``others``, or every word of the entry's organizer: for that, one word
+    of ``organizer`` (by its keys in the cells) is enough to look up, the
+    least common.
     """
 
-    words: dict[int, str]
-    organizer: dict[int, str]
+    words: dict[str, list[int]]
+    organizer: dict[str, list[int]]
     others: set[int]
 
 
-def lookup_keys(form: TitleForm, link: str | None, organizer: str | None) -> Lookup:
-    """Return the :class:`Lookup` of a new entry of title form ``form``."""
-    words = {_key("w", w): w for w in form.all_words}
-    others = {_key("i", w) for w in form.acronyms}
-    others |= {_key(ns, w) for w in form.initials for ns in ("w", "a")}
+def lookup_keys(
+    form: TitleForm, link: str | None, organizer: str | None, cells: list[str]
+) -> Lookup:
+    """Return the :class:`Lookup` of a new entry of title form ``form``, around ``cells``."""
+
+    def keys(kind: str, token: str) -> list[int]:
+        return [_key(kind, cell, token) for cell in cells]
+
+    words = {w: keys("w", w) for w in form.all_words}
+    others = {key for w in form.acronyms for key in keys("i", w)}
+    others |= {key for w in form.initials for ns in ("w", "a") for key in keys(ns, w)}
     mine = sorted(_org_words(organizer)) if organizer else []
     if link:
-        others.add(_key("u", link))
+        others.add(_key("u", "", link))
     if not mine:
         return Lookup(words, {}, others)
     # an organizer whose words are all the entry's organizer's: one of its subsets
     if len(mine) <= _SUBSETS_UP_TO:
         others |= {
-            _key("s", " ".join(subset))
+            key
             for size in range(len(mine) + 1)
             for subset in combinations(mine, size)
+            for key in keys("s", " ".join(subset))
         }
     else:
-        others |= {_key("o", w) for w in mine} | {_key("s", "")}
-    return Lookup(words, {_key("o", w): w for w in mine}, others)
+        others |= {key for w in mine for key in keys("o", w)} | set(keys("s", ""))
+    return Lookup(words, {w: keys("o", w) for w in mine}, others)
 
 
-def _key(kind: str, token: str) -> int:
+def _key(kind: str, cell: str, token: str) -> int:
     """Return a key as the store keeps it: a signed 32-bit hash (equal tokens, equal keys)."""
-    return zlib.crc32(f"{kind}:{token}".encode()) - 2**31
+    return zlib.crc32(f"{kind}:{cell}:{token}".encode()) - 2**31
 
 
 def _form(event: dict[str, Any]) -> TitleForm:

@@ -321,6 +321,8 @@ def decode_form(text: str) -> TitleForm:
     folded, words, variants, head, label, body, found = fields
     parts = tuple(variants.split(_PART)) if variants else ()
     if words == _SAME:
+        if not parts:
+            raise ValueError("a damaged title form")
         words = parts[0]
     return TitleForm(
         folded,

@@ -166,7 +166,8 @@ class BatchWrites:
         self.normaliser, self.stamp = normaliser, stamp
         self.claimed, self.match = claimed, match
         self.new = self.updated = self.unchanged = self.merged = self.rescheduled = 0
-        self._matcher = Matcher(conn, context.id)
+        # (made only to match: it files the events written since the last match)
+        self._matcher = Matcher(conn, context.id) if match else None
         self._choices = user_choices(conn, source) if match else {}
         self._new_events: list[tuple[object, ...]] = []
         # the match forms and keys of the new events, by uid (worked out by the reader worker)
@@ -196,7 +197,7 @@ class BatchWrites:
         source_uid, source_id, stamp = entry.source_uid, self.context.id, self.stamp
         link = None
         form = entry.match_form(row)
-        if self.match:
+        if self._matcher is not None:
             choices = self._choices.get(source_uid, {})
             link = find_match(self.conn, self._matcher, row, choices, self.claimed, form)
         if link is not None:

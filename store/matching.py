@@ -21,6 +21,7 @@ from techcal.normalise.dedupe import (
     COMMON_SHARE,
     MAX_START_GAP,
     Lookup,
+    box_cells,
     lookup_keys,
     match_form,
     ranked_matches,
@@ -32,9 +33,10 @@ from techcal.store.event_rows import (
     RECORD_COLUMNS,
     RECORD_COLUMNS_SQL,
     UPDATE_EVENT,
+    relean_records,
     stored_record,
 )
-from techcal.store.match_index import file_stale, hour_of
+from techcal.store.match_index import all_filed, file_stale, hour_of
 
 # (the stored match form, read as the last two columns)
 # (the stored match form, read as the last two columns)
@@ -63,6 +65,8 @@ class Matcher:
 
     def __post_init__(self) -> None:
         file_stale(self.conn)
+        # (until every event is filed, the keys would miss some)
+        self._filed = all_filed(self.conn)
 
     def find(
         self,
@@ -78,10 +82,16 @@ class Matcher:
         ``entry`` has its match form read (``form``, ``link``).
         """
         near = _Near.around(entry)
-        lookup = lookup_keys(entry["form"], entry["link"], entry["organizer"])
-        common, organizer_key = self._common(near, lookup)
-        rows = self._candidates(near, lookup, common, organizer_key)
-        ranked = ranked_matches(entry, rows, avoid=avoid, taken=taken, common=common)
+        if near.cells is None or not self._filed:
+            # no place: the events around it are anywhere, not in a few
+            # cells; or some events are not filed yet (a store just upgraded)
+            rows = self._all_around(near)
+            ranked = ranked_matches(entry, rows, avoid=avoid, taken=taken)
+        else:
+            lookup = lookup_keys(entry["form"], entry["link"], entry["organizer"], near.cells)
+            common, organizer_key = self._common(near, lookup)
+            rows = self._candidates(near, lookup, common, organizer_key)
+            ranked = ranked_matches(entry, rows, avoid=avoid, taken=taken, common=common)
         # (whether this source lists a candidate already is checked on the
         # few that score, not in SQL for every row of a busy evening)
         for event_id, uid in ranked:
@@ -94,7 +104,14 @@ class Matcher:
                 return event_id, uid
         return None
 
-    def _common(self, near: _Near, lookup: Lookup) -> tuple[set[str], int | None]:
+    def _all_around(self, near: _Near) -> list[tuple[Any, ...]]:
+        """Return every live event around an entry with no place (CANDIDATE_COLUMNS)."""
+        rows = self.conn.execute(
+            f"SELECT {_COLUMNS} FROM events e{_FORMS} WHERE {near.where} ORDER BY e.id", near.args
+        ).fetchall()
+        return _with_forms(rows)
+
+    def _common(self, near: _Near, lookup: Lookup) -> tuple[set[str], list[int]]:
         """Return the entry's title words most events around it share, and its organizer's key.
 
         The words are dedupe.common_words's, counted in SQL, and only where
@@ -103,17 +120,23 @@ class Matcher:
         not. The organizer's key is that of its least often filed word (any
         one finds the events whose organizer has all its words).
         """
-        counted = {**lookup.words, **lookup.organizer}
-        filed = dict(
+        counted = [
+            key for keys in (*lookup.words.values(), *lookup.organizer.values()) for key in keys
+        ]
+        per_key = dict(
             self.conn.execute(
                 "SELECT key, count(*) FROM match_keys WHERE key IN (SELECT value FROM json_each(?))"
                 " AND hour BETWEEN ? AND ? GROUP BY key",
-                (json.dumps(list(counted)), *near.hours),
+                (json.dumps(counted), *near.hours),
             ).fetchall()
         )
-        rarest = min(lookup.organizer, key=lambda key: filed.get(key, 0), default=None)
+
+        def filed(keys: list[int]) -> int:
+            return sum(per_key.get(key, 0) for key in keys)
+
+        rarest = min(lookup.organizer.values(), key=filed, default=[])
         # (a word of a busy evening's fifth is on more than BUSY // COMMON_SHARE events)
-        maybe = [key for key in lookup.words if filed.get(key, 0) > BUSY // COMMON_SHARE]
+        maybe = [word for word, keys in lookup.words.items() if filed(keys) > BUSY // COMMON_SHARE]
         if not maybe:
             return set(), rarest
         total = near.count(self.conn)
@@ -121,20 +144,20 @@ class Matcher:
             return set(), rarest
         share = total // COMMON_SHARE
         common = set()
-        for key in maybe:
+        for word in maybe:
             # counted only as far as it takes to know
             (around,) = self.conn.execute(
                 "SELECT count(*) FROM (SELECT 1 FROM match_keys k JOIN events e"
-                " ON e.id = k.event_id WHERE k.key = ? AND k.hour BETWEEN ? AND ?"
-                f" AND {near.where} LIMIT ?)",
-                (key, *near.hours, *near.args, share + 1),
+                " ON e.id = k.event_id WHERE k.key IN (SELECT value FROM json_each(?))"
+                f" AND k.hour BETWEEN ? AND ? AND {near.where} LIMIT ?)",
+                (json.dumps(lookup.words[word]), *near.hours, *near.args, share + 1),
             ).fetchone()
             if around > share:
-                common.add(lookup.words[key])
+                common.add(word)
         return common, rarest
 
     def _candidates(
-        self, near: _Near, lookup: Lookup, common: set[str], organizer: int | None
+        self, near: _Near, lookup: Lookup, common: set[str], organizer: list[int]
     ) -> list[tuple[Any, ...]]:
         """Return the live events around an entry sharing a key with it (CANDIDATE_COLUMNS).
 
@@ -144,10 +167,8 @@ class Matcher:
         ``common`` ones, and ``organizer``): the others _Clues would let
         through none of.
         """
-        keys = [key for key, word in lookup.words.items() if word not in common]
-        keys += lookup.others
-        if organizer is not None:
-            keys.append(organizer)
+        keys = [key for word, found in lookup.words.items() if word not in common for key in found]
+        keys += [*lookup.others, *organizer]
         rows = self.conn.execute(
             f"SELECT {_COLUMNS} FROM events e{_FORMS} WHERE {_FILED} AND {near.where}"
             " ORDER BY e.id",
@@ -164,6 +185,8 @@ class _Near:
     args: tuple[Any, ...]
     #: the hours (match_index.hour_of) its candidates' keys are filed under
     hours: tuple[int, int]
+    #: the place cells they are filed in (dedupe.box_cells); None: anywhere
+    cells: list[str] | None
     #: how many live events are around it: per part, statements and their arguments
     counts: list[tuple[str, tuple[Any, ...]]]
 
@@ -190,7 +213,7 @@ class _Near:
             window = (start - _ALL_DAY[1], start + _ALL_DAY[0])
             where = f"{live} AND e.start_utc BETWEEN ? AND ? AND {place}"
             args: tuple[Any, ...] = (*window, *place_args)
-            first = window[0]
+            first, last = window
         else:
             window = (start - MAX_START_GAP, start + MAX_START_GAP)
             day = (start - _ALL_DAY[0], start + _ALL_DAY[1])
@@ -199,9 +222,12 @@ class _Near:
                 f" OR (e.all_day = 1 AND e.start_utc BETWEEN ? AND ?)) AND {place}"
             )
             args = (*window, *day, *place_args)
-            first = day[0]
-        hours = (hour_of(first), hour_of(window[1]))
-        return cls(where, args, hours, _counts(entry["all_day"], window, box))
+            # (all-day events starting up to 14 h after it too: their keys
+            # are filed under those hours)
+            first, last = day[0], max(window[1], day[1])
+        hours = (hour_of(first), hour_of(last))
+        cells = None if box is None else box_cells(box)
+        return cls(where, args, hours, cells, _counts(entry["all_day"], window, box))
 
     def count(self, conn: sqlite3.Connection) -> int:
         """Return how many live events are around the entry (each part from its index)."""
@@ -362,7 +388,7 @@ def remerge_events(conn: sqlite3.Connection, event_ids: Iterable[int], stamp: st
         if not rows or current is None:
             continue
         merged = merged_values(
-            [(stored_record(r), kind, url, first) for r, kind, url, first in rows]
+            [(stored_record(r, current), kind, url, first) for r, kind, url, first in rows]
         )
         new_row = tuple(merged.get(c) for c in RECORD_COLUMNS)
         if new_row == tuple(current):
@@ -370,6 +396,7 @@ def remerge_events(conn: sqlite3.Connection, event_ids: Iterable[int], stamp: st
         bump = _moved(dict(zip(RECORD_COLUMNS, current, strict=True)), merged)
         moved += int(bump)
         conn.execute(UPDATE_EVENT, (*new_row, int(bump), stamp, int(bump), stamp, event_id))
+    relean_records(conn, event_ids)  # each text kept once: see provenance_record
     return moved
 
 

@@ -14,8 +14,10 @@ from datetime import UTC, datetime
 from techcal.errors import MergeError
 from techcal.store.event_rows import (
     RECORD_COLUMNS,
+    RECORD_COLUMNS_SQL,
     event_uid,
     insert_events,
+    relean_records,
     stored_record,
     utc_stamp,
 )
@@ -73,6 +75,10 @@ def split_entry(
             " AND p.removed_at IS NULL",
             (event_id, source),
         ).fetchall()
+        # what the records leave out, they say as the event's row does (provenance_record)
+        row = conn.execute(
+            f"SELECT {RECORD_COLUMNS_SQL} FROM events WHERE id = ?", (event_id,)
+        ).fetchone()
         if not rows:
             if not conn.execute("SELECT 1 FROM sources WHERE name = ?", (source,)).fetchone():
                 raise MergeError(f"no source {source!r} (see `techcal sources list`)")
@@ -88,8 +94,9 @@ def split_entry(
             raise MergeError(f"event {ref}: {source} is its only source, nothing to split")
         moved = []
         new_id = None
+        new_ids: list[int] = []
         for prov_id, source_id, source_uid, record in rows:
-            values = stored_record(record)
+            values = stored_record(record, row)
             new_uid = event_uid(source, source_uid)
             if (
                 new_uid == uid
@@ -104,7 +111,10 @@ def split_entry(
             conn.execute("UPDATE provenance SET event_id = ? WHERE id = ?", (new_id, prov_id))
             _choose(conn, source_id, source_uid, uid, False, stamp)
             moved.append(source_uid)
+            new_ids.append(new_id)
         remerge_events(conn, [event_id], stamp)
+        # (moving an entry wrote back into its record what it had left out)
+        relean_records(conn, [event_id, *new_ids])
     return Moved(event_id=event_id, event_uid=uid, entries=moved, other_id=new_id)
 
 
@@ -142,6 +152,8 @@ def merge_events(
             (stamp, stamp, stamp, keep_id, other_id),
         )
         remerge_events(conn, [keep_id], stamp)
+        # (moving an entry wrote back into its record what it had left out)
+        relean_records(conn, [keep_id])
     return Moved(
         event_id=keep_id, event_uid=keep_uid, entries=[r[2] for r in rows], other_id=other_id
     )

@@ -16,9 +16,12 @@ from dataclasses import dataclass, field
 
 from techcal.event import Event
 from techcal.normalise.clean import clean_record
-from techcal.normalise.dedupe import clue_keys
+from techcal.normalise.dedupe import clue_keys, place_cell
 from techcal.store.entries import Entry, SourceContext, context_key, prepare_entry
+from techcal.store.event_rows import RECORD_COLUMNS
 from techcal.store.normalise import Normaliser
+
+_LAT, _LON = RECORD_COLUMNS.index("lat"), RECORD_COLUMNS.index("lon")
 
 
 @dataclass
@@ -84,6 +87,6 @@ def prepare_records(
         row = entry.normalised(context, normaliser)
         entry.kept = entry.provenance(row)
         entry.form = entry.match_form(row)
-        entry.keys = tuple(clue_keys(entry.form))
+        entry.keys = tuple(clue_keys(entry.form, place_cell(row[_LAT], row[_LON])))  # type: ignore[arg-type]
         done.entries[uid] = entry
     return done

@@ -493,22 +493,36 @@ def m010_placeless_index(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX events_placeless_start ON events(start_utc) WHERE lat IS NULL")
 
 
+# (not INSERT OR IGNORE: an outer statement's conflict clause, such as
+# INSERT ... ON CONFLICT DO UPDATE reviving an event, overrides a trigger's)
+_LIST_NEW = (
+    "INSERT INTO match_stale (event_id) SELECT new.id"
+    " WHERE NOT EXISTS (SELECT 1 FROM match_stale WHERE event_id = new.id)"
+)
+_LIST_OLD = _LIST_NEW.replace("new.id", "old.id")
+
+
 @MIGRATIONS()
 def m011_match_index(db: sqlite_utils.Database) -> None:
     """What the matcher compares of each stored event, worked out once, and found by key.
 
     ``match_forms`` keeps a stored event's title, link and organizer as
     techcal.normalise.dedupe compares them (``match_form``), and the hour
-    its keys were filed under; ``match_keys`` files each event under the
-    words, initials, organizer and link it can be matched by, and its start
-    hour (``clue_keys``), so a new entry's candidates are the events
-    around it that share one, not the whole busy evening. An event whose
-    title, link, organizer or start changes (or a new one) is listed in
-    ``match_stale`` by the triggers, and filed again before the next match
-    (techcal.store.match_index). Existing events are filed then too.
+    and place cell its keys were filed under; ``match_keys`` files each
+    event under the words, initials, organizer and link it can be matched
+    by, in its place's cell, and its start hour (``clue_keys``), so a new
+    entry's candidates are the events around it that share one, not the
+    whole busy evening. An event whose title, link, organizer, start or
+    place changes (or a new or deleted one) is listed in ``match_stale`` by
+    the triggers, and filed again before the next match
+    (techcal.store.match_index). The events stored before are filed then
+    too, a few thousand per batch: the meta key ``match_forms`` (the
+    version their forms were worked out by) is not set yet.
     """
-    db.execute("CREATE TABLE match_forms (event_id INTEGER PRIMARY KEY, hour INTEGER NOT NULL,"
-               " form TEXT NOT NULL)")
+    db.execute(
+        "CREATE TABLE match_forms (event_id INTEGER PRIMARY KEY, hour INTEGER NOT NULL,"
+        " cell TEXT NOT NULL, form TEXT NOT NULL)"
+    )
     db.execute(
         "CREATE TABLE match_keys (key INTEGER NOT NULL, hour INTEGER NOT NULL,"
         " event_id INTEGER NOT NULL, PRIMARY KEY (key, hour, event_id)) WITHOUT ROWID"
@@ -516,21 +530,157 @@ def m011_match_index(db: sqlite_utils.Database) -> None:
     db.execute("CREATE TABLE match_stale (event_id INTEGER PRIMARY KEY)")
     db.execute(
         "CREATE TRIGGER match_stale_ai AFTER INSERT ON events"
-        " BEGIN INSERT OR IGNORE INTO match_stale (event_id) VALUES (new.id); END"
+        f" BEGIN {_LIST_NEW}; END"
     )
     db.execute(
-        "CREATE TRIGGER match_stale_au AFTER UPDATE OF title, url, organizer, start_utc ON events"
-        " WHEN old.title IS NOT new.title OR old.url IS NOT new.url"
+        "CREATE TRIGGER match_stale_au AFTER UPDATE OF title, url, organizer, start_utc, lat, lon"
+        " ON events WHEN old.title IS NOT new.title OR old.url IS NOT new.url"
         " OR old.organizer IS NOT new.organizer OR old.start_utc IS NOT new.start_utc"
-        " BEGIN INSERT OR IGNORE INTO match_stale (event_id) VALUES (new.id); END"
+        " OR old.lat IS NOT new.lat OR old.lon IS NOT new.lon"
+        f" BEGIN {_LIST_NEW}; END"
     )
-    # (its keys stay: a key that finds no event, or another one, only costs a look)
+    # (listed too: its keys are dropped when it is filed)
     db.execute(
-        "CREATE TRIGGER match_forms_ad AFTER DELETE ON events BEGIN"
-        " DELETE FROM match_forms WHERE event_id = old.id;"
-        " DELETE FROM match_stale WHERE event_id = old.id; END"
+        "CREATE TRIGGER match_stale_ad AFTER DELETE ON events"
+        f" BEGIN {_LIST_OLD}; END"
     )
-    db.execute("INSERT INTO match_stale (event_id) SELECT id FROM events")
+    # (the events stored so far are filed by the next matches: see match_index)
+
+
+#: The record columns a provenance record may lean on when m012 runs (as
+#: techcal.store.event_rows.LEAN_COLUMNS then): its triggers cover these.
+_M012_LEAN_COLUMNS = (
+    "title", "description", "url", "start", "end", "start_utc", "end_utc", "timezone",
+    "all_day", "status", "venue", "address", "city", "region", "country", "online",
+    "online_url", "kind", "topics", "categories", "organizer", "cost", "geo_precision",
+)  # fmt: skip
+
+
+def _q(column: str) -> str:
+    return '"end"' if column == "end" else column
+
+
+def _lean_record_triggers(columns: tuple[str, ...]) -> list[str]:
+    """Return the triggers that keep provenance records leaning on ``columns`` right.
+
+    A record that is a JSON object leaves out the values its event's row has
+    too (see techcal.store.event_rows.provenance_record). Before the row
+    stops saying them, each is written back into every such record: when a
+    value changes (only the values that change), when the row is deleted,
+    and when a record moves to another event (``events split``/``merge``).
+    """
+    # (a damaged record is left as it is: it must not stop the row's writes)
+    lean = "typeof(record) = 'text' AND substr(record, 1, 1) = '{' AND json_valid(record)"
+    changed = " OR ".join(f"old.{_q(c)} IS NOT new.{_q(c)}" for c in columns)
+    keep_changed = ", ".join(
+        f"CASE WHEN old.{_q(c)} IS NOT new.{_q(c)} THEN '$.{c}' ELSE '$.\"~\"' END, old.{_q(c)}"
+        for c in columns
+    )
+    keep_all = ", ".join(f"'$.{c}', {{0}}.{_q(c)}" for c in columns)
+    return [
+        f"""
+        CREATE TRIGGER provenance_lean_au AFTER UPDATE OF {", ".join(map(_q, columns))}
+        ON events WHEN {changed} BEGIN
+          UPDATE provenance SET record = json_remove(json_insert(record, {keep_changed}),
+            '$."~"') WHERE event_id = old.id AND {lean};
+        END
+        """,
+        f"""
+        CREATE TRIGGER provenance_lean_bd BEFORE DELETE ON events BEGIN
+          UPDATE provenance SET record = json_insert(record, {keep_all.format("old")})
+            WHERE event_id = old.id AND {lean};
+        END
+        """,
+        f"""
+        CREATE TRIGGER provenance_lean_moved AFTER UPDATE OF event_id ON provenance
+        WHEN old.event_id IS NOT new.event_id
+          AND typeof(new.record) = 'text' AND substr(new.record, 1, 1) = '{{'
+          AND json_valid(new.record) BEGIN
+          UPDATE provenance SET record = (SELECT json_insert(new.record, {keep_all.format("e")})
+            FROM events e WHERE e.id = old.event_id) WHERE id = new.id;
+        END
+        """,
+    ]
+
+
+@MIGRATIONS()
+def m012_lean_provenance(db: sqlite_utils.Database) -> None:
+    """Provenance records keep only what differs from their event's row.
+
+    Each record was kept whole (a JSON list, zlib-compressed when long), so
+    every description was stored twice: in ``events`` and in its source's
+    record. Records become JSON objects without the values the event's row
+    has too (``{}`` for most events, which have one source), and the
+    triggers of _lean_record_triggers write a value back into every record
+    leaning on it before the row changes it. The table is rebuilt with the
+    new records, packed (shrinking rows in place would leave its pages
+    mostly empty); the freed pages are reused by later writes (``sqlite3
+    techcal.db VACUUM`` gives them back to the disk). A record that cannot
+    be read is kept as it was. The content and schedule digests, hex before,
+    are rewritten as digest gives them now (base64: 22 characters, not 32):
+    the same bits, so no entry reads as changed.
+    """
+    from techcal.store.event_rows import (
+        RECORD_COLUMNS,
+        hex_digest_as_kept,
+        lean_record,
+        provenance_record,
+        stored_record,
+    )
+
+    conn = db.conn
+    conn.execute(
+        """
+        CREATE TABLE provenance_m012 (
+            id INTEGER PRIMARY KEY,
+            event_id INTEGER NOT NULL REFERENCES events(id),
+            source_id INTEGER NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
+            source_uid TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            schedule_hash TEXT NOT NULL,
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            removed_at TEXT,
+            record TEXT NOT NULL,
+            UNIQUE (source_id, source_uid)
+        )
+        """
+    )
+    insert = (
+        "INSERT INTO provenance_m012 (id, event_id, source_id, source_uid, content_hash,"
+        " schedule_hash, first_seen, last_seen, removed_at, record)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    )
+    cursor = conn.execute(
+        "SELECT p.id, p.event_id, p.source_id, p.source_uid, p.content_hash, p.schedule_hash,"
+        " p.first_seen, p.last_seen, p.removed_at, p.record, "
+        + ", ".join(f"e.{_q(c)}" for c in RECORD_COLUMNS)
+        + " FROM provenance p LEFT JOIN events e ON e.id = p.event_id ORDER BY p.id"
+    )
+    while rows := cursor.fetchmany(1000):
+        converted = []
+        for row in rows:
+            prov_id, event_id, source_id, source_uid, content, schedule, *seen = row[:9]
+            content, schedule = hex_digest_as_kept(content), hex_digest_as_kept(schedule)
+            columns = (prov_id, event_id, source_id, source_uid, content, schedule, *seen)
+            record = row[9]
+            # (title is NOT NULL: no title, no event row)
+            event = None if row[10] is None else dict(zip(RECORD_COLUMNS, row[10:], strict=True))
+            try:
+                said = stored_record(record, event)
+                if event is None:
+                    record = provenance_record(tuple(said[c] for c in RECORD_COLUMNS))
+                else:
+                    record = lean_record(said, event)
+            except (ValueError, TypeError, KeyError, IndexError):
+                pass  # unreadable: kept as it was (and read as damaged, as before)
+            converted.append((*columns, record))
+        conn.executemany(insert, converted)
+    conn.execute("DROP TABLE provenance")
+    conn.execute("ALTER TABLE provenance_m012 RENAME TO provenance")
+    conn.execute("CREATE INDEX provenance_event_id ON provenance(event_id)")
+    for trigger in _lean_record_triggers(_M012_LEAN_COLUMNS):
+        conn.execute(trigger)
 
 
 def known_migrations() -> set[str]:

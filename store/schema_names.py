@@ -20,6 +20,7 @@ MIGRATION_NAMES = (
     "m009_drop_stored_blocks",
     "m010_placeless_index",
     "m011_match_index",
+    "m012_lean_provenance",
 )
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from techcal.event import Listing, StoredEvent
 from techcal.store.database import open_reader
-from techcal.store.event_rows import stored_record
+from techcal.store.event_rows import RECORD_COLUMNS, stored_record
 
 EVENT_COLUMNS = (
     "id", "uid", "sequence", "title", "description", "url", "start", "end", "start_utc",
@@ -25,6 +25,8 @@ EVENT_COLUMNS = (
     "categories", "organizer", "cost", "changed_at", "removed_at", "created_at", "updated_at",
 )  # fmt: skip
 EVENT_COLS = ", ".join(f'e."{c}"' for c in EVENT_COLUMNS)
+#: the event's RECORD_COLUMNS, what its provenance records lean on
+EVENT_RECORD_COLS = ", ".join(f'e."{c}"' for c in RECORD_COLUMNS)
 #: where ``start_utc`` and ``id`` are in a row of ``EVENT_COLUMNS`` (for ordering rows)
 START_UTC, ID = EVENT_COLUMNS.index("start_utc"), EVENT_COLUMNS.index("id")
 _ALL_DAY, _ONLINE = EVENT_COLUMNS.index("all_day"), EVENT_COLUMNS.index("online")
@@ -55,15 +57,18 @@ def _strings(text: str | None) -> tuple[str, ...]:
 def listings(conn: sqlite3.Connection, ids: Iterable[int]) -> dict[int, tuple[Listing, ...]]:
     """Return, per event, every source entry that lists it (in the order first seen)."""
 
+    # (a record leaves out what its event's row says too: see provenance_record)
     rows = _entries(
         conn,
-        "s.name, s.kind, s.url, p.source_uid, p.record, p.first_seen, p.last_seen, p.removed_at",
+        "s.name, s.kind, s.url, p.source_uid, p.record, p.first_seen, p.last_seen, p.removed_at,"
+        " e.title, e.start, e.url",
         ids,
+        with_event=True,
     )
     found: dict[int, list[Listing]] = {}
-    for event_id, name, kind, url, source_uid, record, first, last, removed in rows:
+    for event_id, name, kind, url, source_uid, record, first, last, removed, *event in rows:
         try:
-            said = stored_record(record)
+            said = stored_record(record, dict(zip(_LISTED, event, strict=True)), _LISTED)
         except (ValueError, TypeError):
             said = {}
         found.setdefault(event_id, []).append(
@@ -87,11 +92,21 @@ def _text(value: object) -> str | None:
     return None if value is None else str(value)
 
 
-def _entries(conn: sqlite3.Connection, columns: str, ids: Iterable[int]) -> sqlite3.Cursor:
-    """Return event id and ``columns`` of each source entry of these events, oldest first."""
+#: what a Listing shows of its record
+_LISTED = ("title", "start", "url")
+
+
+def _entries(
+    conn: sqlite3.Connection, columns: str, ids: Iterable[int], *, with_event: bool = False
+) -> sqlite3.Cursor:
+    """Return event id and ``columns`` of each source entry of these events, oldest first.
+
+    ``columns`` may name the event's (``e``) when ``with_event``.
+    """
+    event = " JOIN events e ON e.id = p.event_id" if with_event else ""
     return conn.execute(
         f"SELECT p.event_id, {columns} FROM provenance p JOIN sources s ON s.id = p.source_id"
-        " WHERE p.event_id IN (SELECT value FROM json_each(?)) ORDER BY p.event_id, p.id",
+        f"{event} WHERE p.event_id IN (SELECT value FROM json_each(?)) ORDER BY p.event_id, p.id",
         (json.dumps(list(ids)),),
     )
 
@@ -150,3 +165,27 @@ def snapshot(db_path: Path) -> Iterator[sqlite3.Connection]:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         conn.close()
+
+
+def source_records(
+    conn: sqlite3.Connection, ids: Iterable[int] | None = None
+) -> dict[int, dict[str, object]]:
+    """Return what each source entry said (of these events, or all), whole, by provenance id.
+
+    Each record leaves out what its event's row says too (see
+    techcal.store.event_rows.provenance_record): it is given back here. A
+    record that cannot be read is left out.
+    """
+    where = "" if ids is None else " WHERE p.event_id IN (SELECT value FROM json_each(?))"
+    params = () if ids is None else (json.dumps(list(ids)),)
+    said = {}
+    for prov_id, record, *event in conn.execute(
+        f"SELECT p.id, p.record, {EVENT_RECORD_COLS} FROM provenance p"
+        f" JOIN events e ON e.id = p.event_id{where} ORDER BY p.id",
+        params,
+    ):
+        try:
+            said[prov_id] = stored_record(record, event)
+        except (ValueError, TypeError):
+            continue
+    return said
