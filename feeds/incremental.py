@@ -36,7 +36,7 @@ from techcal.feeds.ical_layout import Layout, RawGroup, outline
 _DTSTAMP = re.compile(rb"^DTSTAMP[;:][^\n]*(?:\n[ \t][^\n]*)*+\n?", re.I | re.M)
 _DTSTAMP_TEXT = re.compile(r"^DTSTAMP[;:][^\n]*(?:\n[ \t][^\n]*)*+\n?", re.I | re.M)
 _VCALENDAR_LINE = re.compile(r"^(BEGIN|END):VCALENDAR[ \t]*\r?$", re.I | re.M)
-_FORMAT = 3
+_FORMAT = 4
 _RRULE_BYTES = re.compile(rb"^(RRULE|RDATE)[;:]", re.I | re.M)
 #: part of every digest: a reader that reads differently must not trust old results
 READER_VERSION = "2026-11-22.1"
@@ -69,10 +69,9 @@ class Group:
 
     digest: str
     recurring: bool
-    #: the source uids of its events (what the store needs to leave them be)
+    #: the source uids of its events (what the store needs to leave them be:
+    #: the events themselves are in the store, not kept here a second time)
     uids: list[str] = field(default_factory=list)
-    #: its events as JSON, decoded only when asked for
-    events_json: str = "[]"
     warnings: list[str] = field(default_factory=list)
     failed: int = 0
     #: links to visit (feed entries without event data)
@@ -88,14 +87,9 @@ class Group:
         failed: int,
         pages: list[str] | None = None,
     ) -> Group:
-        """Return a group holding ``events``."""
-        encoded = json.dumps([e.to_dict() for e in events], separators=(",", ":"))
+        """Return the group that gave ``events``."""
         uids = [e.source_uid for e in events]
-        return cls(digest, recurring, uids, encoded, warnings, failed, list(pages or []))
-
-    def events(self) -> list[Event]:
-        """Return the group's events."""
-        return [Event.from_dict(d) for d in json.loads(self.events_json)]
+        return cls(digest, recurring, uids, warnings, failed, list(pages or []))
 
 
 @dataclass
@@ -124,7 +118,7 @@ class Snapshot:
             "groups": None
             if self.groups is None
             else {
-                uid: [g.digest, g.recurring, g.uids, g.events_json, g.warnings, g.failed, g.pages]
+                uid: [g.digest, g.recurring, g.uids, g.warnings, g.failed, g.pages]
                 for uid, g in self.groups.items()
             },
         }
@@ -147,8 +141,7 @@ class Snapshot:
                 groups=None
                 if groups is None
                 else {
-                    uid: Group(d, r, uids, events, w, f, p)
-                    for uid, (d, r, uids, events, w, f, p) in groups.items()
+                    uid: Group(d, r, uids, w, f, p) for uid, (d, r, uids, w, f, p) in groups.items()
                 },
             )
         except (ValueError, KeyError, TypeError, zlib.error):

@@ -81,14 +81,16 @@ def make_event(n: int, *, source: str = "plug", days: int = 10, **changes) -> Ev
     return Event(**values)
 
 
-def all_events(result, snapshot=None) -> list[dict]:
-    """Return an incremental read's events plus those it left in the snapshot, sorted."""
+def all_events(result, earlier=None) -> list[dict]:
+    """Return an incremental read's events, plus those it left unchanged, sorted.
+
+    The unchanged ones are as the ``earlier`` read gave them (what the store
+    keeps of them: the snapshot keeps only their uids).
+    """
     events = list(result.events)
     if result.unchanged:
         wanted = set(result.unchanged)
-        events += [
-            e for g in snapshot.groups.values() for e in g.events() if e.source_uid in wanted
-        ]
+        events += [e for e in earlier.events if e.source_uid in wanted]
     return sorted((e.to_dict() for e in events), key=lambda d: (d["source_uid"], d["start"]))
 
 
