@@ -80,7 +80,7 @@ def link_key(url: str | None) -> str | None:
     canonical = canonical_url(url)
     if canonical is None:
         return None
-    return hashlib.blake2b(canonical.encode(), digest_size=8).hexdigest()
+    return hashlib.blake2b(canonical.encode(), digest_size=6).hexdigest()
 
 
 def match_form(title: str, url: str | None, organizer: str | None = None) -> str:

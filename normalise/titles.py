@@ -303,7 +303,9 @@ class TitleForm:
                 self.head,
                 _SAME if self.label == self.head and self.label else self.label,
                 self.body,
-                " ".join(sorted(self.initials)),
+                # (each part's initials of its first 3 to 6 words are the
+                # prefixes of its longest: only those are kept)
+                " ".join(sorted(i for i in self.initials if not _extended(i, self.initials))),
             )
         )
 
@@ -311,6 +313,11 @@ class TitleForm:
 #: what joins the fields of an encoded form, and the variants within one;
 #: "=" stands for a field equal to another (no folded text holds any of them)
 _FIELD, _PART, _SAME = "\x1f", "\x1e", "="
+
+
+def _extended(initials: str, found: frozenset[str]) -> bool:
+    """Return True when one of ``found`` is ``initials`` and more."""
+    return any(len(other) > len(initials) and other.startswith(initials) for other in found)
 
 
 def decode_form(text: str) -> TitleForm:
@@ -331,7 +338,7 @@ def decode_form(text: str) -> TitleForm:
         head,
         head if label == _SAME else label,
         body,
-        frozenset(found.split()),
+        frozenset(i[:k] for i in found.split() for k in range(3, len(i) + 1)),
     )
 
 
