@@ -528,10 +528,7 @@ def m011_match_index(db: sqlite_utils.Database) -> None:
         " event_id INTEGER NOT NULL, PRIMARY KEY (key, hour, event_id)) WITHOUT ROWID"
     )
     db.execute("CREATE TABLE match_stale (event_id INTEGER PRIMARY KEY)")
-    db.execute(
-        "CREATE TRIGGER match_stale_ai AFTER INSERT ON events"
-        f" BEGIN {_LIST_NEW}; END"
-    )
+    db.execute(f"CREATE TRIGGER match_stale_ai AFTER INSERT ON events BEGIN {_LIST_NEW}; END")
     db.execute(
         "CREATE TRIGGER match_stale_au AFTER UPDATE OF title, url, organizer, start_utc, lat, lon"
         " ON events WHEN old.title IS NOT new.title OR old.url IS NOT new.url"
@@ -540,10 +537,7 @@ def m011_match_index(db: sqlite_utils.Database) -> None:
         f" BEGIN {_LIST_NEW}; END"
     )
     # (listed too: its keys are dropped when it is filed)
-    db.execute(
-        "CREATE TRIGGER match_stale_ad AFTER DELETE ON events"
-        f" BEGIN {_LIST_OLD}; END"
-    )
+    db.execute(f"CREATE TRIGGER match_stale_ad AFTER DELETE ON events BEGIN {_LIST_OLD}; END")
     # (the events stored so far are filed by the next matches: see match_index)
 
 
