@@ -50,12 +50,10 @@ def hour_of(start_utc: int) -> int:
 def file_stale(
     conn: sqlite3.Connection,
     forms: Mapping[str, tuple[str, tuple[int, ...] | None]] | None = None,
-    *,
-    everything: bool = False,
 ) -> int:
     """File the listed events under their keys again; return how many.
 
-    FILE_AT_ONCE of them, or with ``everything`` all.
+    At most FILE_AT_ONCE of them (call again for the rest).
 
     ``forms`` holds match forms (and their keys, when known: they depend on
     the event's place) already worked out, by event uid (the new events a
@@ -69,7 +67,7 @@ def file_stale(
         conn.execute("INSERT OR IGNORE INTO match_stale (event_id) SELECT id FROM events")
         write_meta(conn, _VERSION_KEY, FORM_VERSION)
     forms = forms or {}
-    rows = conn.execute(_STALE, (-1 if everything else FILE_AT_ONCE,)).fetchall()
+    rows = conn.execute(_STALE, (FILE_AT_ONCE,)).fetchall()
     if not rows:
         return 0
     gone: list[tuple[int, int, int]] = []
