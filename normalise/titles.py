@@ -69,7 +69,6 @@ def title_words(title: str) -> tuple[str, ...]:
     return tuple(w for w in text.split() if w not in _FILLER and (len(w) > 1 or w.isdigit()))
 
 
-@lru_cache(maxsize=16384)
 def title_variants(title: str) -> list[str]:
     """Return the title, and its parts around ':' / ' - ' / brackets, as word strings."""
     variants = [" ".join(title_words(title))]
@@ -209,15 +208,6 @@ def _same_name(x: str, y: str) -> bool:
     return not words_x or not words_y or word_similarity(words_x, words_y, fuzz.ratio) == 1.0
 
 
-def named_words(title: str) -> frozenset[str]:
-    """Return the words of ``title`` that name a group or subject, not a kind of gathering.
-
-    >>> sorted(named_words("PLUG: Hack Night")), sorted(named_words("Coffee & Code"))
-    (['plug'], [])
-    """
-    return title_form(title).named
-
-
 def names_shared(a: str, b: str) -> bool:
     """Return True when two titles share a name (or an acronym of one), not only a kind.
 
@@ -239,13 +229,6 @@ def forms_share_names(a: TitleForm, b: TitleForm) -> bool:
     return bool(a.acronyms & b.initials or b.acronyms & a.initials)
 
 
-@lru_cache(maxsize=16384)
-def acronyms(text: str) -> set[str]:
-    """Return the words of ``text`` that may be acronyms (3 to 6 letters)."""
-    return {w for w in fold(text).split() if 3 <= len(w) <= 6}
-
-
-@lru_cache(maxsize=16384)
 def initial_sets(title: str) -> frozenset[str]:
     """Return the initials of the first 3-6 words of each part of ``title``."""
     found = set()
@@ -254,12 +237,6 @@ def initial_sets(title: str) -> frozenset[str]:
         for k in range(3, min(len(words), 6) + 1):
             found.add("".join(w[0] for w in words[:k]))
     return frozenset(found)
-
-
-@lru_cache(maxsize=16384)
-def all_title_words(title: str) -> frozenset[str]:
-    """Return every distinctive word of ``title`` and of its parts."""
-    return frozenset(w for variant in title_variants(title) for w in variant.split())
 
 
 class TitleForm:
