@@ -37,7 +37,7 @@ def sources() -> None:
     type=click.Choice(SOURCE_TYPES),
     default="auto",
     show_default=True,
-    help="How to read it.",
+    help="How to read it (auto: a homepage is replaced by the best feed it offers).",
 )
 @click.option("--city", help='Where its events happen, e.g. "Portland, OR".')
 @click.option("--topic", "topics", multiple=True, help="Topic of all its events (repeatable).")
@@ -53,17 +53,67 @@ def sources_add(
 ) -> None:
     """Register URL (http, https, webcal or file) as a source.
 
+    With --type auto, a web page is fetched first and the best feed it
+    offers that lists events is registered instead (as `sources discover`
+    finds them); the page itself when none does. --type html keeps the
+    page; a URL that plainly names a feed (.ics, webcal:, /feed/) is added
+    as it is.
+
     \b
     Example:
+        techcal sources add https://pdxpython.org/ --kind user-group --city "Portland, OR"
         techcal sources add https://www.meetup.com/pdxpython/events/ical/ \\
             --name pdxpython --kind user-group --city "Portland, OR" --topic python
     """
+    from techcal.crawler.discover import discover_for
     from techcal.store import Source, add_source
+    from techcal.store.sources import check_source
+    from techcal.writers.text import visible
 
-    source = add_source(
-        app.db, Source(name=name, url=url, kind=kind, type=source_type, city=city, topics=topics)
-    )
-    click.echo(f"added {source.name}: {source.url}")
+    source = Source(name=name, url=url, kind=kind, type=source_type, city=city, topics=topics)
+    # everything the user typed is checked before anything is fetched
+    check_source(source)
+    homepage, notes = discover_for(source)
+    added = add_source(app.db, source, named_after=homepage)
+    click.echo(f"added {added.name}: {visible(added.url)}")
+    for note in notes:
+        click.echo(f"  {visible(note)}")
+
+
+@sources.command(name="discover")
+@click.argument("url")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=30,
+    show_default=True,
+    help="Seconds to wait for each answer.",
+)
+def sources_discover(url: str, as_json: bool, timeout: float) -> None:
+    """List what the page at URL offers to subscribe to, best first, and what each holds.
+
+    Finds the page's own feeds (<link rel=alternate>, webcal: and .ics
+    links, "subscribe" links), the public feeds of calendars it embeds
+    (Google Calendar, Outlook, Teamup), a Meetup group's or Luma
+    calendar's feed, and the events marked up on the page; reads each once
+    and counts its upcoming events. Nothing is stored. Exit status 1 when
+    the page cannot be read.
+
+    \b
+    Example:
+        techcal sources discover https://pdxpython.org/
+    """
+    from techcal.crawler.discover import run_discover
+    from techcal.feeds.base import SourceDefaults
+    from techcal.store.sources import normalise_url
+    from techcal.writers.sources import discovery_json, discovery_text
+
+    url = normalise_url(url)
+    found = run_discover(url, SourceDefaults(source="discover"), timeout=timeout)
+    click.echo(discovery_json(found) if as_json else discovery_text(found))
+    if found.error is not None:
+        raise SystemExit(1)
 
 
 @sources.command(name="list")

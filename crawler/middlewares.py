@@ -272,3 +272,97 @@ def _resolver() -> Any:
     from twisted.internet import reactor
 
     return reactor.resolver
+
+
+#: environment variable naming hosts served from elsewhere (tests, offline copies of sites)
+HOST_MAP_ENV = "TECHCAL_HOST_MAP"
+
+
+def host_map(text: str | None = None) -> dict[str, str]:
+    """Return the host map of ``TECHCAL_HOST_MAP``: host -> the base URL that serves it.
+
+    The value is a JSON object such as ``{"www.meetup.com":
+    "http://127.0.0.1:8001/meetup"}``: a request for
+    ``https://www.meetup.com/x/`` is sent to ``http://127.0.0.1:8001/meetup/x/``.
+    It lets tests and offline copies of sites stand in for the internet; a
+    value that is not such an object is refused with a message.
+
+    >>> host_map('{"www.meetup.com": "http://127.0.0.1:8001/meetup/"}')
+    {'www.meetup.com': 'http://127.0.0.1:8001/meetup'}
+    """
+    import json
+
+    text = os.environ.get(HOST_MAP_ENV) if text is None else text
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and v.startswith(("http://", "https://"))
+        for k, v in value.items()
+    ):
+        from techcal.errors import TechcalError
+
+        raise TechcalError(
+            f"{HOST_MAP_ENV} must be a JSON object of host names and http(s) base URLs"
+        )
+    return {k.lower(): v.rstrip("/") for k, v in value.items()}
+
+
+def mapped_url(url: str, hosts: dict[str, str]) -> str:
+    """Return where ``url`` is fetched from under the host map ``hosts``.
+
+    >>> mapped_url("https://calendar.google.com/a?b=1", {"calendar.google.com": "http://h:1/g"})
+    'http://h:1/g/a?b=1'
+    """
+    from urllib.parse import urlsplit
+
+    split = urlsplit(url)
+    base = hosts.get((split.hostname or "").lower())
+    if base is None or split.scheme not in ("http", "https"):
+        return url
+    rest = split.path or "/"
+    return base + rest + (f"?{split.query}" if split.query else "")
+
+
+def unmapped_url(url: str, hosts: dict[str, str]) -> str:
+    """Return the URL a fetched ``url`` stands for under ``hosts`` (the longest base wins).
+
+    >>> unmapped_url("http://h:1/g/a?b=1", {"calendar.google.com": "http://h:1/g"})
+    'https://calendar.google.com/a?b=1'
+    """
+    best = ""
+    host = ""
+    for name, base in hosts.items():
+        if (url == base or url.startswith(base + "/") or url.startswith(base + "?")) and len(
+            base
+        ) > len(best):
+            best, host = base, name
+    if not best:
+        return url
+    rest = url[len(best) :]
+    return f"https://{host}{rest if rest.startswith('/') else '/' + rest}"
+
+
+class HostMapMiddleware:
+    """Send the requests for mapped hosts to where ``TECHCAL_HOST_MAP`` says they are served.
+
+    Installed only when the variable is set. The request's source origin is
+    mapped too, so the address rules judge the mapped request as they would
+    the real one (a source's own host stays its own).
+    """
+
+    def __init__(self) -> None:
+        self.hosts = host_map()
+
+    async def process_request(self, request: Request) -> Request | None:
+        target = mapped_url(request.url, self.hosts)
+        if target == request.url:
+            return None
+        meta = dict(request.meta)
+        origin = meta.get(ORIGIN_KEY)
+        if isinstance(origin, str):
+            meta[ORIGIN_KEY] = mapped_url(origin, self.hosts)
+        return request.replace(url=target, meta=meta)

@@ -140,7 +140,7 @@ def run_crawl(
     settings["LOG_INSTALL_ROOT_HANDLER"] = options.verbose
     process = AsyncCrawlerProcess(settings)
     # after the process: it sets up Scrapy's logging, and would undo this
-    _quiet_logs(options.verbose)
+    quiet_logs(options.verbose)
     started = time.monotonic()
     process.crawl(
         SourcesSpider,
@@ -190,7 +190,7 @@ class _StopNotice(logging.Handler):
         print(f"techcal: {text}", file=sys.stderr, flush=True)
 
 
-def _quiet_logs(verbose: bool) -> None:
+def quiet_logs(verbose: bool) -> None:
     """Keep Scrapy's and Twisted's log lines for --verbose; the summary says what failed."""
     level = logging.DEBUG if verbose else logging.CRITICAL
     for name in ("scrapy", "twisted", "py.warnings", "techcal", "protego", "asyncio"):

@@ -91,8 +91,15 @@ def crawl_settings(
     log_level: str = "ERROR",
 ) -> dict[str, Any]:
     """Return the Scrapy settings of one techcal crawl."""
+    from techcal.crawler.middlewares import host_map
+
+    middlewares = dict(SETTINGS["DOWNLOADER_MIDDLEWARES"])
+    if host_map():
+        # before the address check, which then judges the request as mapped
+        middlewares["techcal.crawler.middlewares.HostMapMiddleware"] = 30
     return {
         **SETTINGS,
+        "DOWNLOADER_MIDDLEWARES": middlewares,
         "CONCURRENT_REQUESTS_PER_DOMAIN": per_host,
         "AUTOTHROTTLE_TARGET_CONCURRENCY": float(per_host),
         "DOWNLOAD_TIMEOUT": timeout,

@@ -143,11 +143,17 @@ def check_source(source: Source) -> Source:
     return source
 
 
-def add_source(db: sqlite_utils.Database, source: Source) -> Source:
-    """Register ``source`` (name derived from the URL when empty); return it as stored."""
+def add_source(
+    db: sqlite_utils.Database, source: Source, *, named_after: str | None = None
+) -> Source:
+    """Register ``source``; return it as stored.
+
+    An empty name is made from ``named_after`` (the homepage a feed was
+    found on), else from the source's URL.
+    """
     if not source.name:
         source.url = normalise_url(source.url)
-        source.name = _free_name(db, name_from_url(source.url))
+        source.name = _free_name(db, name_from_url(normalise_url(named_after or source.url)))
     check_source(source)
     _refuse_duplicate(db, source)
     try:

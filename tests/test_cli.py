@@ -27,6 +27,7 @@ CLI_DOCS = ROOT / "docs" / "cli.md"
 CONTRACT = {
     ("sources",),
     ("sources", "add"),
+    ("sources", "discover"),
     ("sources", "list"),
     ("sources", "remove"),
     ("sources", "import"),

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from techcal.store.sources import Source
 from techcal.writers.text import visible
+
+if TYPE_CHECKING:
+    from techcal.crawler.discover import Discovery
 
 HEADERS = ("name", "kind", "type", "city", "events", "last crawl", "failures", "url")
 
@@ -42,3 +46,47 @@ def last_crawl(source: Source) -> str:
     if source.http_status and source.http_status != 200:
         status += f" ({source.http_status})"
     return f"{status} {source.last_fetched.replace('T', ' ').removesuffix('+00:00')}Z"
+
+
+def discovery_json(found: Discovery) -> str:
+    """Return what ``sources discover --json`` prints: the page, then its candidates best first."""
+    chosen, why = found.choice()
+    return json.dumps(
+        {
+            "url": found.url,
+            "type": found.type,
+            "error": found.error,
+            "candidates": [c.to_dict() for c in found.ranked()],
+            "choice": chosen.url if chosen is not None else None,
+            "why": why,
+        },
+        indent=2,
+        ensure_ascii=False,
+    )
+
+
+def discovery_text(found: Discovery) -> str:
+    """Return what ``sources discover`` prints: one line per candidate, best first."""
+    if found.error is not None:
+        return f"could not read {visible(found.url)}: {visible(found.error)}"
+    ranked = found.ranked()
+    if found.type != "html":
+        lines = [f"{visible(found.url)} is a {found.type} file itself"]
+    else:
+        feeds = len(ranked) - 1
+        lines = [f"{visible(found.url)} offers {feeds} feed(s) besides its own page, best first:"]
+    for number, candidate in enumerate(ranked, 1):
+        kind = candidate.read_type or candidate.type
+        if candidate.error is not None:
+            holds = f"not read: {candidate.error}"
+        else:
+            holds = f"{candidate.upcoming or 0} upcoming, {candidate.events or 0} in all"
+            if candidate.links:
+                holds += f", {candidate.links} event page(s) linked"
+        lines.append(f"{number:>3}. {visible(candidate.url)}")
+        lines.append(f"     {kind}; {visible(holds)}; found as {visible(candidate.how)}")
+    chosen, why = found.choice()
+    if chosen is not None:
+        lines.append(f"`techcal sources add {visible(found.url)}` would add {visible(chosen.url)}:")
+        lines.append(f"  {visible(why)}")
+    return "\n".join(lines)

@@ -1,0 +1,285 @@
+"""``techcal sources discover``: fetch a homepage and each feed it offers, once, with Scrapy.
+
+The page is fetched as a crawl fetches a source (robots.txt, the size and
+time limits, the per-host limit, the address rules: the homepage may be
+anywhere its user points it; what it leads to must be public or on its own
+host). Each candidate of :func:`techcal.feeds.discover.page_candidates` is
+then read once by the reader its type needs, and counted: how many events,
+how many upcoming. Nothing is stored.
+
+Scrapy's reactor runs once per process: one discovery (or one crawl) per
+process, as the CLI does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import scrapy
+from scrapy.http import Request, Response
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.python.failure import Failure
+
+from techcal.crawler.failures import describe_failure, http_failure
+from techcal.crawler.middlewares import ORIGIN_KEY, host_map, unmapped_url
+from techcal.crawler.settings import DOWNLOAD_TIMEOUT, MAX_BYTES, PER_HOST, crawl_settings
+from techcal.crawler.spiders.sources import fetch_url
+from techcal.event import Event
+from techcal.feeds.base import SourceDefaults, Window
+from techcal.feeds.detect import detect_type, read_body
+from techcal.feeds.discover import Candidate, best_first, looks_like_feed, page_candidates
+from techcal.feeds.html import read_page
+from techcal.store.sources import Source
+
+#: how the page's own marked-up events are named among the candidates
+ON_THE_PAGE = "events marked up on the page"
+#: how the address itself is named when it is a feed, not a page
+THE_ADDRESS = "the address itself"
+
+
+@dataclass
+class Discovery:
+    """What a homepage offers, each candidate read once."""
+
+    url: str
+    #: what the address itself turned out to be (ics, rss, json, html), None when it failed
+    type: str | None = None
+    candidates: list[Candidate] = field(default_factory=list)
+    #: why the address itself could not be read
+    error: str | None = None
+
+    def ranked(self) -> list[Candidate]:
+        """Return the candidates best first (see :func:`techcal.feeds.discover.best_first`)."""
+        return best_first(self.candidates)
+
+    def choice(self) -> tuple[Candidate | None, str]:
+        """Return the candidate to register as the source, and why it was chosen.
+
+        The best one that lists events (a calendar feed over marked-up
+        pages); the page itself when nothing does; None when the address
+        could not be read at all.
+        """
+        if self.error is not None or self.type is None:
+            return None, f"could not read it ({self.error})"
+        ranked = self.ranked()
+        page = next((c for c in ranked if c.how == ON_THE_PAGE), None)
+        if self.type != "html":
+            own = ranked[0] if ranked else None
+            return own, f"the address itself is {_a(_type_name(self.type))}"
+        best = ranked[0] if ranked else None
+        if best is None or best.error is not None or not (best.events or best.links):
+            others = len([c for c in ranked if c is not page])
+            why = (
+                "found no feed and no event on the page"
+                if not others
+                else f"none of the {others} feed(s) it offers lists events"
+            )
+            return page, f"{why}; added the page itself (html)"
+        if best is page:
+            return page, f"the page itself lists the most: {_holding(best)}"
+        why = f"{_type_name(best.read_type or best.type)} ({best.how}) with {_holding(best)}"
+        if page is not None and (page.events or page.links):
+            why += f", over the page's own {_holding(page)}"
+        return best, why
+
+
+def _type_name(kind: str | None) -> str:
+    return {
+        "ics": "iCal feed",
+        "rss": "RSS/Atom feed",
+        "json": "JSON document",
+        "html": "web page",
+    }.get(kind or "", "file")
+
+
+def _a(noun: str) -> str:
+    return f"{'an' if noun[:1] in 'aeiouAEIOR' else 'a'} {noun}"
+
+
+def _holding(candidate: Candidate) -> str:
+    upcoming = candidate.upcoming or 0
+    text = f"{upcoming} upcoming event{'s' if upcoming != 1 else ''}"
+    if (candidate.events or 0) != upcoming:
+        text += f" ({candidate.events} in all)"
+    if candidate.links:
+        text += f", links to {candidate.links} event page(s)"
+    return text
+
+
+def upcoming(events: list[Event], now: datetime) -> int:
+    """Return how many of ``events`` have not ended at ``now``."""
+    return sum(1 for e in events if (e.end or e.start) >= now and e.status != "cancelled")
+
+
+class DiscoverSpider(scrapy.Spider):
+    """Fetch one homepage, then each feed it offers, once."""
+
+    name = "techcal-discover"
+
+    def __init__(
+        self,
+        found: Discovery | None = None,
+        defaults: SourceDefaults | None = None,
+        now: datetime | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.found = found or Discovery("")
+        self.defaults = defaults or SourceDefaults(source="discover")
+        self.now = now or datetime.now(UTC)
+        self.window = Window.around(self.now)
+        self.hosts = host_map()
+        self.origin = ""
+
+    async def start(self) -> AsyncIterator[Any]:
+        request = Request(
+            fetch_url(self.found.url),
+            callback=self.parse_home,
+            errback=self.home_failed,
+            dont_filter=True,
+        )
+        # Scrapy normalises the URL: the address rules compare the request's own
+        self.origin = request.url
+        request.meta[ORIGIN_KEY] = self.origin
+        yield request
+
+    def _shown(self, response: Response) -> str:
+        """Return the URL a response stands for (the real host of a mapped one)."""
+        return unmapped_url(response.url, self.hosts) if self.hosts else response.url
+
+    def parse_home(self, response: Response) -> Iterator[Request]:
+        """Read the homepage: a feed itself, or a page that offers feeds."""
+        shown = self._shown(response)
+        content_type = _header(response, b"Content-Type")
+        kind = detect_type(response.body, "auto", content_type)
+        self.found.type = kind
+        if kind != "html":
+            own = Candidate(self.found.url, kind, THE_ADDRESS)
+            self._read(own, response)
+            self.found.candidates.append(own)
+            return
+        page = Candidate(self.found.url, "html", ON_THE_PAGE)
+        self._read(page, response)
+        self.found.candidates.append(page)
+        encoding = getattr(response, "encoding", None)
+        for index, candidate in enumerate(page_candidates(response.body, shown, encoding)):
+            if candidate.url in (self.found.url, shown):
+                continue
+            self.found.candidates.append(candidate)
+            yield Request(
+                fetch_url(candidate.url),
+                callback=self.parse_candidate,
+                errback=self.candidate_failed,
+                dont_filter=True,
+                meta={ORIGIN_KEY: self.origin, "candidate": candidate},
+                priority=-index,
+            )
+
+    def parse_candidate(self, response: Response) -> None:
+        """Read one candidate feed (or page) and count its events."""
+        self._read(response.meta["candidate"], response)
+
+    def _read(self, candidate: Candidate, response: Response) -> None:
+        content_type = _header(response, b"Content-Type")
+        declared = candidate.type if candidate.type in ("ics", "rss", "json") else "auto"
+        # what the server sends decides, not what the link said it would be
+        kind = detect_type(response.body, "auto", content_type)
+        candidate.read_type = kind
+        if kind == "html":
+            encoding = getattr(response, "encoding", None)
+            page = read_page(response.body, self._shown(response), self.defaults, encoding=encoding)
+            events, warnings = page.events, page.warnings
+            candidate.links = len(page.event_links)
+        else:
+            read = read_body(response.body, kind, self.defaults, window=self.window)
+            if not read.recognised:
+                candidate.error = read.warnings[0] if read.warnings else f"not a {kind} file"
+                if declared != "auto":
+                    candidate.error = f"expected {_type_name(declared)}: {candidate.error}"
+            events, warnings = read.events, read.warnings
+        candidate.events = len(events)
+        candidate.upcoming = upcoming(events, self.now)
+        candidate.warnings = warnings[:5]
+
+    def home_failed(self, failure: Failure) -> None:
+        request = failure.request  # type: ignore[attr-defined]
+        self.found.error = _failure(failure, self.found.url or request.url)
+
+    def candidate_failed(self, failure: Failure) -> None:
+        request = failure.request  # type: ignore[attr-defined]
+        candidate: Candidate = request.meta["candidate"]
+        candidate.error = _failure(failure, candidate.url)
+
+
+def _failure(failure: Failure, url: str) -> str:
+    if isinstance(failure.value, HttpError):
+        return http_failure(failure.value.response, url)
+    return describe_failure(failure, url)
+
+
+def _header(response: Response, name: bytes) -> str | None:
+    value = response.headers.get(name)
+    return value.decode("latin-1") if value else None
+
+
+def run_discover(
+    url: str,
+    defaults: SourceDefaults,
+    *,
+    now: datetime | None = None,
+    timeout: float = DOWNLOAD_TIMEOUT,
+    max_bytes: int = MAX_BYTES,
+    per_host: int = PER_HOST,
+    verbose: bool = False,
+) -> Discovery:
+    """Fetch ``url`` and every feed it offers, once; return what each holds."""
+    from scrapy.crawler import AsyncCrawlerProcess
+
+    from techcal.crawler.run import quiet_logs
+
+    found = Discovery(url)
+    settings: dict[str, Any] = crawl_settings(
+        timeout=timeout,
+        max_bytes=max_bytes,
+        per_host=per_host,
+        log_level="DEBUG" if verbose else "ERROR",
+    )
+    settings["ITEM_PIPELINES"] = {}
+    settings["LOG_INSTALL_ROOT_HANDLER"] = verbose
+    process = AsyncCrawlerProcess(settings)
+    quiet_logs(verbose)
+    process.crawl(DiscoverSpider, found=found, defaults=defaults, now=now)
+    process.start()
+    if found.type is None and found.error is None:
+        found.error = f"{url}: not fetched (the discovery was stopped)"
+    return found
+
+
+def discover_for(source: Source) -> tuple[str | None, list[str]]:
+    """Put the best feed a homepage offers in place of ``source``'s URL (``sources add``).
+
+    Only for ``--type auto`` web addresses that do not plainly name a feed.
+    Returns the homepage when the URL was replaced (the source is named
+    after it), and the lines that say what was chosen and why.
+    """
+    if source.type != "auto" or looks_like_feed(source.url):
+        return None, []
+    defaults = SourceDefaults(
+        source=source.name or "new source", kind=source.kind, city=source.city
+    )
+    found = run_discover(source.url, defaults)
+    chosen, why = found.choice()
+    if chosen is None:
+        return None, [f"{why}; added as given, `techcal crawl` will read it"]
+    homepage = source.url
+    notes = []
+    source.type = chosen.read_type or chosen.type
+    if chosen.url != homepage:
+        source.url = chosen.url
+        notes = [f"read as {source.type}, chosen because: {why}"]
+        notes.append(f"all it offers: techcal sources discover {homepage}")
+        return homepage, notes
+    return None, [f"read as {source.type}, chosen because: {why}"]

@@ -1,0 +1,347 @@
+"""What a group's homepage offers to subscribe to: its feeds, found from the page alone.
+
+People know a group's homepage, not its feed's URL. :func:`feed_candidates`
+reads a page and returns every place its events may be read from, each
+with the type it is expected to be and how it was found:
+
+- ``<link rel="alternate">`` of type text/calendar, RSS, Atom or JSON;
+- ``webcal:`` links, links to ``.ics`` files and calendar exports
+  (``?ical=1`` of The Events Calendar, ``/events/ical/``);
+- links labelled "subscribe", "iCal", "add to calendar" and the like;
+- the public feeds of calendars the page embeds or links to: Google
+  Calendar (``embed?src=ID`` has ``/calendar/ical/ID/public/basic.ics``),
+  Outlook / Office 365 published calendars (``calendar.html`` has a
+  ``calendar.ics`` beside it), Teamup (``teamup.com/KEY`` has
+  ``ics.teamup.com/feed/KEY/0.ics``);
+- on a platform's own page: a Meetup group's ``/events/ical/``, a Luma
+  calendar's ``api.lu.ma/ics/get?entity=calendar&id=cal-...``.
+
+The page's own event markup is one more candidate, added by whoever reads
+the page (it is the page, not a link). Which candidate is best is decided
+by :func:`best_first` once each has been read: one that lists upcoming
+events before one that does not, a calendar feed over a JSON or news feed,
+and any feed over the page's marked-up events.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, quote, urljoin, urlsplit, urlunsplit
+
+from techcal.feeds.urls import LUMA_HOSTS, host_of, meetup_group
+
+#: candidates read per page at most (a hostile page can link a thousand "calendars")
+MAX_CANDIDATES = 12
+#: how each type is preferred once read: a calendar keeps times, zones and series
+TYPE_RANK = {"ics": 0, "json": 1, "rss": 2, "html": 3, "auto": 4}
+
+_ALTERNATE_TYPES = {
+    "text/calendar": "ics",
+    "application/ics": "ics",
+    "text/x-vcalendar": "ics",
+    "application/rss+xml": "rss",
+    "application/atom+xml": "rss",
+    "application/rdf+xml": "rss",
+    "application/json": "json",
+    "application/ld+json": "json",
+}
+_CALENDAR_PATH = re.compile(r"\.(ics|ical|ifb|vcs)$|/ical/?$|/ics/?$", re.I)
+_CALENDAR_QUERY = re.compile(r"(^|&)(ical=1|outlook-ical=1|format=(ics|ical)|ical)(&|$)", re.I)
+_SUBSCRIBE_TEXT = re.compile(
+    r"\b(subscribe|i-?cal(endar)?|ics|webcal|add to (your |my )?calendar|calendar feed"
+    r"|export (the )?calendar|abonnieren|kalender abonnieren)\b",
+    re.I,
+)
+_GOOGLE_EMBED = re.compile(r"^/calendar(/u/\d+)?/(embed|r|render)?/?$|^/calendar/?$")
+_OUTLOOK_HOSTS = frozenset({"outlook.office365.com", "outlook.live.com", "outlook.office.com"})
+_OUTLOOK_HTML = re.compile(r"^(/owa/calendar/.+/)(reach)?calendar\.html$", re.I)
+_TEAMUP_KEY = re.compile(r"^/(ks[a-z0-9]{6,})(/|$)", re.I)
+_LUMA_CALENDAR = re.compile(r"^cal-[A-Za-z0-9]{6,40}$")
+
+
+@dataclass
+class Candidate:
+    """One place a page's events may be read from."""
+
+    url: str
+    #: the type it is expected to be: ics, rss, json, html, or auto (not known before reading)
+    type: str
+    #: how it was found, in words ("<link rel=alternate> text/calendar")
+    how: str
+    #: once read: the type it turned out to be, and what it holds
+    read_type: str | None = None
+    upcoming: int | None = None
+    events: int | None = None
+    #: event pages a listing page leads to (the crawl reads them; discovery does not)
+    links: int = 0
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def holds_events(self) -> bool:
+        return bool(self.upcoming)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON shape of ``sources discover --json``."""
+        return {
+            "url": self.url,
+            "type": self.read_type or self.type,
+            "how": self.how,
+            "upcoming": self.upcoming,
+            "events": self.events,
+            "links": self.links,
+            "error": self.error,
+        }
+
+
+def best_first(candidates: list[Candidate]) -> list[Candidate]:
+    """Return ``candidates`` best first: upcoming events, then the type, then how many.
+
+    >>> page = Candidate("https://lug.org/", "html", "page", "html", upcoming=3, events=3)
+    >>> feed = Candidate("https://lug.org/cal.ics", "ics", "link", "ics", upcoming=2, events=9)
+    >>> blog = Candidate("https://lug.org/feed/", "rss", "link", "rss", upcoming=0, events=0)
+    >>> [c.url for c in best_first([blog, page, feed])]
+    ['https://lug.org/cal.ics', 'https://lug.org/', 'https://lug.org/feed/']
+    """
+
+    def key(candidate: Candidate) -> tuple[int, int, int, int]:
+        if candidate.error is not None:
+            state = 3
+        elif candidate.upcoming:
+            state = 0
+        elif candidate.events or candidate.links:
+            state = 1
+        else:
+            state = 2
+        kind = TYPE_RANK.get(candidate.read_type or candidate.type, 4)
+        return state, kind, -(candidate.upcoming or 0), -(candidate.events or 0)
+
+    return sorted(candidates, key=key)
+
+
+def feed_candidates(tree: Any, page_url: str, base: str | None = None) -> list[Candidate]:
+    """Return the feeds the page at ``page_url`` (its lxml tree) offers, in the order found.
+
+    Each URL appears once, under the first (most telling) way it was found;
+    at most :data:`MAX_CANDIDATES`.
+    """
+    base = base or page_url
+    found: dict[str, Candidate] = {}
+
+    def add(url: str | None, kind: str, how: str) -> None:
+        if url and url not in found and url != page_url and len(found) < MAX_CANDIDATES:
+            found[url] = Candidate(url, kind, how)
+
+    for url, kind, how in _platform_feeds(tree, page_url):
+        add(url, kind, how)
+    for link in tree.iter("link"):
+        rel = (link.get("rel") or "").lower().split()
+        mime = (link.get("type") or "").split(";")[0].strip().lower()
+        if "alternate" in rel and mime in _ALTERNATE_TYPES:
+            add(
+                _absolute(base, link.get("href")),
+                _ALTERNATE_TYPES[mime],
+                f"<link rel=alternate> {mime}",
+            )
+    labelled: list[tuple[str, str]] = []
+    for element in tree.iter("a", "iframe", "area"):
+        href = element.get("href") if element.tag != "iframe" else element.get("src")
+        target = _absolute(base, href)
+        if target is None:
+            continue
+        url = target
+        embedded = _embedded_calendar(url)
+        if embedded is not None:
+            for ics, how in embedded:
+                add(ics, "ics", how)
+        elif href and href.strip().lower().startswith("webcal:"):
+            add(url, "ics", "webcal: link")
+        elif _looks_like_calendar(url):
+            add(url, "ics", "link to a calendar file")
+        elif element.tag != "iframe" and _SUBSCRIBE_TEXT.search(_label(element)):
+            labelled.append((url, f'link "{_label(element)[:40]}"'))
+    for url, how in labelled:  # after the links that say what they are
+        if urlsplit(url).scheme in ("http", "https"):
+            add(url, "auto", how)
+    return list(found.values())
+
+
+def _absolute(base: str, href: str | None) -> str | None:
+    """Return ``href`` as an absolute http(s) URL (``webcal:`` as https), or None."""
+    if not href or not href.strip():
+        return None
+    href = href.strip()
+    if href.lower().startswith("webcal://"):
+        href = "https://" + href[len("webcal://") :]
+    try:
+        url = urljoin(base, href)
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    return urlunsplit(parts._replace(fragment=""))
+
+
+def _label(element: Any) -> str:
+    words = " ".join((element.text_content() or "").split())
+    return words or element.get("title") or element.get("aria-label") or ""
+
+
+def _looks_like_calendar(url: str) -> bool:
+    parts = urlsplit(url)
+    return bool(_CALENDAR_PATH.search(parts.path) or _CALENDAR_QUERY.search(parts.query))
+
+
+def _embedded_calendar(url: str) -> list[tuple[str, str]] | None:
+    """Return [(public iCal URL, how)] for a link to or embed of a hosted calendar's page.
+
+    None when ``url`` is not a hosted calendar's page at all.
+    """
+    parts = urlsplit(url)
+    host = host_of(url)
+    if host in ("calendar.google.com", "google.com") and _GOOGLE_EMBED.match(parts.path):
+        return [
+            (
+                f"https://calendar.google.com/calendar/ical/{quote(calendar, safe='')}"
+                "/public/basic.ics",
+                "Google Calendar embed",
+            )
+            for calendar in google_calendar_ids(parts.query)
+        ]
+    if host in _OUTLOOK_HOSTS:
+        match = _OUTLOOK_HTML.match(parts.path)
+        if match:
+            ics = urlunsplit(("https", parts.netloc, f"{match.group(1)}calendar.ics", "", ""))
+            return [(ics, "Outlook published calendar")]
+        return None
+    if host == "teamup.com":
+        key = _TEAMUP_KEY.match(parts.path)
+        if key:
+            return [(f"https://ics.teamup.com/feed/{key.group(1)}/0.ics", "Teamup calendar")]
+    return None
+
+
+def google_calendar_ids(query: str) -> list[str]:
+    """Return the calendars a Google Calendar page shows: ``src=`` and ``cid=``, as given or base64.
+
+    Google's own calendars an embed adds (holidays, week numbers) are left out.
+
+    >>> google_calendar_ids("src=plug%40group.calendar.google.com&ctz=America%2FLos_Angeles")
+    ['plug@group.calendar.google.com']
+    >>> google_calendar_ids("src=cGx1Z0Bncm91cC5jYWxlbmRhci5nb29nbGUuY29t"
+    ...                     "&src=en.usa%23holiday%40group.v.calendar.google.com")
+    ['plug@group.calendar.google.com']
+    """
+    values = parse_qs(query)
+    found: list[str] = []
+    for given in [*values.get("src", []), *values.get("cid", [])]:
+        calendar = given.strip() if "@" in given else _base64_text(given.strip())
+        if (
+            calendar
+            and "@" in calendar
+            and not calendar.endswith("group.v.calendar.google.com")
+            and calendar not in found
+        ):
+            found.append(calendar)
+    return found
+
+
+def _base64_text(text: str) -> str | None:
+    try:
+        data = base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
+        decoded = data.decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    return decoded if decoded.isprintable() else None
+
+
+def _platform_feeds(tree: Any, page_url: str) -> list[tuple[str, str, str]]:
+    """Return the feeds a platform's own page has: a Meetup group's, a Luma calendar's."""
+    found: list[tuple[str, str, str]] = []
+    group = meetup_group(page_url)
+    if group:
+        parts = urlsplit(page_url)
+        ics = urlunsplit((parts.scheme, parts.netloc, f"/{group}/events/ical/", "", ""))
+        found.append((ics, "ics", "Meetup group calendar"))
+    if host_of(page_url) in LUMA_HOSTS:
+        calendar = _luma_calendar(tree)
+        if calendar:
+            ics = f"https://api.lu.ma/ics/get?entity=calendar&id={calendar}"
+            found.append((ics, "ics", "Luma calendar"))
+    return found
+
+
+def _luma_calendar(tree: Any) -> str | None:
+    """Return the ``cal-...`` id of the calendar a Luma page shows (its ``__NEXT_DATA__``)."""
+    for script in tree.iter("script"):
+        if script.get("id") != "__NEXT_DATA__":
+            continue
+        try:
+            data = json.loads(script.text or "")
+        except (ValueError, RecursionError):
+            return None
+        stack: list[tuple[Any, int]] = [(data, 0)]
+        while stack:
+            value, depth = stack.pop()
+            if depth > 12:
+                continue
+            if isinstance(value, dict):
+                calendar = value.get("calendar")
+                if isinstance(calendar, dict):
+                    api_id = calendar.get("api_id")
+                    if isinstance(api_id, str) and _LUMA_CALENDAR.match(api_id):
+                        return api_id
+                stack.extend((v, depth + 1) for v in value.values() if isinstance(v, dict | list))
+            elif isinstance(value, list):
+                stack.extend((v, depth + 1) for v in value[:200])
+        return None
+    return None
+
+
+def page_candidates(body: bytes, url: str, encoding: str | None = None) -> list[Candidate]:
+    """Return the feeds the HTML page ``body`` from ``url`` offers (none when unreadable)."""
+    import lxml.etree
+    import lxml.html
+    from w3lib.encoding import html_to_unicode
+
+    header = f"text/html; charset={encoding}" if encoding else None
+    try:
+        _, text = html_to_unicode(header, bytes(body))
+        tree = lxml.html.document_fromstring(text.replace("\x00", "\ufffd"))
+    except (lxml.etree.LxmlError, ValueError, LookupError):
+        return []
+    base = url
+    for href in tree.xpath("//base/@href")[:1]:
+        base = _absolute(url, str(href)) or url
+    return feed_candidates(tree, url, base)
+
+
+_FEED_PATH = re.compile(
+    r"\.(ics|ical|ifb|vcs|rss|atom|rdf|xml|json|jsonld)$|/(ical|ics|feed|rss|atom)/?$", re.I
+)
+
+
+def looks_like_feed(url: str) -> bool:
+    """Return True when ``url`` plainly names a feed or calendar file, not a homepage.
+
+    >>> looks_like_feed("https://calagator.org/events.ics"), looks_like_feed("webcal://x.org/c")
+    (True, True)
+    >>> looks_like_feed("https://www.meetup.com/pdxpython/events/ical/")
+    True
+    >>> looks_like_feed("https://pdxpython.org/"), looks_like_feed("https://lug.org/events/")
+    (False, False)
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    if parts.scheme.lower() in ("webcal", "file"):
+        return True
+    return bool(_FEED_PATH.search(parts.path) or _CALENDAR_QUERY.search(parts.query))
