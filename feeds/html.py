@@ -10,7 +10,8 @@ replacement) and parsed once with lxml. Every syntax's events are turned
 into schema.org Event objects in the JSON-LD shape and read by
 :func:`techcal.feeds.jsonld.events_from_jsonld`, so a page's microdata says
 exactly what the same JSON-LD would. Platform quirks are fixed on the way by
-:mod:`techcal.feeds.platforms`.
+:mod:`techcal.feeds.platforms`. A page with none of these but Open Graph event
+tags (``og:type`` event, ``event:start_time``) is read from those, last.
 
 The syntaxes are read by :mod:`~techcal.feeds.schema_org` (JSON-LD,
 microdata, RDFa) and :mod:`~techcal.feeds.hevent`, the links by
@@ -38,7 +39,7 @@ from techcal.feeds.page_events import page_events
 from techcal.feeds.page_links import event_links, final_links, final_next_pages, next_pages
 from techcal.feeds.platforms import fixers_for
 from techcal.feeds.scan import SYNTAX_NAMES, Scan, event_dicts, tagged
-from techcal.feeds.schema_org import jsonld_items, microdata_items, rdfa_items
+from techcal.feeds.schema_org import jsonld_items, microdata_items, opengraph_items, rdfa_items
 from techcal.feeds.urls import canonical_url
 
 #: libxml2 stops building the tree below this depth (without XML_PARSE_HUGE)
@@ -66,10 +67,12 @@ def read_page(
     """Return the events on the HTML page ``body`` fetched from ``url``, and the links to follow.
 
     ``encoding`` is the HTTP charset, when the response named one. Events
-    come from JSON-LD, microdata, RDFa and h-event/hCalendar; the same
-    event told twice is one, JSON-LD first. Each event's ``source_uid`` is
-    its canonical URL, else the page's when the page holds only that event,
-    else its ``@id`` or a hash of title and start.
+    come from JSON-LD, microdata, RDFa and h-event/hCalendar, else Open
+    Graph tags; the same event told twice is one, JSON-LD first. Each
+    event's ``source_uid`` is its ``@id`` when that names it apart from any
+    page, else its canonical URL, else the page's when the page holds only
+    that event, else a hash of title and start. An event found but not read
+    is one warning naming it and why.
     """
     page_url = canonical_url(url)
     try:
@@ -96,7 +99,14 @@ def _read(body: bytes, url: str, defaults: SourceDefaults, encoding: str | None)
             f"{url}: HTML nested deeper than {MAX_DEPTH} elements; "
             "the rest of the page was read for JSON-LD only"
         )
-        scan.items += tagged(event_dicts(jsonld_objects(text)[0]), "json-ld")
+        objects, broken = jsonld_objects(text)
+        scan.items += tagged(event_dicts(objects), "json-ld")
+        told = sum("JSON-LD block" in w and "not valid JSON" in w for w in warnings)
+        if len(broken) > told:
+            warnings.append(
+                f"{url}: {len(broken) - told} JSON-LD block(s) past the cut are not valid JSON;"
+                " skipped"
+            )
     for syntax, read in (
         ("microdata", microdata_items),
         ("rdfa", rdfa_items),
@@ -113,11 +123,16 @@ def _read(body: bytes, url: str, defaults: SourceDefaults, encoding: str | None)
             fix(scan)
         except Exception as error:  # noqa: BLE001 - a platform's odd page keeps the generic reading
             warnings.append(f"{url}: {name} fixes skipped ({_reason(error)})")
+    if not scan.items:
+        try:
+            scan.items = tagged(opengraph_items(tree, base), "opengraph")
+        except Exception as error:  # noqa: BLE001 - like any syntax, it costs only itself
+            warnings.append(f"{url}: {SYNTAX_NAMES['opengraph']} skipped ({_reason(error)})")
     events, worth_a_visit = page_events(scan, defaults)
     return Page(
         events=events,
-        # one line each, whatever a page put in the names they quote
-        warnings=[" ".join(w.split()) for w in warnings],
+        # one line each, whatever a page put in the names they quote; each said once
+        warnings=list(dict.fromkeys(" ".join(w.split()) for w in warnings)),
         event_links=final_links(scan, events, worth_a_visit),
         next_pages=final_next_pages(scan),
     )

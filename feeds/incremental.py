@@ -39,7 +39,7 @@ _VCALENDAR_LINE = re.compile(r"^(BEGIN|END):VCALENDAR[ \t]*\r?$", re.I | re.M)
 _FORMAT = 4
 _RRULE_BYTES = re.compile(rb"^(RRULE|RDATE)[;:]", re.I | re.M)
 #: part of every digest: a reader that reads differently must not trust old results
-READER_VERSION = "2026-11-22.1"
+READER_VERSION = "2026-12-05.1"
 
 
 def _is_utf16(data: bytes) -> bool:

@@ -10,7 +10,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urljoin
@@ -19,35 +19,9 @@ from zoneinfo import ZoneInfo
 from techcal.event import Event, zone_named
 from techcal.feeds.base import SourceDefaults
 from techcal.feeds.place import online_url, says_online, split_location
+from techcal.feeds.scan import event_dicts
 from techcal.feeds.text import plain_text
 
-#: schema.org types that are events (Event and its subtypes, plus ones sites invent)
-EVENT_TYPES = frozenset(
-    {
-        "Event",
-        "BusinessEvent",
-        "ChildrensEvent",
-        "ComedyEvent",
-        "CourseInstance",
-        "DanceEvent",
-        "DeliveryEvent",
-        "EducationEvent",
-        "EventSeries",
-        "ExhibitionEvent",
-        "Festival",
-        "FoodEvent",
-        "Hackathon",
-        "LiteraryEvent",
-        "MusicEvent",
-        "PublicationEvent",
-        "SaleEvent",
-        "ScreeningEvent",
-        "SocialEvent",
-        "SportsEvent",
-        "TheaterEvent",
-        "VisualArtsEvent",
-    }
-)
 _STATUSES = {
     "eventcancelled": "cancelled",
     "eventpostponed": "tentative",
@@ -59,7 +33,15 @@ _SCRIPT = re.compile(
     r"<script[^>]*type\s*=\s*[\"']?application/ld\+json[\"']?[^>]*>(.*?)</script\s*>",
     re.I | re.S,
 )
-_DATE_ONLY = re.compile(r"^\d{4}-?\d{2}-?\d{2}$")
+_DATE_ONLY = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$|^(\d{4})(\d{2})(\d{2})$")
+#: ISO 8601 as plugins really write it: EventON's ``2024-5-28T16:30+0:00``, a space or no
+#: ``T`` before the time, no seconds, one-digit fields and offsets (``+5:30``, ``-7``)
+_NEAR_ISO = re.compile(
+    r"(\d{4})-(\d{1,2})-(\d{1,2})(?:\s*[Tt]\s*|\s+|(?<=-\d\d)(?=\d\d:))"
+    r"(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,6})\d*)?)?"
+    r"\s*(?:(Z|UTC|GMT)|([+-])(\d{1,2})(?::?(\d{2}))?(?::00)?)?",
+    re.I,
+)
 
 
 @dataclass(frozen=True)
@@ -91,12 +73,11 @@ def parse_when(value: Any, zone_name: str | None) -> When | None:
         return None
     text = value.strip()
     zone = zone_named(zone_name)
-    if _DATE_ONLY.match(text):
-        try:
-            day = date.fromisoformat(text if "-" in text else f"{text[:4]}-{text[4:6]}-{text[6:]}")
-        except ValueError:
-            return None
+    day = _date_only(text)
+    if day is not None:
         return When(datetime.combine(day, time(), zone or UTC), _zone_label(zone), all_day=True)
+    if _DATE_ONLY.match(text):
+        return None  # the shape of a date, not a real one (2024-13-99)
     moment = _parse_datetime(text)
     if moment is None:
         return None
@@ -107,16 +88,69 @@ def parse_when(value: Any, zone_name: str | None) -> When | None:
     return _in_zone(moment, zone)
 
 
+def _date_only(text: str) -> date | None:
+    """Return the day ``text`` names when it is only a date (``2024-05-28``, ``2024-5-8``)."""
+    match = _DATE_ONLY.match(text)
+    if match is None:
+        return None
+    year, month, day = (int(n) for n in (match.groups()[:3] if match[1] else match.groups()[3:]))
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None
+
+
 def _parse_datetime(text: str) -> datetime | None:
+    """Return ``text`` (ISO 8601, near-ISO as plugins write it, or RFC 822) as a datetime."""
     iso = text.replace(" ", "T", 1) if re.match(r"^\d{4}-\d{2}-\d{2} \d", text) else text
     try:
         return datetime.fromisoformat(iso)
     except ValueError:
         pass
+    near = _near_iso(text)
+    if near is not None:
+        return near
     try:
         # RFC 822 (pubDate); "-0000" and "GMT" come back as UTC
         return parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):
+        return None
+
+
+def _near_iso(text: str) -> datetime | None:
+    """Return a near-ISO date-time (unpadded fields, ``+0:00`` offsets), or None.
+
+    >>> _near_iso("2024-5-28T16:30+0:00").isoformat()
+    '2024-05-28T16:30:00+00:00'
+    >>> _near_iso("2024-05-28 9:05 +5:30").isoformat()
+    '2024-05-28T09:05:00+05:30'
+    >>> _near_iso("2024-13-28T16:30") is None, _near_iso("2024-05-28T16:30+31:00") is None
+    (True, True)
+    """
+    match = _NEAR_ISO.fullmatch(text)
+    if match is None:
+        return None
+    year, month, day, hour, minute, second, fraction, utc, sign, hours, minutes = match.groups()
+    zone: tzinfo | None = None
+    if utc:
+        zone = UTC
+    elif sign:
+        offset = timedelta(hours=int(hours), minutes=int(minutes or 0))
+        if int(hours) > 18 or int(minutes or 0) > 59:
+            return None
+        zone = timezone(-offset if sign == "-" else offset)
+    try:
+        return datetime(
+            int(year),
+            int(month),
+            int(day),
+            int(hour),
+            int(minute),
+            int(second or 0),
+            int((fraction or "0").ljust(6, "0")),
+            tzinfo=zone,
+        )
+    except ValueError:
         return None
 
 
@@ -160,61 +194,61 @@ def jsonld_objects(markup: str | None) -> tuple[list[Any], list[str]]:
     return found, problems
 
 
-def event_objects(objects: list[Any]) -> list[dict[str, Any]]:
-    """Return the schema.org Event dicts in ``objects``, looking into lists and ``@graph``."""
-    found: list[dict[str, Any]] = []
-    stack = list(reversed(objects))
-    while stack:
-        item = stack.pop()
-        if isinstance(item, list):
-            stack.extend(reversed(item))
-        elif isinstance(item, dict):
-            if _is_event(item):
-                found.append(item)
-            elif "@graph" in item:
-                stack.append(item["@graph"])
-    return found
-
-
-def _is_event(item: dict[str, Any]) -> bool:
-    types = item.get("@type")
-    names = types if isinstance(types, list) else [types]
-    return any(isinstance(t, str) and t.rsplit("/", 1)[-1] in EVENT_TYPES for t in names)
-
-
 def events_from_jsonld(
     objects: list[Any], defaults: SourceDefaults, base_url: str | None
 ) -> tuple[list[Event], list[str]]:
     """Return the Events described by schema.org Event objects in ``objects``, and warnings.
 
-    ``base_url`` resolves relative ``url`` values and names the place in
-    warnings; an Event without a name or a readable ``startDate`` is skipped
-    with a warning.
+    Events are found as :func:`~techcal.feeds.scan.event_dicts` finds them:
+    in lists, ``@graph``, ``ItemList`` entries, ``subEvent`` and other things'
+    properties. ``base_url`` resolves relative ``url`` values; an Event that
+    cannot be read is skipped with one warning naming it and the problem.
     """
     events: list[Event] = []
     warnings: list[str] = []
-    for item in event_objects(objects):
-        event, problems = _event_from(item, defaults, base_url)
+    for item in event_dicts(objects):
+        event, problems = event_from_object(item, defaults, base_url)
         warnings.extend(problems)
         if event is not None:
             events.append(event)
     return events, warnings
 
 
-def _event_from(
-    item: dict[str, Any], defaults: SourceDefaults, base_url: str | None
+def event_from_object(
+    item: dict[str, Any], defaults: SourceDefaults, base_url: str | None, syntax: str = "JSON-LD"
 ) -> tuple[Event | None, list[str]]:
+    """Return the Event one schema.org Event object describes (None when it cannot), and warnings.
+
+    Every warning names the event (its URL, else its title) and, when the
+    event is skipped, why; ``syntax`` says where the object was written.
+
+    >>> event, problems = event_from_object(
+    ...     {"@type": "Event", "name": "Monthly meeting", "startDate": "2024-13-99"},
+    ...     SourceDefaults(source="plug"), None)
+    >>> event, problems
+    (None, ['JSON-LD event "Monthly meeting": startDate "2024-13-99" is not a date; skipped'])
+    """
     title = plain_text(_text(item.get("name")))
     url = _url(item.get("url"), base_url)
-    label = url or title or base_url or "JSON-LD event"
-    start = parse_when(_text(item.get("startDate")), defaults.timezone)
-    if not title or start is None:
-        missing = "name" if not title else f"a readable startDate ({item.get('startDate')!r})"
-        return None, [f"{label}: JSON-LD Event without {missing}; skipped"]
+    kind = syntax if syntax.lower().endswith("event") else f"{syntax} event"
+    what = f'{kind} "{_clipped(title)}"' if title else kind
+    label = f"{url}: {what}" if url else what
+    raw_start = item.get("startDate")
+    start = parse_when(_text(raw_start), defaults.timezone)
+    if not title:
+        when = f" (startDate {_shown(raw_start)})" if raw_start not in (None, "", []) else ""
+        return None, [f"{label} without a name{when}; skipped"]
+    if start is None:
+        if raw_start in (None, "", []):
+            return None, [f"{label} has no startDate; skipped"]
+        return None, [f"{label}: startDate {_shown(raw_start)} is not a date; skipped"]
     problems = []
     if start.assumed:
         problems.append(f"{label}: startDate has no time zone; taken as {start.assumed}")
-    end = parse_when(_text(item.get("endDate")), start.timezone if not start.assumed else None)
+    raw_end = item.get("endDate")
+    end = parse_when(_text(raw_end), start.timezone if not start.assumed else None)
+    if end is None and raw_end not in (None, "", []):
+        problems.append(f"{label}: endDate {_shown(raw_end)} is not a date; end left open")
     end_value = _end_value(start, end)
     place = _place(item.get("location"))
     description = plain_text(_text(item.get("description")))
@@ -238,7 +272,7 @@ def _event_from(
         topics=defaults.topics,
         categories=_keywords(item.get("keywords")),
         organizer=_name(item.get("organizer")),
-        cost=_cost(item.get("offers")),
+        cost=cost_of(item.get("offers"), item.get("isAccessibleForFree")),
         **place,
     )
     if event.city is None:
@@ -247,6 +281,22 @@ def _event_from(
         problems.append(f"{label}: endDate is before startDate; end dropped")
         event.end = None
     return event, problems
+
+
+def _clipped(text: str, limit: int = 80) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _shown(value: Any) -> str:
+    """Return a JSON-LD value as a warning quotes it: one line, short, in double quotes."""
+    if isinstance(value, str):
+        return f'"{_clipped(value, 60)}"'
+    try:
+        text = json.dumps(value, ensure_ascii=False, default=str)
+    except (TypeError, ValueError, RecursionError):
+        text = type(value).__name__
+    return _clipped(text, 60)
 
 
 def _end_value(start: When, end: When | None) -> datetime | None:
@@ -367,16 +417,74 @@ def _keywords(value: Any) -> tuple[str, ...]:
     return ()
 
 
-def _cost(value: Any) -> str | None:
-    offers = value if isinstance(value, list) else [value]
-    for offer in offers:
+def cost_of(offers: Any, accessible_for_free: Any = None) -> str | None:
+    """Return what an event costs, from its ``offers`` (Offers and AggregateOffers, or a list).
+
+    A price range covers every offer of one currency; an event whose prices
+    are all zero, or that is ``isAccessibleForFree`` and names no price, is
+    ``free``.
+
+    >>> cost_of({"@type": "AggregateOffer", "lowPrice": "10.00", "highPrice": "25.00",
+    ...          "priceCurrency": "USD"})
+    '10.00–25.00 USD'
+    >>> cost_of([{"@type": "Offer", "price": 0, "priceCurrency": "EUR"},
+    ...          {"@type": "AggregateOffer", "lowPrice": 5, "highPrice": 12}])
+    '0–12 EUR'
+    >>> cost_of([], "True")
+    'free'
+    """
+    prices: list[tuple[float, str]] = []
+    words: list[str] = []  # prices that are not numbers ("Donation"): said when nothing else is
+    currency: str | None = None
+    for offer in offers if isinstance(offers, list) else [offers]:
         if not isinstance(offer, dict):
             continue
-        price = _text(offer.get("price"))
-        if price is None:
+        found = _offer_prices(offer, words)
+        if not found:
             continue
-        if price in ("0", "0.0", "0.00"):
-            return "free"
-        currency = _text(offer.get("priceCurrency"))
-        return f"{price} {currency}" if currency else price
-    return None
+        own = _text(offer.get("priceCurrency"))
+        if prices and own and currency and own.upper() != currency.upper():
+            continue  # one currency per range; the first offer's wins
+        currency = currency or own
+        prices.extend(found)
+    free = str(accessible_for_free).rsplit("/", 1)[-1].lower() == "true"
+    if not prices:
+        return "free" if free else (words[0] if words else None)
+    low = min(prices, key=lambda p: p[0])
+    high = max(prices, key=lambda p: p[0])
+    if high[0] == 0:
+        return "free"
+    amount = low[1] if low[0] == high[0] else f"{low[1]}–{high[1]}"
+    return f"{amount} {currency}" if currency else amount
+
+
+def _offer_prices(offer: dict[str, Any], words: list[str]) -> list[tuple[float, str]]:
+    """Return an offer's prices (value, as written): its price, else its low and high price.
+
+    A price that is no number is added to ``words`` (with its currency).
+    """
+    found = []
+    keys = ("price",) if _text(offer.get("price")) is not None else ("lowPrice", "highPrice")
+    for key in keys:
+        text = _text(offer.get(key))
+        if text is None:
+            continue
+        if text.casefold() == "free":
+            found.append((0.0, "0"))
+            continue
+        value = _number(text)
+        if value is not None:
+            if value >= 0:
+                found.append((value, text.lstrip("$€£").strip()))
+        else:
+            currency = _text(offer.get("priceCurrency"))
+            words.append(f"{text} {currency}" if currency else text)
+    return found
+
+
+def _number(text: str) -> float | None:
+    try:
+        value = float(text.replace(",", "").lstrip("$€£").strip())
+    except ValueError:
+        return None
+    return value if value == value and value != float("inf") else None

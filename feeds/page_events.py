@@ -8,7 +8,7 @@ from typing import Any
 
 from techcal.event import Event
 from techcal.feeds.base import SourceDefaults
-from techcal.feeds.jsonld import events_from_jsonld, hash_uid, parse_when
+from techcal.feeds.jsonld import event_from_object, hash_uid, parse_when
 from techcal.feeds.page_links import canonical_page
 from techcal.feeds.scan import SYNTAX_NAMES, Scan, short_type
 from techcal.feeds.urls import absolute_url, canonical_url
@@ -30,28 +30,50 @@ def page_events(scan: Scan, defaults: SourceDefaults) -> tuple[list[Event], list
     for item in scan.items:
         zone = item.get("_timezone") if isinstance(item.get("_timezone"), str) else None
         url = item.get("url") if isinstance(item.get("url"), str) else None
-        if url and _start_text(item) is None:
-            # an entry of a list without its date: its own page has it
-            syntax = SYNTAX_NAMES.get(str(item.get("_syntax")), "schema.org")
-            start = item.get("startDate")
-            why = f"{scan.url}: {url}: {syntax} Event without a readable startDate ({start!r})"
-            stubs.append((url, why))
-            continue
+        syntax = SYNTAX_NAMES.get(str(item.get("_syntax")), "schema.org")
         item_defaults = replace(defaults, timezone=zone) if zone else defaults
         plain = {k: v for k, v in item.items() if not k.startswith("_")}
-        found, problems = events_from_jsonld([plain], item_defaults, scan.base)
-        syntax = SYNTAX_NAMES.get(str(item.get("_syntax")), "schema.org")
-        scan.warnings += [  # events_from_jsonld names what it skipped JSON-LD
-            f"{scan.url}: {p.replace('JSON-LD Event', f'{syntax} Event')}" for p in problems
-        ]
-        for event in found:
-            overrides = item.get("_fields")
-            for key, value in overrides.items() if isinstance(overrides, dict) else ():
-                if key in _EVENT_FIELDS:
-                    setattr(event, key, value)
-            built.append((event, item))
+        if url and _start_text(item) is None:
+            # an entry of a list without its date: its own page has it
+            _, problems = event_from_object(plain, item_defaults, scan.base, syntax)
+            problem = problems[0] if problems else f"{syntax} event without a readable startDate"
+            why = f"{scan.url}: {problem}".removesuffix("; skipped")
+            stubs.append((url, why))
+            if item.get("startDate") not in (None, "", []):
+                # a date that is there but unreadable is said even when its page is visited
+                # (final_links may say it again, word for word: read_page keeps one)
+                scan.warnings.append(f"{why}; skipped")
+            continue
+        event, problems = event_from_object(plain, item_defaults, scan.base, syntax)
+        scan.warnings += [f"{scan.url}: {p}" for p in problems]
+        if event is None:
+            continue
+        overrides = item.get("_fields")
+        for key, value in overrides.items() if isinstance(overrides, dict) else ():
+            if key in _EVENT_FIELDS:
+                setattr(event, key, value)
+        # only a declared identity counts here; _identify gives the rest theirs
+        event.source_uid = _declared_id(item, scan)
+        built.append((event, item))
     events = _merge(built)
     return _identify(events, scan), stubs
+
+
+def _declared_id(item: dict[str, Any], scan: Scan) -> str:
+    """Return the object's ``@id`` when it names the event apart from any page, else "".
+
+    An absolute ``@id`` counts. One that is a page with a fragment, the
+    event's own (``https://x.org/talk/#event``) or the page being read
+    (``#meetup-42`` on a listing), says no more than a URL and is not kept
+    when the same event, read from its own page, would be known by its URL.
+    """
+    value = item.get("@id")
+    text = value.strip() if isinstance(value, str) else ""
+    if not text.startswith(("http://", "https://")) or any(c.isspace() for c in text):
+        return ""
+    if canonical_url(text) in (item.get("url"), scan.url, canonical_page(scan)):
+        return ""
+    return text
 
 
 def _start_text(item: dict[str, Any]) -> str | None:
@@ -65,7 +87,7 @@ def _start_text(item: dict[str, Any]) -> str | None:
 
 
 def _normalise(item: dict[str, Any], scan: Scan) -> None:
-    """Bring an Event object to what ``events_from_jsonld`` reads: types, URL, offers, places."""
+    """Bring an Event object to what ``event_from_object`` reads: types, URL, places."""
     if isinstance(item.get("@type"), (str, list)):
         item["@type"] = _short_types(item["@type"])
     if not item.get("name") and isinstance(item.get("summary"), str):
@@ -75,7 +97,6 @@ def _normalise(item: dict[str, Any], scan: Scan) -> None:
         item["url"] = canonical_url(url)
     else:
         item.pop("url", None)
-    _normalise_offers(item)
     places = item.get("location")
     for number, place in enumerate(places if isinstance(places, list) else [places]):
         if not isinstance(place, dict):
@@ -114,35 +135,6 @@ def _first_url(value: Any, base: str) -> str | None:
     if not isinstance(value, str) or not value.strip():
         return None
     return absolute_url(base, value)
-
-
-def _normalise_offers(item: dict[str, Any]) -> None:
-    """Give AggregateOffers a ``price`` (a range) and free events a zero price."""
-    offers = item.get("offers")
-    listed = [o for o in (offers if isinstance(offers, list) else [offers]) if isinstance(o, dict)]
-    for offer in listed:
-        if offer.get("price") not in (None, ""):
-            continue
-        low, high = _number(offer.get("lowPrice")), _number(offer.get("highPrice"))
-        if low is None:
-            continue
-        if low == 0 and not high:
-            offer["price"] = "0"
-        elif high is None or high == low:
-            offer["price"] = str(offer["lowPrice"])
-        else:
-            offer["price"] = f"{offer['lowPrice']}–{offer['highPrice']}"
-    priced = any(o.get("price") not in (None, "") for o in listed)
-    free = str(item.get("isAccessibleForFree")).rsplit("/", 1)[-1].lower() == "true"
-    if free and not priced:
-        item["offers"] = [{"@type": "Offer", "price": "0"}, *listed]
-
-
-def _number(value: Any) -> float | None:
-    try:
-        return float(str(value).replace(",", "").lstrip("$€£")) if value not in (None, "") else None
-    except ValueError:
-        return None
 
 
 def _merge(built: list[tuple[Event, dict[str, Any]]]) -> list[Event]:
@@ -185,20 +177,26 @@ def _fill(kept: Event, other: Event) -> None:
             setattr(kept, name, getattr(other, name))
     if other.online and not kept.online:
         kept.online = True
+    kept.source_uid = kept.source_uid or other.source_uid
 
 
 def _identify(events: list[Event], scan: Scan) -> list[Event]:
-    """Give each event its ``source_uid``: URL, else the page's, else ``@id`` or the hash."""
+    """Give each event its ``source_uid``: its ``@id``, else URL, else the page's, else a hash.
+
+    An ``@id`` (absolute) names the event itself, where a URL may be one page
+    for several events (a series, a listing's sessions).
+    """
     page = canonical_page(scan)
     uids = []
     for event in events:
-        if event.url:
+        if event.source_uid:
+            uids.append(event.source_uid)  # the event's JSON-LD @id or RDFa resource
+            event.url = event.url or (page if len(events) == 1 else None)
+        elif event.url:
             uids.append(event.url)
         elif len(events) == 1:
             event.url = page
             uids.append(page)
-        elif event.source_uid.startswith(("http://", "https://")):
-            uids.append(event.source_uid)  # the event's JSON-LD @id or RDFa resource
         else:
             uids.append(hash_uid(event.title, event.start))
     shared = {uid for uid in uids if uids.count(uid) > 1}
@@ -211,6 +209,10 @@ def _identify(events: list[Event], scan: Scan) -> list[Event]:
             stamp = "%Y%m%d" if event.all_day else "%Y%m%dT%H%M%SZ"
             uid = f"{uid}#{event.start.astimezone(UTC).strftime(stamp)}"
         if uid in taken:
+            scan.warnings.append(
+                f"{scan.url}: event {uid} ({event.title!r}) has the identity of an earlier"
+                " one on the page; skipped"
+            )
             continue
         event.source_uid = uid
         problems = event.problems()

@@ -23,6 +23,7 @@ from techcal.feeds.base import ReadResult, SourceDefaults, Window
 from techcal.feeds.jsonld import events_from_jsonld, hash_uid, jsonld_objects
 from techcal.feeds.place import online_url, says_online, split_location
 from techcal.feeds.rss_event_data import Feed, Found, find_event_data
+from techcal.feeds.scan import event_dicts
 from techcal.feeds.text import plain_text
 
 _CANCELLED = re.compile(r"^\s*[\[(]?\s*(cancell?ed|abgesagt|annul[ée]e?)\b", re.I)
@@ -167,10 +168,14 @@ def _read_entry_data(entry: Any, label: str, feed: Feed, result: ReadResult) -> 
     html = _entry_html(entry)
     objects, problems = jsonld_objects(html)
     result.warn_all(f"{label}: {p}" for p in problems)
+    skipped = 0
     if objects:
         events, warnings = events_from_jsonld(objects, feed.defaults, entry.get("link"))
         result.warn_all(f"{label}: {w}" for w in warnings)
+        # each skipped one was warned of; the entry is not read whole either way
+        skipped = len(event_dicts(objects)) - len(events)
         if events:
+            result.failed_entries += 1 if skipped else 0
             result.events.extend(_fill_from_entry(events, entry, feed.defaults))
             return
     try:
@@ -179,7 +184,7 @@ def _read_entry_data(entry: Any, label: str, feed: Feed, result: ReadResult) -> 
         found, problems = None, [f"could not read its event data ({exc!r})"]
     result.warn_all(f"{label}: {p}" for p in problems)
     if found is None:
-        if problems:
+        if problems or skipped:
             result.failed_entries += 1
         if entry.get("link") and entry["link"] not in result.pages:
             result.pages.append(entry["link"])
@@ -242,6 +247,7 @@ def _event(entry: Any, html: str, found: Found, defaults: SourceDefaults) -> Eve
         topics=defaults.topics,
         categories=tuple(dict.fromkeys(_categories(entry) + found.categories)),
         organizer=found.organizer,
+        cost=found.cost,
     )
 
 

@@ -35,6 +35,17 @@ _LOCALIST_LINE = re.compile(
 )
 
 
+#: the namespaced elements that date an entry: (how warnings name them, start key, end key);
+#: feedparser names an element of a namespace it does not know prefix_name, the prefix as
+#: the feed declares it (WP Event Manager's ``event_listing``, whose URI is each site's own)
+_NAMESPACES = (
+    ("xCal", "xcal_dtstart", "xcal_dtend"),
+    ("ev:", "ev_startdate", "ev_enddate"),
+    ("WP Event Manager", "event_listing_start_date", "event_listing_end_date"),
+)
+_PREFIXES = {"xCal": "xcal", "ev:": "ev", "WP Event Manager": "event_listing"}
+
+
 @dataclass
 class Found:
     """Event data read from one entry, before it becomes an Event."""
@@ -47,6 +58,7 @@ class Found:
     status: str | None = None
     all_day: bool | None = None
     categories: list[str] = field(default_factory=list)
+    cost: str | None = None
 
 
 @dataclass
@@ -61,10 +73,7 @@ def find_event_data(entry: Any, html: str, feed: Feed) -> tuple[Found | None, li
     """Return the entry's event data (first source that has some) and what was wrong with it."""
     tz = feed.defaults.timezone
     problems: list[str] = []
-    for how, start_key, end_key in (
-        ("xCal", "xcal_dtstart", "xcal_dtend"),
-        ("ev:", "ev_startdate", "ev_enddate"),
-    ):
+    for how, start_key, end_key in _NAMESPACES:
         raw = entry.get(start_key)
         if not raw:
             continue
@@ -79,6 +88,8 @@ def find_event_data(entry: Any, html: str, feed: Feed) -> tuple[Found | None, li
     found = _from_markup(html, tz, problems)
     if found is None and feed.tribe:
         found = _from_pubdate(entry, tz)
+        if found is None and entry.get("published"):
+            problems.append(f"unreadable The Events Calendar pubDate {entry['published']!r}")
     if found is None:
         found = _from_localist(entry, tz)
     if found is not None and found.start.assumed:
@@ -97,22 +108,34 @@ def _end(raw: Any, start: When, tz: str | None, how: str, problems: list[str]) -
 
 
 def _namespaced(entry: Any, how: str, start: When, end: When | None) -> Found:
-    """Return what the xCal or ``ev:`` elements of ``entry`` say."""
-    prefix = "xcal" if how == "xCal" else "ev"
+    """Return what the xCal, ``ev:`` or WP Event Manager elements of ``entry`` say."""
+    prefix = _PREFIXES[how]
     found = Found(
         how,
         start,
         end,
-        location=entry.get(f"{prefix}_location"),
-        organizer=entry.get(f"{prefix}_organizer"),
+        location=_given(entry.get(f"{prefix}_location")),
+        organizer=_given(entry.get(f"{prefix}_organizer")),
     )
     if how == "xCal":
         found.status = _ical_status(entry.get("xcal_status"))
         all_day = str(entry.get("x-microsoft_cdo-alldayevent", "")).lower() == "true"
         found.all_day = all_day or None
-    elif entry.get("ev_type"):
+    elif how == "ev:" and entry.get("ev_type"):
         found.categories = [entry["ev_type"]]
+    elif how == "WP Event Manager":
+        kind = _given(entry.get("event_listing_event_type"))
+        found.categories = [kind] if kind else []
+        # the plugin writes only whether tickets cost anything: "Free" or "Paid"
+        price = _given(entry.get("event_listing_ticket_price"))
+        found.cost = "free" if price and price.casefold() == "free" else price
     return found
+
+
+def _given(value: Any) -> str | None:
+    """Return an element's text, or None when it is empty or a placeholder ("-")."""
+    text = " ".join(str(value or "").split())
+    return text if text.strip("-–— ") else None
 
 
 def _ical_status(value: Any) -> str | None:

@@ -14,8 +14,35 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from techcal.feeds.jsonld import EVENT_TYPES
-
+#: schema.org types that are events (Event and its subtypes, plus ones sites invent)
+EVENT_TYPES = frozenset(
+    {
+        "Event",
+        "BusinessEvent",
+        "ChildrensEvent",
+        "ComedyEvent",
+        "CourseInstance",
+        "DanceEvent",
+        "DeliveryEvent",
+        "EducationEvent",
+        "EventSeries",
+        "ExhibitionEvent",
+        "Festival",
+        "FoodEvent",
+        "Hackathon",
+        "LiteraryEvent",
+        "MusicEvent",
+        "PublicationEvent",
+        "SaleEvent",
+        "ScreeningEvent",
+        "SocialEvent",
+        "SportsEvent",
+        "TheaterEvent",
+        "VisualArtsEvent",
+    }
+)
+# sites write "event" and "EVENT" too; a type named so is still meant as one
+_EVENT_NAMES = frozenset(name.casefold() for name in EVENT_TYPES)
 #: how each syntax (an item's ``_syntax``) is named in warnings
 SYNTAX_NAMES = {
     "json-ld": "JSON-LD",
@@ -24,6 +51,7 @@ SYNTAX_NAMES = {
     "microformats": "h-event",
     "luma": "Luma",
     "localist": "Localist card",
+    "opengraph": "Open Graph",
 }
 
 
@@ -65,19 +93,24 @@ def tagged(items: list[dict[str, Any]], syntax: str) -> list[dict[str, Any]]:
 def is_event(value: Any) -> bool:
     """Return True when ``value`` is a schema.org Event (or subtype) object.
 
-    Accepts ``@type`` as a name, an IRI (``http://schema.org/Event``), a
-    prefixed name (``schema:Event``) or a list of them.
+    Accepts ``@type`` as a name in any case, an IRI (``http://schema.org/Event``),
+    a prefixed name (``schema:Event``) or a list of them.
+
+    >>> is_event({"@type": ["Thing", "schema:Hackathon"]}), is_event({"@type": "event"})
+    (True, True)
+    >>> is_event({"@type": "Place"})
+    False
     """
     if not isinstance(value, dict):
         return False
     types = value.get("@type")
     names = types if isinstance(types, list) else [types]
-    return any(isinstance(t, str) and short_type(t) in EVENT_TYPES for t in names)
+    return any(isinstance(t, str) and short_type(t).casefold() in _EVENT_NAMES for t in names)
 
 
 def short_type(name: str) -> str:
     """Return a schema.org type name without its vocabulary (``schema:Event`` -> ``Event``)."""
-    return name.rsplit("/", 1)[-1].rsplit(":", 1)[-1].rsplit("#", 1)[-1]
+    return name.strip().rsplit("/", 1)[-1].rsplit(":", 1)[-1].rsplit("#", 1)[-1]
 
 
 def event_dicts(values: list[Any], limit: int = 64) -> list[dict[str, Any]]:

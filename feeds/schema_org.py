@@ -1,4 +1,4 @@
-"""schema.org Events in a parsed page's JSON-LD blocks, microdata and RDFa, as JSON-LD objects."""
+"""schema.org Events in a page's JSON-LD, microdata, RDFa and Open Graph, as JSON-LD objects."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 
 import extruct
 
+from techcal.feeds.place import says_online
 from techcal.feeds.scan import event_dicts, is_event, short_type, tagged
 
 _TRAILING_COMMA = re.compile(r",\s*([}\]])")
@@ -164,4 +165,74 @@ def _schema_term(iri: str) -> str | None:
     for prefix in ("http://schema.org/", "https://schema.org/"):
         if iri.startswith(prefix):
             return iri[len(prefix) :]
+    return None
+
+
+# --- Open Graph: the last resort of a page with no other event markup -------------
+
+#: where Open Graph pages put a place's parts: Facebook's event and place objects
+_OG_PLACE = ("event:location:", "place:location:", "business:contact_data:")
+_OG_ADDRESS = {
+    "street_address": "streetAddress",
+    "locality": "addressLocality",
+    "region": "addressRegion",
+    "postal_code": "postalCode",
+    "country_name": "addressCountry",
+}
+
+
+def opengraph_items(tree: Any, base: str) -> list[dict[str, Any]]:
+    """Return the page's Open Graph event (``og:type`` event, ``event:start_time``...), if any.
+
+    A page is an event when its ``og:type`` is one (``event``,
+    ``events.event``) or it has an ``event:start_time``; the event is the
+    page's ``og:title`` (else its ``<title>``), ``og:url``, ``og:description``,
+    ``event:start_time``/``event:end_time`` and ``event:location`` with the
+    coordinates and address parts of :data:`_OG_PLACE`.
+    """
+    tags: dict[str, str] = {}
+    for meta in tree.iter("meta"):
+        key = (meta.get("property") or meta.get("name") or "").strip().lower()
+        content = (meta.get("content") or "").strip()
+        if key and content and key.startswith(("og:", "event:", "place:", "business:")):
+            tags.setdefault(key, content)
+    kind = tags.get("og:type", "").lower()
+    if not (kind.endswith("event") or "event:start_time" in tags):
+        return []
+    title = tags.get("og:title") or _page_title(tree)
+    item: dict[str, Any] = {"@type": "Event", "name": title}
+    for key, target in (
+        ("event:start_time", "startDate"),
+        ("event:end_time", "endDate"),
+        ("og:url", "url"),
+        ("og:description", "description"),
+    ):
+        if key in tags:
+            item[target] = tags[key]
+    place = _og_place(tags)
+    if place:
+        item["location"] = place
+    return [item]
+
+
+def _og_place(tags: dict[str, str]) -> Any:
+    """Return an Open Graph event's place: its ``event:location`` text and a Place, or None."""
+    parts = {k.removeprefix(p): v for p in _OG_PLACE for k, v in tags.items() if k.startswith(p)}
+    place: dict[str, Any] = {"@type": "Place"}
+    if "latitude" in parts and "longitude" in parts:
+        place["geo"] = {"latitude": parts["latitude"], "longitude": parts["longitude"]}
+    address = {target: parts[key] for key, target in _OG_ADDRESS.items() if key in parts}
+    if address:
+        place["address"] = {"@type": "PostalAddress", **address}
+    text = tags.get("event:location")
+    if text and text.startswith(("http://", "https://")) and not says_online(text):
+        text = None  # Facebook's event:location is the place object's URL, not its name
+    if len(place) == 1:
+        return text
+    return [text, place] if text else place
+
+
+def _page_title(tree: Any) -> str | None:
+    for title in tree.iter("title"):
+        return " ".join((title.text or "").split()) or None
     return None
