@@ -13,7 +13,7 @@ from techcal.errors import InvalidEvent
 #: what kind of organisation runs an event (from the source, overridable per event)
 KINDS = ("user-group", "lug", "college", "charity", "conference", "other")
 #: how a source is read; "auto" decides from the response
-SOURCE_TYPES = ("auto", "ics", "rss", "html")
+SOURCE_TYPES = ("auto", "ics", "rss", "json", "html")
 #: iCalendar VEVENT statuses, lower-cased
 STATUSES = ("confirmed", "tentative", "cancelled")
 

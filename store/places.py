@@ -22,6 +22,7 @@ from pathlib import Path
 from techcal.errors import TechcalError, UnknownPlace
 from techcal.normalise.gazetteer import (
     CITIES_FILE,
+    ROWS_VERSION,
     Place,
     fold,
     geonames_dir,
@@ -53,7 +54,7 @@ class Gazetteer:
         stat = (data / CITIES_FILE).stat()
         # the data file's size and time stand for the package version, without
         # the 20 ms importlib.metadata takes
-        key = f"{_FORMAT}-{stat.st_size}-{int(stat.st_mtime)}"
+        key = f"{_FORMAT}-{ROWS_VERSION}-{stat.st_size}-{int(stat.st_mtime)}"
         self.path = path or cache_dir() / f"gazetteer-{key}.sqlite"
         if not self.path.exists():
             try:

@@ -6,7 +6,7 @@ TOML, as in ``data/sources.toml``::
     name = "calagator"
     url = "https://calagator.org/events.ics"
     kind = "other"          # user-group | lug | college | charity | conference | other
-    type = "ics"            # auto | ics | rss | html
+    type = "ics"            # auto | ics | rss | json | html
     city = "Portland, OR"
     topics = ["open-source"]
 

@@ -157,3 +157,53 @@ def test_addresses_with_region_and_country_after_the_city_without_commas():
     ):
         place = normaliser._address_city(address, None, None)
         assert place is not None and place.label == label, address
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        # country names as people write them, where GeoNames spells them otherwise
+        ("Amsterdam, Netherlands", "Amsterdam, NL"),
+        ("Ede, Netherlands", "Ede, NL"),  # not Ede, Nigeria
+        ("Brno, Czech Republic", "Brno, CZ"),
+        ("Istanbul, Türkiye", "Istanbul, TR"),
+        ("Dubai, UAE", "Dubai, AE"),
+        ("New York, NY, U.S.A.", "New York City, NY, US"),
+        ("Washington, D.C.", "Washington, DC, US"),
+        # Saint / St., Sankt, Fort / Ft.
+        ("St. Augustine, FL", "Saint Augustine, FL, US"),
+        ("St. Charles, MO", "Saint Charles, MO, US"),
+        ("St. Petersburg", "Saint Petersburg, RU"),
+        ("St. Petersburg, FL", "St. Petersburg, FL, US"),
+        ("St. Gallen", "Sankt Gallen, CH"),
+        ("Ft. Worth", "Fort Worth, TX, US"),
+        # a town without its river
+        ("Marburg, Germany", "Marburg an der Lahn, DE"),
+        # places GeoNames lacks or names otherwise
+        ("Bali, Indonesia", "Denpasar, ID"),
+        ("St Julian's, Malta", "San Ġiljan, MT"),
+        ("Rapperswil-Jona, Switzerland", "Rapperswil, CH"),
+        ("Sophia Antipolis", "Valbonne, FR"),
+        ("Raleigh-Durham, NC", "Raleigh, NC, US"),
+        ("Odessa", "Odesa, UA"),
+        ("Odessa, TX", "Odessa, TX, US"),
+        # another city's other-language name never takes a large city's own name
+        ("Porto", "Porto, PT"),
+        ("Cancun", "Cancún, MX"),
+        ("Zaragoza", "Zaragoza, ES"),
+        ("Waterloo", "Waterloo, ON, CA"),
+        ("Frisco", "Frisco, TX, US"),
+        # exonyms of large cities stay
+        ("Bangalore", "Bengaluru, IN"),
+        ("Hanover", "Hannover, DE"),
+        ("Saint Louis", "St. Louis, MO, US"),
+    ],
+)
+def test_names_conference_listings_use(places, text, label):
+    place = places.resolve(text)
+    assert (place.label, place.ignored) == (label, "")
+
+
+def test_online_is_no_place(places):
+    for text in ("Online", "Virtual", "Remote", "TBA"):
+        assert places.city(text) is None

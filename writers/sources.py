@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
 
+from techcal.feeds.discover import Discovery
 from techcal.store.sources import Source
 from techcal.writers.text import visible
-
-if TYPE_CHECKING:
-    from techcal.crawler.discover import Discovery
 
 HEADERS = ("name", "kind", "type", "city", "events", "last crawl", "failures", "url")
 
