@@ -14,7 +14,7 @@ process, as the CLI does.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import scrapy
@@ -31,6 +31,7 @@ from techcal.feeds.base import SourceDefaults, Window
 from techcal.feeds.detect import detect_type, read_body
 from techcal.feeds.discover import (
     ON_THE_PAGE,
+    RECENT_DAYS,
     THE_ADDRESS,
     Candidate,
     Discovery,
@@ -127,7 +128,9 @@ class DiscoverSpider(scrapy.Spider):
             events, warnings = page.events, page.warnings
             candidate.links = len(page.event_links)
         else:
-            read = read_body(response.body, kind, self.defaults, window=self.window)
+            read = read_body(
+                response.body, kind, self.defaults, window=self.window, url=candidate.url
+            )
             if not read.recognised:
                 candidate.error = read.warnings[0] if read.warnings else f"not a {kind} file"
                 if declared != "auto":
@@ -135,6 +138,10 @@ class DiscoverSpider(scrapy.Spider):
             events, warnings = read.events, read.warnings
         candidate.events = len(events)
         candidate.upcoming = upcoming(events, self.now)
+        since = self.now - timedelta(days=RECENT_DAYS)
+        candidate.recent = candidate.upcoming + sum(
+            1 for e in events if since <= (e.end or e.start) < self.now
+        )
         candidate.warnings = warnings[:5]
 
     def home_failed(self, failure: Failure) -> None:

@@ -33,10 +33,22 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, quote, urljoin, urlsplit, urlunsplit
 
-from techcal.feeds.urls import LUMA_HOSTS, host_of, meetup_group
+from w3lib.url import safe_url_string
+
+from techcal.feeds.page_links import looks_like_event
+from techcal.feeds.urls import LUMA_HOSTS, host_of, meetup_group, same_site
 
 #: candidates read per page at most (a hostile page can link a thousand "calendars")
 MAX_CANDIDATES = 12
+#: links looked at per page at most
+MAX_SEEN = 2000
+#: a calendar whose last event ended longer ago than this is not worth choosing
+RECENT_DAYS = 180
+#: hosts that serve calendars for others, whose feeds may stand for a group's page
+PLATFORM_HOSTS = frozenset(
+    {"calendar.google.com", "outlook.office365.com", "outlook.live.com", "outlook.office.com",
+     "ics.teamup.com", "www.meetup.com", "meetup.com", "api.lu.ma"}
+)  # fmt: skip
 #: how each type is preferred once read: a calendar keeps times, zones and series
 TYPE_RANK = {"ics": 0, "json": 1, "rss": 2, "html": 3, "auto": 4}
 
@@ -57,10 +69,11 @@ _SUBSCRIBE_TEXT = re.compile(
     r"|export (the )?calendar|abonnieren|kalender abonnieren)\b",
     re.I,
 )
-_GOOGLE_EMBED = re.compile(r"^/calendar(/u/\d+)?/(embed|r|render)?/?$|^/calendar/?$")
+_GOOGLE_EMBED = re.compile(r"^/calendar(/u/\d+)?(/(embed|htmlembed|r|render))?/?$")
 _OUTLOOK_HOSTS = frozenset({"outlook.office365.com", "outlook.live.com", "outlook.office.com"})
 _OUTLOOK_HTML = re.compile(r"^(/owa/calendar/.+/)(reach)?calendar\.html$", re.I)
 _TEAMUP_KEY = re.compile(r"^/(ks[a-z0-9]{6,})(/|$)", re.I)
+_LOCALE = re.compile(r"^[a-z]{2}-[A-Za-z]{2}$")
 _LUMA_CALENDAR = re.compile(r"^cal-[A-Za-z0-9]{6,40}$")
 
 
@@ -79,6 +92,8 @@ class Candidate:
     events: int | None = None
     #: event pages a listing page leads to (the crawl reads them; discovery does not)
     links: int = 0
+    #: past events that ended within RECENT_DAYS (a group between meetings)
+    recent: int = 0
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
 
@@ -134,14 +149,29 @@ class Discovery:
         if self.type != "html":
             own = ranked[0] if ranked else None
             return own, f"the address itself is {_a(type_name(self.type))}"
-        best = ranked[0] if ranked else None
-        if best is None or best.error is not None or not (best.events or best.links):
+        home = self.url
+        usable = [c for c in ranked if c is page or may_stand_for(c.url, home)]
+        elsewhere = [c for c in ranked if c not in usable and (c.upcoming or c.recent)]
+        best = usable[0] if usable else None
+        failed = [c for c in ranked if c.error is not None]
+        if (
+            best is None
+            or best.error is not None
+            or not (best.upcoming or best.recent or best.links)
+        ):
             others = len([c for c in ranked if c is not page])
             why = (
                 "found no feed and no event on the page"
                 if not others
-                else f"none of the {others} feed(s) it offers lists events"
+                else f"none of the {others} feed(s) it offers lists current events"
             )
+            if failed:
+                why += f" ({len(failed)} could not be read now: {failed[0].error})"
+            if elsewhere:
+                why += (
+                    f"; {elsewhere[0].url} on another site lists events: add it yourself"
+                    " if you trust it"
+                )
             return page, f"{why}; added the page itself (html)"
         if best is page:
             return page, f"the page itself lists the most: {_holding(best)}"
@@ -149,6 +179,32 @@ class Discovery:
         if page is not None and (page.events or page.links):
             why += f", over the page's own {_holding(page)}"
         return best, why
+
+
+def may_stand_for(url: str, homepage: str) -> bool:
+    """Return True when a feed at ``url`` may be registered in place of ``homepage``.
+
+    A registered URL is trusted by the crawl (its owner may point it
+    anywhere), so only a feed on the homepage's own site (or a subdomain of
+    it, or it of the feed's) or on a calendar platform is registered without
+    the user naming it: any other host named by a page could later resolve
+    to an internal address.
+
+    >>> may_stand_for("https://cal.plug.org/a.ics", "https://plug.org/")
+    True
+    >>> may_stand_for("https://calendar.google.com/calendar/ical/x/public/basic.ics", "https://plug.org/")
+    True
+    >>> may_stand_for("https://attacker.example/a.ics", "https://plug.org/")
+    False
+    """
+    feed, home = host_of(url), host_of(homepage)
+    if not feed or not home:
+        return False
+    if feed == home or feed.endswith("." + home) or home.endswith("." + feed):
+        return True
+    return (urlsplit(url).hostname or "").lower() in PLATFORM_HOSTS and urlsplit(
+        url
+    ).scheme == "https"
 
 
 def type_name(kind: str | None) -> str:
@@ -184,17 +240,22 @@ def best_first(candidates: list[Candidate]) -> list[Candidate]:
     ['https://lug.org/cal.ics', 'https://lug.org/', 'https://lug.org/feed/']
     """
 
-    def key(candidate: Candidate) -> tuple[int, int, int, int]:
+    most = max((c.upcoming or 0 for c in candidates if c.error is None), default=0)
+
+    def key(candidate: Candidate) -> tuple[int, int, int, int, int]:
         if candidate.error is not None:
             state = 3
         elif candidate.upcoming:
             state = 0
-        elif candidate.events or candidate.links:
+        elif candidate.recent or candidate.links:
             state = 1
         else:
             state = 2
+        # a calendar of one event (an "add to calendar" link) is not the group's:
+        # the type decides only among candidates listing a like number of events
+        few = int(state == 0 and (candidate.upcoming or 0) * 2 < most)
         kind = TYPE_RANK.get(candidate.read_type or candidate.type, 4)
-        return state, kind, -(candidate.upcoming or 0), -(candidate.events or 0)
+        return state, few, kind, -(candidate.upcoming or 0), -(candidate.events or 0)
 
     return sorted(candidates, key=key)
 
@@ -206,24 +267,25 @@ def feed_candidates(tree: Any, page_url: str, base: str | None = None) -> list[C
     at most :data:`MAX_CANDIDATES`.
     """
     base = base or page_url
-    found: dict[str, Candidate] = {}
+    # (priority, order found, candidate): what names a whole calendar comes
+    # first, so a page of a hundred "add this event to your calendar" links
+    # cannot push the group's own feed out of the few that are read
+    found: dict[str, tuple[int, int, Candidate]] = {}
 
-    def add(url: str | None, kind: str, how: str) -> None:
-        if url and url not in found and url != page_url and len(found) < MAX_CANDIDATES:
-            found[url] = Candidate(url, kind, how)
+    def add(url: str | None, kind: str, how: str, priority: int) -> None:
+        if url and url != page_url and len(found) < MAX_SEEN:
+            if url not in found or found[url][0] > priority:
+                order = found[url][1] if url in found else len(found)
+                found[url] = (priority, order, Candidate(url, kind, how))
 
     for url, kind, how in _platform_feeds(tree, page_url):
-        add(url, kind, how)
+        add(url, kind, how, 0)
     for link in tree.iter("link"):
         rel = (link.get("rel") or "").lower().split()
         mime = (link.get("type") or "").split(";")[0].strip().lower()
         if "alternate" in rel and mime in _ALTERNATE_TYPES:
-            add(
-                _absolute(base, link.get("href")),
-                _ALTERNATE_TYPES[mime],
-                f"<link rel=alternate> {mime}",
-            )
-    labelled: list[tuple[str, str]] = []
+            href = _absolute(base, link.get("href"))
+            add(href, _ALTERNATE_TYPES[mime], f"<link rel=alternate> {mime}", 0)
     for element in tree.iter("a", "iframe", "area"):
         href = element.get("href") if element.tag != "iframe" else element.get("src")
         target = _absolute(base, href)
@@ -231,19 +293,23 @@ def feed_candidates(tree: Any, page_url: str, base: str | None = None) -> list[C
             continue
         url = target
         embedded = _embedded_calendar(url)
+        one_event = looks_like_event(url)
         if embedded is not None:
             for ics, how in embedded:
-                add(ics, "ics", how)
+                add(ics, "ics", how, 1)
         elif href and href.strip().lower().startswith("webcal:"):
-            add(url, "ics", "webcal: link")
+            add(url, "ics", "webcal: link", 3 if one_event else 1)
         elif _looks_like_calendar(url):
-            add(url, "ics", "link to a calendar file")
-        elif element.tag != "iframe" and _SUBSCRIBE_TEXT.search(_label(element)):
-            labelled.append((url, f'link "{_label(element)[:40]}"'))
-    for url, how in labelled:  # after the links that say what they are
-        if urlsplit(url).scheme in ("http", "https"):
-            add(url, "auto", how)
-    return list(found.values())
+            add(url, "ics", "link to a calendar file", 3 if one_event else 2)
+        elif (
+            element.tag != "iframe"
+            and same_site(url, page_url)
+            and _SUBSCRIBE_TEXT.search(_label(element))
+        ):
+            # a "Subscribe" link elsewhere is a newsletter or a video channel
+            add(url, "auto", f'link "{_label(element)[:40]}"', 4)
+    kept = sorted(found.values(), key=lambda entry: (entry[0], entry[1]))[:MAX_CANDIDATES]
+    return [candidate for _, _, candidate in sorted(kept, key=lambda entry: entry[1])]
 
 
 def _absolute(base: str, href: str | None) -> str | None:
@@ -261,7 +327,8 @@ def _absolute(base: str, href: str | None) -> str | None:
         return None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return None
-    return urlunsplit(parts._replace(fragment=""))
+    # as it is requested: what a page wrote raw (controls, spaces) percent-encoded
+    return str(safe_url_string(urlunsplit(parts._replace(fragment=""))))
 
 
 def _label(element: Any) -> str:
@@ -282,7 +349,13 @@ def _embedded_calendar(url: str) -> list[tuple[str, str]] | None:
     parts = urlsplit(url)
     host = host_of(url)
     if host in ("calendar.google.com", "google.com") and _GOOGLE_EMBED.match(parts.path):
-        return [
+        # "Add to Google Calendar" of a whole feed: cid names the feed itself
+        feeds = [
+            (_absolute(url, cid), "feed named by a Google Calendar link")
+            for cid in parse_qs(parts.query).get("cid", [])
+            if cid.strip().lower().startswith(("http://", "https://", "webcal://"))
+        ]
+        return [(feed, how) for feed, how in feeds if feed] + [
             (
                 f"https://calendar.google.com/calendar/ical/{quote(calendar, safe='')}"
                 "/public/basic.ics",
@@ -293,7 +366,8 @@ def _embedded_calendar(url: str) -> list[tuple[str, str]] | None:
     if host in _OUTLOOK_HOSTS:
         match = _OUTLOOK_HTML.match(parts.path)
         if match:
-            ics = urlunsplit(("https", parts.netloc, f"{match.group(1)}calendar.ics", "", ""))
+            name = f"{match.group(2) or ''}calendar.ics"
+            ics = urlunsplit(("https", parts.netloc, f"{match.group(1)}{name}", "", ""))
             return [(ics, "Outlook published calendar")]
         return None
     if host == "teamup.com":
@@ -341,6 +415,10 @@ def _platform_feeds(tree: Any, page_url: str) -> list[tuple[str, str, str]]:
     """Return the feeds a platform's own page has: a Meetup group's, a Luma calendar's."""
     found: list[tuple[str, str, str]] = []
     group = meetup_group(page_url)
+    parts = urlsplit(page_url)
+    segments = [s for s in parts.path.split("/") if s]
+    if group and _LOCALE.match(segments[0]) and len(segments) > 1:
+        group = segments[1].lower()  # a localised page: /fr-FR/<group>/
     if group:
         parts = urlsplit(page_url)
         ics = urlunsplit((parts.scheme, parts.netloc, f"/{group}/events/ical/", "", ""))

@@ -197,6 +197,55 @@ def test_a_google_page_without_a_calendar_and_per_event_links_offer_nothing() ->
     assert page_candidates(body, "https://lug.example.org/") == []
 
 
+@pytest.mark.parametrize(
+    ("href", "expected"),
+    [
+        (
+            "https://outlook.office365.com/owa/calendar/a1@x.edu/S-1-8-12/reachcalendar.html",
+            "https://outlook.office365.com/owa/calendar/a1@x.edu/S-1-8-12/reachcalendar.ics",
+        ),
+        (
+            "https://calendar.google.com/calendar/u/0?cid=c2FsZW1sdWdAZ3JvdXAuY2FsZW5kYXIuZ29vZ2xlLmNvbQ",
+            "https://calendar.google.com" + GOOGLE_ICS,
+        ),
+        (
+            "https://calendar.google.com/calendar/htmlembed?src=salemlug@group.calendar.google.com",
+            "https://calendar.google.com" + GOOGLE_ICS,
+        ),
+        (
+            "https://www.google.com/calendar/render?cid=webcal://lug.example.org/?ical=1",
+            "https://lug.example.org/?ical=1",
+        ),
+    ],
+)
+def test_more_hosted_calendar_shapes(href: str, expected: str) -> None:
+    body = f'<html><body><a href="{href}">calendar</a></body></html>'.encode()
+    assert [c.url for c in page_candidates(body, "https://lug.example.org/")] == [expected]
+
+
+def test_a_localised_meetup_page_gives_the_groups_feed() -> None:
+    found = page_candidates(b"<html></html>", "https://www.meetup.com/fr-FR/pdxpython/")
+    assert [c.url for c in found] == ["https://www.meetup.com/pdxpython/events/ical/"]
+
+
+def test_subscribe_links_elsewhere_are_not_candidates() -> None:
+    body = b"""<html><body><a href="https://www.youtube.com/@plug?sub_confirmation=1">Subscribe</a>
+    <a href="https://lists.example.org/subscribe">Subscribe to the newsletter</a>
+    <a href="/calendar/export">Subscribe to our calendar</a></body></html>"""
+    found = page_candidates(body, "https://lug.example.org/")
+    assert [c.url for c in found] == ["https://lug.example.org/calendar/export"]
+
+
+def test_the_groups_calendar_is_kept_among_many_per_event_links() -> None:
+    per_event = "".join(f'<a href="/event/talk-{n}/?ical=1">iCal</a>' for n in range(40))
+    body = f"""<html><body>{per_event}
+    <a href="webcal://lug.example.org/events/?ical=1">Subscribe</a></body></html>""".encode()
+    found = page_candidates(body, "https://lug.example.org/")
+    assert len(found) == 12
+    assert found[0].url == "https://lug.example.org/event/talk-0/?ical=1"  # page order kept
+    assert "https://lug.example.org/events/?ical=1" in [c.url for c in found]
+
+
 def test_a_hostile_page_offers_at_most_twelve_candidates() -> None:
     links = "".join(f'<a href="/c{n}.ics">cal {n}</a>' for n in range(5000))
     found = page_candidates(f"<html><body>{links}</body></html>".encode(), "https://x.org/")
@@ -206,7 +255,7 @@ def test_a_hostile_page_offers_at_most_twelve_candidates() -> None:
 
 def test_best_first_prefers_a_calendar_with_upcoming_events() -> None:
     page_ = Candidate("https://lug.org/", "html", "page", "html", upcoming=5, events=5)
-    ics = Candidate("https://lug.org/a.ics", "ics", "link", "ics", upcoming=2, events=30)
+    ics = Candidate("https://lug.org/a.ics", "ics", "link", "ics", upcoming=3, events=30)
     past = Candidate("https://lug.org/old.ics", "ics", "link", "ics", upcoming=0, events=50)
     broken = Candidate("https://lug.org/b.ics", "ics", "link", error="HTTP 404")
     assert best_first([broken, past, page_, ics]) == [ics, page_, past, broken]
@@ -306,7 +355,17 @@ def test_add_a_homepage_registers_its_platform_feed(
     [(name, stored_url, kind)] = sources(db)
     assert (stored_url, kind) == (chosen, "ics")
     # named after the homepage, not the feed's host
-    assert name.split("-")[0] in url
+    assert (
+        name
+        == {
+            "/salem/": "salem-lug-example",
+            "/riverside/colloquium/": "cs-riverside-example-colloquium",
+            "/volunteers/tech-help/": "volunteers-example-tech-help",
+            "/meetup/pdxpython/": "meetup-pdxpython",
+            "/luma/pdx-tech-nights": "lu-pdx-tech-nights",
+            "/rust/": "rust-berlin-example",
+        }[home_path]
+    )
     assert f"added {name}: {chosen}\n" in done.stdout
     assert "read as ics, chosen because: iCal feed" in done.stdout
     assert "3 upcoming events" in done.stdout
@@ -354,7 +413,9 @@ def test_a_broken_feed_leaves_the_pages_own_events(site: Site, tmp_path: Path) -
     assert "the page itself lists the most: 1 upcoming event" in done.stdout
 
 
-def test_a_calendar_of_past_events_still_beats_an_empty_page(site: Site, tmp_path: Path) -> None:
+def test_a_calendar_of_long_past_events_does_not_replace_the_page(
+    site: Site, tmp_path: Path
+) -> None:
     site.add(
         "/hackerspace/",
         b'<html><head><link rel="alternate" type="text/calendar" href="/cal.ics">'
@@ -362,9 +423,68 @@ def test_a_calendar_of_past_events_still_beats_an_empty_page(site: Site, tmp_pat
     )
     site.add("/hackerspace/cal.ics", past_calendar("Hackerspace"), content_type=ICS)
     found = discover(site, tmp_path / "t.db", "https://hackerspace.example.org/")
+    assert found["choice"] == "https://hackerspace.example.org/"
+    assert "none of the 1 feed(s) it offers lists current events" in found["why"]
+
+
+def test_a_calendar_between_meetings_beats_an_empty_page(site: Site, tmp_path: Path) -> None:
+    site.add(
+        "/hackerspace/",
+        b'<html><head><link rel="alternate" type="text/calendar" href="/cal.ics">'
+        b"</head><body>Hi</body></html>",
+    )
+    recent = monthly("hack", "Hack night", NOW - timedelta(days=100), 2)
+    site.add("/hackerspace/cal.ics", meetup_ics("Hack", recent, stamp=NOW), content_type=ICS)
+    found = discover(site, tmp_path / "t.db", "https://hackerspace.example.org/")
     assert found["choice"] == "https://hackerspace.example.org/cal.ics"
     assert found["candidates"][0]["upcoming"] == 0
-    assert found["candidates"][0]["events"] == 3
+
+
+def test_one_events_calendar_link_does_not_beat_a_page_of_events(
+    site: Site, tmp_path: Path
+) -> None:
+    start = NOW + timedelta(days=5)
+    items = ",".join(
+        json.dumps(
+            {
+                "@context": "https://schema.org",
+                "@type": "Event",
+                "name": f"Meeting {n}",
+                "url": f"https://plug.example.org/event/meeting-{n}/",
+                "startDate": (start + timedelta(days=7 * n)).isoformat(),
+                "location": {"@type": "Place", "name": "Library"},
+            }
+        )
+        for n in range(6)
+    )
+    body = (
+        f'<html><body><script type="application/ld+json">[{items}]</script>'
+        '<a href="/event/meeting-0/ical/">Add to calendar</a></body></html>'
+    )
+    site.add("/plug/", body)
+    one = monthly("one", "Meeting 0", NOW, 1)
+    site.add("/plug/event/meeting-0/ical/", meetup_ics("PLUG", one, stamp=NOW), content_type=ICS)
+    found = discover(site, tmp_path / "t.db", "https://plug.example.org/")
+    assert found["choice"] == "https://plug.example.org/"
+    assert [c["upcoming"] for c in found["candidates"]] == [6, 1]
+
+
+def test_a_feed_on_another_site_is_listed_but_not_registered(site: Site, tmp_path: Path) -> None:
+    # a registered URL is trusted by every crawl: a page must not choose one elsewhere
+    site.add(
+        "/plug/",
+        b'<html><head><link rel="alternate" type="text/calendar"'
+        b' href="https://volunteers.example.org/all.ics"></head><body>Hi</body></html>',
+    )
+    site.add("/volunteers/all.ics", calendar("Elsewhere", 3), content_type=ICS)
+    db = tmp_path / "t.db"
+    found = discover(site, db, "https://plug.example.org/")
+    assert found["candidates"][0]["url"] == "https://volunteers.example.org/all.ics"
+    assert found["choice"] == "https://plug.example.org/"
+    done = techcal(site, db, "sources", "add", "https://plug.example.org/")
+    assert done.returncode == 0, done.stderr
+    assert sources(db) == [("plug-example", "https://plug.example.org/", "html")]
+    assert "https://volunteers.example.org/all.ics on another site lists events" in done.stdout
 
 
 def test_type_html_keeps_the_page_without_fetching(site: Site, tmp_path: Path) -> None:
@@ -407,8 +527,7 @@ def test_an_unreachable_homepage_is_one_line_and_add_keeps_it(site: Site, tmp_pa
     done = techcal(site, db, "sources", "discover", "https://plug.example.org/nowhere/")
     assert done.returncode == 1
     assert done.stdout.strip() == (
-        "could not read https://plug.example.org/nowhere/: "
-        "https://plug.example.org/nowhere/: HTTP 404 Not Found"
+        "could not read it: https://plug.example.org/nowhere/: HTTP 404 Not Found"
     )
     assert "Traceback" not in done.stderr
     added = techcal(site, db, "sources", "add", "https://plug.example.org/nowhere/")

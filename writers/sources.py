@@ -58,17 +58,17 @@ def discovery_json(found: Discovery) -> str:
             "why": why,
         },
         indent=2,
-        ensure_ascii=False,
+        ensure_ascii=True,
     )
 
 
 def discovery_text(found: Discovery) -> str:
     """Return what ``sources discover`` prints: one line per candidate, best first."""
     if found.error is not None:
-        return f"could not read {visible(found.url)}: {visible(found.error)}"
+        return f"could not read it: {visible(found.error)}"
     ranked = found.ranked()
     if found.type != "html":
-        lines = [f"{visible(found.url)} is a {found.type} file itself"]
+        lines = [f"{visible(found.url)} is itself a feed ({found.type})"]
     else:
         feeds = len(ranked) - 1
         lines = [f"{visible(found.url)} offers {feeds} feed(s) besides its own page, best first:"]
