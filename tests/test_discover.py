@@ -558,3 +558,23 @@ def test_a_bad_host_map_is_refused_in_words(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "TECHCAL_HOST_MAP must be a JSON object" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_hostile_page_is_discovered_without_harm(site: Site, tmp_path: Path) -> None:
+    links = "".join(f'<a href="/c{n}.ics">cal</a>' for n in range(3000))
+    body = (
+        '<html><head><link rel="alternate" type="text/calendar" href="/evil\x1b[2J\u202e.ics">'
+        '<link rel="alternate" type="text/calendar" href="http://evil.example:99999/x.ics">'
+        "</head><body><a href='javascript:alert(1)'>Subscribe</a><div><div><p>"
+        f"{links}<a href='/sub\u009b.ics'>x</a></body>"
+    ).encode()
+    site.add("/plug/", body)
+    db = tmp_path / "t.db"
+    found = discover(site, db, "https://plug.example.org/")
+    urls = [c["url"] for c in found["candidates"]]
+    assert len(urls) == 13  # the page and twelve candidates, each read once
+    assert all(ord(ch) < 128 and ch.isprintable() for url in urls for ch in url)
+    done = techcal(site, db, "sources", "discover", "https://plug.example.org/")
+    assert done.returncode == 0, done.stderr
+    assert "\x1b" not in done.stdout and "\u202e" not in done.stdout
+    assert "Traceback" not in done.stderr
