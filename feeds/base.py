@@ -105,6 +105,33 @@ class ReadResult:
         return self.recognised and self.failed_entries == 0
 
 
+def drop_unusable(result: ReadResult, repeated: str = "entries") -> None:
+    """Leave out the events the store would refuse (each named) and repeats of a source uid.
+
+    An event the store could not keep (a date outside the years it shows, an
+    end before its start) is a warning and a failed entry; a repeat of an
+    earlier source uid (feeds glued together repeat entries) is counted in
+    one warning that calls them ``repeated``.
+    """
+    seen: set[str] = set()
+    kept: list[Event] = []
+    refused = 0
+    for event in result.events:
+        wrong = event.problems()
+        if wrong:
+            result.warn(f"{event.source_uid}: {'; '.join(wrong)}; skipped")
+            result.failed_entries += 1
+            refused += 1
+        elif event.source_uid not in seen:
+            seen.add(event.source_uid)
+            kept.append(event)
+    repeats = len(result.events) - len(kept) - refused
+    if len(kept) != len(result.events):
+        result.events = kept
+    if repeats:
+        result.warn(f"{repeats} {repeated} repeat earlier ones (same id); skipped")
+
+
 @dataclass(frozen=True)
 class Window:
     """The time range recurring series are expanded into."""

@@ -18,8 +18,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from techcal.event import Event
-from techcal.feeds.base import ReadResult, SourceDefaults
+from techcal.feeds.base import ReadResult, SourceDefaults, drop_unusable
 from techcal.feeds.conference_data import is_conference_list, read_conferences
 from techcal.feeds.jsonld import events_from_jsonld
 from techcal.feeds.scan import event_dicts
@@ -78,7 +77,7 @@ def _read(data: bytes, defaults: SourceDefaults, url: str | None, result: ReadRe
             )
             return
         _read_jsonld(items, defaults, url, result)
-    _drop_unusable(result)
+    drop_unusable(result, "event(s)")
 
 
 def _read_jsonld(
@@ -93,26 +92,6 @@ def _read_jsonld(
         unnamed = left_out - sum(1 for w in warnings if w.endswith("skipped"))
         if unnamed > 0:
             result.warn(f"{unnamed} schema.org Event object(s) could not be read; skipped")
-
-
-def _drop_unusable(result: ReadResult) -> None:
-    """Leave out events the store would refuse (each named), and repeats of a source uid."""
-    seen: set[str] = set()
-    kept: list[Event] = []
-    repeats = 0
-    for event in result.events:
-        problems = event.problems()
-        if problems:
-            result.warn(f"{event.source_uid}: {'; '.join(problems)}; skipped")
-            result.failed_entries += 1
-        elif event.source_uid in seen:
-            repeats += 1
-        else:
-            seen.add(event.source_uid)
-            kept.append(event)
-    if repeats:
-        result.warn(f"{repeats} event(s) repeat earlier ones (same id); skipped")
-    result.events = kept
 
 
 def _shape(value: Any) -> str:

@@ -19,7 +19,7 @@ from typing import Any
 import feedparser
 
 from techcal.event import Event
-from techcal.feeds.base import ReadResult, SourceDefaults, Window
+from techcal.feeds.base import ReadResult, SourceDefaults, Window, drop_unusable
 from techcal.feeds.jsonld import events_from_jsonld, hash_uid, jsonld_objects
 from techcal.feeds.place import online_url, says_online, split_location
 from techcal.feeds.rss_event_data import Feed, Found, find_event_data
@@ -72,32 +72,7 @@ def _read(data: bytes, defaults: SourceDefaults, result: ReadResult) -> None:
     feed = Feed(defaults, tribe=_is_tribe_feed(parsed))
     for entry in parsed.entries:
         _read_entry(entry, feed, result)
-    _drop_repeats(result)
-
-
-def _drop_repeats(result: ReadResult) -> None:
-    """Keep the first event of each source uid (feeds glued together repeat entries).
-
-    An event the store could not keep (a date outside the years it shows, an
-    end before its start) is dropped here, named, whichever way it was read.
-    """
-    seen: set[str] = set()
-    kept = []
-    refused = 0
-    for event in result.events:
-        wrong = event.problems()
-        if wrong:
-            result.warn(f"{event.source_uid}: {'; '.join(wrong)}; skipped")
-            result.failed_entries += 1
-            refused += 1
-        elif event.source_uid not in seen:
-            seen.add(event.source_uid)
-            kept.append(event)
-    repeats = len(result.events) - len(kept) - refused
-    if len(kept) != len(result.events):
-        result.events = kept
-    if repeats:
-        result.warn(f"{repeats} entries repeat earlier ones (same id); skipped")
+    drop_unusable(result)
 
 
 def _parse(data: bytes) -> Any:
