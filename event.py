@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -174,6 +174,36 @@ class Listing:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class Rhythm:
+    """The series an event belongs to, as shown beside it (`show`, search JSON, the web page)."""
+
+    #: the series' id (``techcal series``)
+    id: int
+    #: the part of the title its meetings share ("PLUG")
+    title: str
+    #: the rule in RFC 5545 RRULE form ("FREQ=MONTHLY;BYDAY=2SA")
+    rule: str
+    #: as people say it: "every 2nd Saturday, 19:00"
+    text: str
+    #: its first occurrence seen
+    since: date
+    #: the first date on its rule from today on
+    next_expected: date | None
+    sources: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "rule": self.rule,
+            "text": self.text,
+            "since": self.since.isoformat(),
+            "next_expected": self.next_expected.isoformat() if self.next_expected else None,
+            "sources": list(self.sources),
+        }
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StoredEvent:
     """One real event as the store keeps it: what every read returns and every writer takes.
@@ -222,6 +252,8 @@ class StoredEvent:
     distance_km: float | None = None
     #: bm25 rank of a text search (lower is better)
     score: float | None = None
+    #: the series it belongs to, when the read asked for it
+    series: Rhythm | None = None
 
     @property
     def start_at(self) -> datetime:

@@ -127,7 +127,7 @@ def record_success(
     """
     with write_transaction(db.conn):
         cursor = db.conn.execute(
-            "UPDATE sources SET last_fetched = ?, last_status = ?, http_status = ?,"
+            "UPDATE sources SET last_fetched = ?1, last_ok = ?1, last_status = ?, http_status = ?,"
             " last_error = ?, failures = 0, next_due = NULL,"
             " etag = CASE WHEN ? THEN NULL ELSE coalesce(?, etag) END,"
             " last_modified = CASE WHEN ? THEN NULL ELSE coalesce(?, last_modified) END"

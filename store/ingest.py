@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sqlite3
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -38,6 +39,7 @@ from techcal.feeds.incremental_rss import feed_digest, read_feed_incremental
 from techcal.feeds.json_source import JSON_READER_VERSION
 from techcal.store import Source, UpsertResult, add_source, get_source, upsert_events
 from techcal.store.crawl_state import ListingMemo
+from techcal.store.event_rows import utc_stamp
 from techcal.store.prepared import Prepared, prepare_records
 from techcal.store.reader_state import (
     ReaderState,
@@ -45,6 +47,7 @@ from techcal.store.reader_state import (
     get_reader_state,
     save_reader_state,
 )
+from techcal.store.series import extend_series, note_changed, refresh_series, series_unknown
 
 #: below this many bytes in all, worker processes cost more than they save
 PARALLEL_MIN_BYTES = 4 * 2**20
@@ -212,6 +215,7 @@ def store_outcome(
     """
     if outcome.skipped:
         return Ingested(source.name, outcome.type, "unchanged", outcome.read, None)
+    now = now or datetime.now(UTC)  # the stamp of the entries, and of their series
     complete = whole and outcome.read.complete
     # A big body is stored in several transactions: until the last one,
     # nothing may say that the store holds what the source last sent. Else a
@@ -227,9 +231,34 @@ def store_outcome(
         keep=outcome.read.unchanged,
         prepared=outcome.prepared,
     )
+    # before the reader state: should it fail, the next crawl reads the body again
+    keep_series(db.conn, source.name, stored, now=now)
     if outcome.state is not None and whole:
         save_reader_state(db, source.name, outcome.state, now=now)
     return Ingested(source.name, outcome.type, "read", outcome.read, stored)
+
+
+def keep_series(
+    conn: sqlite3.Connection, name: str, stored: UpsertResult, *, now: datetime
+) -> None:
+    """After a source's events were stored: note a change, and keep its series up to date.
+
+    ``now`` must be the moment the entries were stored with. Unchanged
+    entries, and entries changed only in their text, leave its series as
+    they were; new entries that each fit one of its series (its next
+    meeting posted) join it; anything else (an entry moved or removed, one
+    that fits no series, a source never looked at) finds them all again.
+    """
+    changed = bool(stored.new or stored.updated or stored.removed or stored.merged)
+    # (each writes when the events changed in its own transaction)
+    if series_unknown(conn, name) or stored.removed or stored.rescheduled:
+        refresh_series(conn, name, now=now, changed=changed)
+    elif stored.new:
+        # (new covers merged: an entry linked to another source's event is new here)
+        if not extend_series(conn, name, utc_stamp(now), now=now, changed=changed):
+            refresh_series(conn, name, now=now, changed=changed)
+    elif changed:
+        note_changed(conn, name, now=now)
 
 
 def make_job(

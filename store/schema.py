@@ -677,6 +677,64 @@ def m012_lean_provenance(db: sqlite_utils.Database) -> None:
         conn.execute(trigger)
 
 
+@MIGRATIONS()
+def m013_series(db: sqlite_utils.Database) -> None:
+    """Each source's series (its rhythm), the events in them, and what health needs.
+
+    ``series`` holds what detection found in one source's events (the rule
+    in RRULE form, the usual local time, the title its events share), one
+    row per (source, key): the key stays the same as occurrences come and
+    go, so a series keeps its id. ``series_events`` links events to them.
+    ``sources`` learns when it was last fetched without an error
+    (``last_ok``: ``last_fetched`` is also written by failures), when its
+    events last changed (``changed_at``: a body can change, a DTSTAMP, with
+    nothing in it changing) and whether its series are found yet
+    (``series_at``). Health subscriptions (``subscriptions.health``) are
+    told about series gone quiet, in the scope of their filters and
+    ``sources``, and never about events.
+    """
+    conn = db.conn
+    conn.execute(
+        """
+        CREATE TABLE series (
+            id INTEGER PRIMARY KEY,
+            source_id INTEGER NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
+            key TEXT NOT NULL,
+            rule TEXT NOT NULL,
+            anchor TEXT,
+            time TEXT NOT NULL,
+            timezone TEXT,
+            title TEXT NOT NULL,
+            place TEXT NOT NULL DEFAULT '',
+            first TEXT NOT NULL,
+            last TEXT NOT NULL,
+            count INTEGER NOT NULL,
+            found_at TEXT NOT NULL,
+            UNIQUE (source_id, key)
+        )
+        """
+    )
+    conn.execute(
+        "CREATE TABLE series_events (series_id INTEGER NOT NULL REFERENCES series(id)"
+        " ON DELETE CASCADE, event_id INTEGER NOT NULL, PRIMARY KEY (series_id, event_id))"
+        " WITHOUT ROWID"
+    )
+    conn.execute("CREATE INDEX series_events_event ON series_events(event_id)")
+    for column in ("last_ok", "changed_at", "series_at"):
+        conn.execute(f"ALTER TABLE sources ADD COLUMN {column} TEXT")
+    # what older stores know: a fetch that did not fail, the newest entry
+    conn.execute(
+        "UPDATE sources SET last_ok = last_fetched WHERE last_status IS NOT NULL"
+        " AND last_status != 'error'"
+    )
+    conn.execute(
+        "UPDATE sources SET changed_at = (SELECT max(p.first_seen) FROM provenance p"
+        " WHERE p.source_id = sources.id)"
+    )
+    conn.execute("ALTER TABLE subscriptions ADD COLUMN health INTEGER NOT NULL DEFAULT 0")
+    conn.execute("ALTER TABLE subscriptions ADD COLUMN sources TEXT NOT NULL DEFAULT ''")
+
+
 def known_migrations() -> set[str]:
     """Return the names of every migration this version of techcal knows."""
     return {m.name for m in MIGRATIONS._migrations}

@@ -21,6 +21,7 @@ MIGRATION_NAMES = (
     "m010_placeless_index",
     "m011_match_index",
     "m012_lean_provenance",
+    "m013_series",
 )
 
 

@@ -37,6 +37,7 @@ from techcal.store.stored import (
     ID,
     START_UTC,
     get_event,
+    has_series,
     listings,
     stored_event,
 )
@@ -87,10 +88,15 @@ def search(
     end_ts = int(query.end.timestamp()) if query.end is not None else _FOREVER
     found = _Plan(conn, query, start_ts, end_ts).run()
     sources = listings(conn, [f.row[ID] for f in found]) if with_sources and found else {}
-    return [
+    events = [
         stored_event(f.row, sources.get(f.row[ID], ()), distance_km=f.distance_km, score=f.score)
         for f in found
     ]
+    if with_sources and events and has_series(conn):
+        from techcal.store.series import with_rhythms
+
+        events = with_rhythms(conn, events, now=now)
+    return events
 
 
 class _Plan:

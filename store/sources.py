@@ -322,3 +322,8 @@ def _from_row(row: dict[str, Any], events: int) -> Source:
         next_due=row.get("next_due"),
         events=events,
     )
+
+
+def source_exists(conn: sqlite3.Connection, name: str) -> bool:
+    """Say whether a source is called ``name``."""
+    return conn.execute("SELECT 1 FROM sources WHERE name = ?", (name,)).fetchone() is not None

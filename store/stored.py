@@ -46,7 +46,7 @@ def stored_event(
     values[_ONLINE] = bool(values[_ONLINE])
     values[_TOPICS] = _strings(values[_TOPICS])
     values[_CATEGORIES] = _strings(values[_CATEGORIES])
-    return StoredEvent.from_values((*values, sources, distance_km, score))
+    return StoredEvent.from_values((*values, sources, distance_km, score, None))
 
 
 def _strings(text: str | None) -> tuple[str, ...]:
@@ -136,7 +136,22 @@ def get_event(conn: sqlite3.Connection, ref: str) -> StoredEvent | None:
         row = conn.execute(f"SELECT {EVENT_COLS} FROM events e WHERE e.uid = ?", (ref,)).fetchone()
     if row is None:
         return None
-    return stored_event(row, listings(conn, [row[ID]]).get(row[ID], ()))
+    event = stored_event(row, listings(conn, [row[ID]]).get(row[ID], ()))
+    if has_series(conn):
+        from datetime import UTC, datetime
+
+        from techcal.store.series import with_rhythms
+
+        event = with_rhythms(conn, [event], now=datetime.now(UTC))[0]
+    return event
+
+
+def has_series(conn: sqlite3.Connection) -> bool:
+    """Say whether the store keeps any series (an older store's reader may not have the table)."""
+    try:
+        return conn.execute("SELECT 1 FROM series LIMIT 1").fetchone() is not None
+    except sqlite3.OperationalError:
+        return False
 
 
 def merged_ids(conn: sqlite3.Connection, ids: Iterable[int]) -> set[int]:
