@@ -11,7 +11,7 @@ from __future__ import annotations
 import click
 
 from techcal import __version__
-from techcal.commands import crawl, demo, events, notify, publish, sources
+from techcal.commands import crawl, demo, events, notify, publish, series, sources
 from techcal.commands.common import App, TechcalGroup
 
 
@@ -41,6 +41,7 @@ def cli(ctx: click.Context, db: str | None) -> None:
 
 for command in (
     sources.sources,
+    series.series,
     crawl.import_,
     crawl.crawl,
     events.search,

@@ -197,3 +197,30 @@ def sources_export(app: App, fmt: str, output: Any) -> None:
 
     found = list_sources(app.db)
     output.write(sources_to_toml(found) if fmt == "toml" else sources_to_opml(found))
+
+
+@sources.command(name="health")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array (for scripts).")
+@pass_app
+def sources_health(app: App, as_json: bool) -> None:
+    """Say which sources are failing, stale or empty, and which series went quiet.
+
+    One line per source: its state, last success, last new event, upcoming
+    events, its series and their states, and what to do. Exits with status
+    1 when something needs attention (for cron and monitoring).
+
+    \b
+    Example:
+        techcal sources health
+        techcal sources health --json | jq '.[] | select(.attention)'
+    """
+    from datetime import UTC, datetime
+
+    from techcal.store.health import health_report
+    from techcal.writers.series import health_text
+
+    now = datetime.now(UTC)
+    report = health_report(app.db.conn, now=now)
+    click.echo(health_text(report, now, as_json=as_json))
+    if any(s.attention for s in report):
+        raise SystemExit(1)

@@ -88,6 +88,7 @@ def event_rows(events: Sequence[StoredEvent]) -> list[dict[str, Any]]:
             "kind": event.kind,
             "cancelled": event.status == "cancelled" or event.removed_at is not None,
             "sources": list(dict.fromkeys(s.name for s in event.sources)),
+            "series": event.series.text if event.series is not None else None,
         }
         for event in events
     ]

@@ -28,6 +28,8 @@ CONTRACT = {
     ("sources",),
     ("sources", "add"),
     ("sources", "discover"),
+    ("sources", "health"),
+    ("series",),
     ("sources", "list"),
     ("sources", "remove"),
     ("sources", "import"),

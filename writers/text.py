@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
-from techcal.event import StoredEvent, zone_named
+from techcal.event import Rhythm, StoredEvent, zone_named
 from techcal.normalise.clean import web_url
 from techcal.store.query import Query, local_zone, zone
 
@@ -60,6 +60,7 @@ def event_to_json(event: StoredEvent, tz: tzinfo | None = None) -> dict[str, Any
     data["end"] = _moment(event.end, tz, event.all_day)
     data["topics"] = list(event.topics)
     data["sources"] = [{**s.to_dict(), "url": web_url(s.url)} for s in event.sources]
+    data["series"] = event.series.to_dict() if event.series is not None else None
     if event.distance_km is not None:
         data["distance_km"] = round(event.distance_km, 2)
     return data
@@ -228,6 +229,24 @@ def _fit(
         widths[flexible[0]] = min(natural, widths[flexible[0]] + width - used)
 
 
+def day_text(day: date, today: date) -> str:
+    """Return ``Sat 9 Jan``, with the year when it is not ``today``'s."""
+    text = f"{day:%a} {day.day} {day:%b}"
+    return text if day.year == today.year else f"{text} {day.year}"
+
+
+def since_text(day: date) -> str:
+    return f"since {day:%b %Y}"
+
+
+def rhythm_text(rhythm: Rhythm, today: date) -> str:
+    """Return the series line of an event ("every 2nd Saturday, 19:00, since Mar 2024, ...")."""
+    parts = [rhythm.text, since_text(rhythm.since)]
+    if rhythm.next_expected is not None:
+        parts.append(f"next expected {day_text(rhythm.next_expected, today)}")
+    return visible(", ".join(parts) + f" ({rhythm.title})")
+
+
 def to_text(event: StoredEvent, tz: tzinfo, *, now: datetime) -> str:
     """Return one event in full, with every source that lists it (``techcal show``)."""
     title = _cell(event.title)
@@ -244,6 +263,8 @@ def to_text(event: StoredEvent, tz: tzinfo, *, now: datetime) -> str:
         status += f", no longer listed by any source (since {event.removed_at})"
     add("status", status)
     add("where", where(event))
+    if event.series is not None:
+        add("series", rhythm_text(event.series, now.astimezone(tz).date()))
     add("address", event.address)
     if event.lat is not None:
         add("coordinates", f"{event.lat:.5f},{event.lon:.5f} ({event.geo_precision})")
