@@ -58,6 +58,18 @@ def subscribe() -> None:
     type=click.Path(dir_okay=False),
     help="Apprise configuration file for tag:NAME targets (default: Apprise's usual places).",
 )
+@click.option(
+    "--health",
+    is_flag=True,
+    help="Be told when a series in scope goes quiet (its next meeting not listed), not of events.",
+)
+@click.option(
+    "--source",
+    "watch",
+    multiple=True,
+    metavar="NAME",
+    help="With --health: watch this source's series (repeatable; default: any source).",
+)
 @pass_app
 def subscribe_add(
     app: App,
@@ -67,6 +79,8 @@ def subscribe_add(
     digest: str | None,
     changes: bool,
     config: str | None,
+    health: bool,
+    watch: tuple[str, ...],
     **filters: Any,
 ) -> None:
     """Save subscription NAME with the search filters and where to notify.
@@ -83,6 +97,7 @@ def subscribe_add(
             --notify mailto://me:secret@example.org --remind 24h
         techcal subscribe add pdx --topic linux --near "Portland, OR" \\
             --notify ntfy://pdx-linux-events --digest weekly
+        techcal subscribe add plug-watch --health --source plug --notify ntfy://plug-admins
     """
     from techcal.notifier.manage import subscribe
     from techcal.notifier.subscriptions import Subscription
@@ -97,8 +112,9 @@ def subscribe_add(
     if query.near is not None and query.near.population:
         click.echo(f"subscribing to events {query.near.note()}", err=True)
     sub = Subscription(
-        name, targets, query, days=days, digest=digest, changes=changes, apprise_config=config
-    )
+        name, targets, query, days=days, digest=digest, changes=changes, apprise_config=config,
+        health=health, sources=watch,
+    )  # fmt: skip
     click.echo(subscribe(conn, sub, remind, now=now))
 
 

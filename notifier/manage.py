@@ -7,7 +7,9 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
+from techcal.errors import SubscriptionError
 from techcal.notifier.deliver import FAILING_AFTER, send_apprise
+from techcal.notifier.health import health_baseline
 from techcal.notifier.messages import render
 from techcal.notifier.subscriptions import (
     Subscription,
@@ -18,7 +20,9 @@ from techcal.notifier.subscriptions import (
     parse_duration,
 )
 from techcal.notifier.targets import mask
-from techcal.store.outbox import delivery_state, summary_count
+from techcal.store.outbox import delivery_state, summary_count, summary_series
+from techcal.store.sources import source_exists
+from techcal.store.transactions import write_transaction
 
 
 def subscribe(
@@ -29,7 +33,20 @@ def subscribe(
     Returns what `subscribe add` says.
     """
     sub.remind = [parse_duration(r) for r in remind]
+    for name in sub.sources if sub.health else ():
+        if not source_exists(conn, name):
+            raise SubscriptionError(
+                f"--source {name!r}: no such source (see `techcal sources list`)"
+            )
     add_subscription(conn, sub, now=now)
+    if sub.health:
+        with write_transaction(conn):
+            health_baseline(conn, sub, now=now)
+        return (
+            f"subscription {sub.name!r} added: {sub.describe()}; it watches"
+            f" {summary_series(conn, sub.id)} series now (one summary message is waiting:"
+            " run `techcal notify`)"
+        )
     return (
         f"subscription {sub.name!r} added: {sub.describe()}; {summary_count(conn, sub.id)}"
         " upcoming event(s) match now (one summary message is waiting: run `techcal notify`)"
@@ -57,6 +74,8 @@ def listing(conn: sqlite3.Connection) -> list[dict[str, Any]]:
         {
             "name": sub.name,
             "filters": sub.describe(),
+            "health": sub.health,
+            "sources": sub.sources,
             "targets": [mask(t) for t in sub.targets],
             "remind": [duration_text(r) for r in sub.remind],
             "digest": sub.digest,

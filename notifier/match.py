@@ -31,6 +31,7 @@ from typing import Any
 
 from techcal.event import StoredEvent
 from techcal.notifier.clock import digests, reminders, rolling_windows
+from techcal.notifier.health import health_alerts
 from techcal.notifier.index import Index
 from techcal.notifier.outbox import MatchReport, Outbox
 from techcal.notifier.told import place_text, told_status
@@ -66,11 +67,12 @@ def match(
     """
     now = now or datetime.now(UTC)
     report = MatchReport()
+    outbox = Outbox(conn, now, report)
+    health_alerts(conn, outbox)
     index = Index.read(conn)
     if not index.ids:
         drop_changes(conn)
         return report
-    outbox = Outbox(conn, now, report)
     first_new = last_message_id(conn)
     while True:
         logged = changes(conn, batch)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from techcal.event import StoredEvent
@@ -20,7 +20,7 @@ from techcal.notifier.subscriptions import Subscription
 from techcal.notifier.told import place_text
 from techcal.store.notified import events_by_id
 from techcal.store.outbox import outbox_messages
-from techcal.writers.text import event_when, where
+from techcal.writers.text import event_when, visible, where
 
 #: events a summary or a digest lists in full; the rest are counted
 LIST_MAX = 10
@@ -97,6 +97,15 @@ def render(
         return _summary(sub, detail, conn)
     if kind == "digest":
         return _digest(sub, detail, conn)
+    if kind == "quiet":
+        return _quiet(sub, detail)
+    if kind == "watching":
+        count = int(detail.get("series", 0))
+        return Message(
+            f"techcal: {sub.name!r} watches {count} series",
+            f"You will hear when one of them goes quiet: its next meeting due within"
+            f" a week and not listed.\n{_footer(sub)}",
+        )
     if kind == "test":
         return Message(
             f"techcal: test message for {sub.name!r}",
@@ -220,3 +229,35 @@ def _digest(sub: Subscription, detail: dict[str, Any], conn: sqlite3.Connection 
         f"techcal {sub.digest} digest for {sub.name!r}: {total} update{'s' if total != 1 else ''}"
     )
     return Message(title + period if len(title + period) <= TITLE_MAX else title, "\n".join(lines))
+
+
+def _quiet(sub: Subscription, detail: dict[str, Any]) -> Message:
+    """Return the message of a series gone quiet (all it says is in ``detail``)."""
+    title = str(detail.get("title") or "a group")
+    rule = str(detail.get("rule") or "")
+    day = _day(detail.get("date"))
+    head = f"{title}'s meeting ({rule}) is not listed for {day}"
+    lines = [f"{title} meets {rule}, {detail.get('time', '')}".rstrip(", ")]
+    if detail.get("place"):
+        lines[0] += f", at {detail['place']}"
+    lines[0] += "."
+    said = f"Nothing is listed for {day}"
+    if detail.get("last"):
+        said += f"; the last meeting listed was {_day(detail['last'])}"
+    lines.append(said + ".")
+    sources = ", ".join(str(s) for s in detail.get("sources") or [])
+    if sources:
+        lines.append(f"Watched in: {sources}.")
+    page = detail.get("homepage")
+    if page:
+        lines.append(f"The group may have moved: try `techcal sources discover {page}`.")
+    body = "\n".join(visible(line) for line in [*lines, _footer(sub)])
+    return Message(_cut(visible(head), TITLE_MAX), body)
+
+
+def _day(text: object) -> str:
+    try:
+        day = date.fromisoformat(str(text))
+    except ValueError:
+        return str(text)
+    return f"{day:%a} {day.day} {day:%b %Y}"

@@ -83,6 +83,9 @@ class Subscription:
     created_at: datetime | None
     digest_at: datetime | None
     id: int | None
+    #: told about series gone quiet in its scope (filters, ``sources``), not about events
+    health: bool
+    sources: list[str]
 
     def __init__(
         self,
@@ -98,6 +101,8 @@ class Subscription:
         created_at: datetime | None = None,
         digest_at: datetime | None = None,
         id: int | None = None,
+        health: bool = False,
+        sources: Iterable[str] = (),
         **search: Any,
     ) -> None:
         """``search``: the fields of a Query, instead of ``filters`` (``topics=("rust",)``)."""
@@ -114,6 +119,8 @@ class Subscription:
         self.created_at = created_at
         self.digest_at = digest_at
         self.id = id
+        self.health = health
+        self.sources = list(dict.fromkeys(sources))
 
     def query(self, now: datetime) -> Query:
         """Return the search query of this subscription at ``now``."""
@@ -125,6 +132,12 @@ class Subscription:
 
     def describe(self) -> str:
         text = self.filters.describe()
+        if self.health:
+            text = "the health of series of " + (
+                " ".join(self.sources) if self.sources else "any source"
+            )
+            scope = self.filters.describe()
+            return text + ("" if scope == "all events" else f", {scope}")
         if self.days:
             text += f", next {self.days} days"
         return text
@@ -154,6 +167,8 @@ class Subscription:
             changes=int(self.changes),
             created_at=self.created_at.isoformat() if self.created_at else None,
             digest_at=self.digest_at.isoformat() if self.digest_at else None,
+            health=int(self.health),
+            sources=" ".join(self.sources),
         )
 
     @classmethod
@@ -183,6 +198,8 @@ class Subscription:
             changes=bool(row.changes),
             created_at=_moment(row.created_at),
             digest_at=_moment(row.digest_at),
+            health=bool(row.health),
+            sources=row.sources.split(),
         )
 
 
@@ -228,6 +245,18 @@ def check_subscription(subscription: Subscription) -> None:
         raise SubscriptionError(f"--digest: {subscription.digest!r} is not daily or weekly")
     if subscription.apprise_config and not Path(subscription.apprise_config).expanduser().is_file():
         raise SubscriptionError(f"--apprise-config: {subscription.apprise_config} does not exist")
+    if subscription.health:
+        for option, value in (
+            ("--remind", subscription.remind),
+            ("--digest", subscription.digest),
+            ("--days", subscription.days),
+        ):
+            if value:
+                raise SubscriptionError(
+                    f"{option} is for event subscriptions; --health tells of series gone quiet"
+                )
+    elif subscription.sources:
+        raise SubscriptionError("--source: only with --health (event subscriptions use filters)")
     for target in subscription.targets:
         check_target(target, subscription.apprise_config)
 
@@ -261,7 +290,13 @@ def add_subscription(
 
 
 def baseline(conn: sqlite3.Connection, sub: Subscription, *, now: datetime) -> int:
-    """Record what a new subscription already matches, with one summary message."""
+    """Record what a new subscription already matches, with one summary message.
+
+    A health subscription is told of series, not events: its summary
+    (notifier/health.py) counts the series it watches.
+    """
+    if sub.health:
+        return 0
     hits = search(conn, sub.query(now), now=now, with_sources=False)
     hits.sort(key=lambda h: (h.start_utc, h.id))
     remember(conn, [(sub.id, h.id, h.start, h.end, place_text(h), told_status(h)) for h in hits])

@@ -304,3 +304,23 @@ def delivery_state(
         (sub_id, failing_after),
     ).fetchall()
     return DeliveryState(sent[0], sent[1], pending, held, failing)
+
+
+def summary_series(conn: sqlite3.Connection, sub_id: int | None) -> int:
+    """Return how many series a health subscription's first summary counted."""
+    row = conn.execute(
+        "SELECT json_extract(detail, '$.series') FROM outbox WHERE subscription_id = ?"
+        " AND kind = 'watching'",
+        (sub_id,),
+    ).fetchone()
+    return row[0] if row else 0
+
+
+def was_told(conn: sqlite3.Connection, sub_id: int | None, kind: str, keys: list[str]) -> bool:
+    """Say whether a message of ``kind`` under any of ``keys`` was written for the subscription."""
+    row = conn.execute(
+        "SELECT 1 FROM outbox WHERE subscription_id = ? AND kind = ? AND event_id = 0"
+        " AND key IN (SELECT value FROM json_each(?)) LIMIT 1",
+        (sub_id, kind, json.dumps(keys)),
+    ).fetchone()
+    return row is not None

@@ -42,6 +42,10 @@ class SubscriptionRow(NamedTuple):
     changes: int
     created_at: str | None
     digest_at: str | None
+    #: 1: told about series gone quiet (in its scope), never about events
+    health: int = 0
+    #: space-separated source names a health subscription watches, "" for any
+    sources: str = ""
 
 
 #: the columns a new subscription is written with (all but ``id``)
@@ -86,11 +90,11 @@ def subscription_groups(
     """
     filters = conn.execute(
         "SELECT topics, kinds, digest, days, remind, group_concat(id) FROM subscriptions"
-        " GROUP BY topics, kinds, digest, days, remind"
+        " WHERE health = 0 GROUP BY topics, kinds, digest, days, remind"
     )
     places = conn.execute(
         "SELECT lat, lon, within_km, online, group_concat(id) FROM subscriptions"
-        " GROUP BY lat, lon, within_km, online"
+        " WHERE health = 0 GROUP BY lat, lon, within_km, online"
     )
     return (
         {row[:5]: _ids(row[5]) for row in filters},
@@ -122,8 +126,8 @@ def checked_filters(conn: sqlite3.Connection) -> list[CheckedFilters]:
     """
     rows = conn.execute(
         'SELECT id, text, online, lat IS NOT NULL AND lon IS NOT NULL, start, "end", days'
-        " FROM subscriptions WHERE text IS NOT NULL OR online IS NOT NULL OR start IS NOT NULL"
-        ' OR "end" IS NOT NULL OR days IS NOT NULL'
+        " FROM subscriptions WHERE health = 0 AND (text IS NOT NULL OR online IS NOT NULL"
+        ' OR start IS NOT NULL OR "end" IS NOT NULL OR days IS NOT NULL)'
     )
     return list(map(CheckedFilters._make, rows))
 
@@ -186,3 +190,8 @@ def delete_subscription(conn: sqlite3.Connection, sub_id: int | None) -> int:
 def set_digest_at(conn: sqlite3.Connection, sub_id: int | None, stamp: str) -> None:
     """Record when a subscription's digest period last ended."""
     conn.execute("UPDATE subscriptions SET digest_at = ? WHERE id = ?", (stamp, sub_id))
+
+
+def health_subscription_ids(conn: sqlite3.Connection) -> list[int]:
+    """Return the ids of the subscriptions told about series gone quiet."""
+    return [row[0] for row in conn.execute("SELECT id FROM subscriptions WHERE health = 1")]
