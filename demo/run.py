@@ -4,7 +4,9 @@
 2. register its sources in a demo database (never the user's own, unless
    ``--db`` names one) and subscribe an example to a local endpoint;
 3. crawl them for real (Scrapy, as ``techcal crawl`` does), search twice,
-   write a filtered ``.ics``, notify, and show what the endpoint received;
+   list each group's series (``techcal series``) and the sources' health
+   (``techcal sources health``: one group has gone quiet), write a filtered
+   ``.ics``, notify, and show what the endpoint received;
 4. with ``--serve``, keep ``techcal serve`` running on the demo database.
 
 Each step runs the real command, so what it prints is what a user gets.
@@ -250,10 +252,17 @@ def _add_args(source: dict[str, Any]) -> list[str]:
 
 
 def _steps(demo: Demo, ics: Path, endpoint: str, received: Inbox) -> None:
-    """Crawl, search, write a feed, notify; show what the endpoint received."""
+    """Crawl, search, list the series and the sources' health, write a feed, notify.
+
+    Then show what the endpoint received.
+    """
     demo.techcal("crawl", check=False)  # a demo database holds only the demo's sources
     demo.techcal("search", "--topic", "python", "--limit", "8")
     demo.techcal("search", "--near", "Seattle, WA", "--within", "25km", "--limit", "8")
+    # each group's rhythm, found in what its source lists (past meetings too)
+    demo.techcal("series")
+    # exits 1 when something needs attention: in the demo, a group gone quiet
+    demo.techcal("sources", "health", check=False)
     demo.techcal("feed", "--topic", "linux", "--near", "Portland, OR", "-o", str(ics))
     demo.techcal("notify")
     demo.echo("")
@@ -275,6 +284,8 @@ def _next_steps(db: Path, ics: Path, *, chosen: bool) -> list[str]:
         f"techcal --db {quoted} search --near Berlin --format json",
         f"techcal --db {quoted} show 1",
         f"techcal --db {quoted} topics",
+        f"techcal --db {quoted} series --json       # each group's rhythm, for scripts",
+        f"techcal --db {quoted} sources health      # which sources need a look, and why",
         f"techcal --db {quoted} serve          # the web page and feeds",
         f"{again}                  # this demo, then the server",
         f"open {shlex.quote(str(ics))} in your calendar app",

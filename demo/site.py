@@ -3,12 +3,26 @@
 The files are snapshots shaped like real sources, with their dates written
 as tokens, so the demo never goes stale:
 
-``{{FORMAT DAYS [HH:MM] [ZONE]}}``, e.g. ``{{ics +3 18:30}}``,
-``{{iso +10 19:00 ber}}``, ``{{rfc822 -1 09:00 pdx}}``, ``{{text +3}}``.
+``{{FORMAT DAY [HH:MM] [ZONE]}}``, e.g. ``{{ics +3 18:30}}``,
+``{{iso +10 19:00 ber}}``, ``{{rfc822 -1 09:00 pdx}}``, ``{{text +3}}``,
+``{{ics 3TH+1 19:00}}``, ``{{iso -1WE-2 18:30 ber}}``.
 
-DAYS counts from today (the day the demo runs, in UTC). ZONE is ``pdx``
-(America/Los_Angeles, the default), ``sea`` (America/Los_Angeles), ``ber``
-(Europe/Berlin) or ``utc``. FORMATs:
+DAY is either
+
+- a count of days from today (the day the demo runs, in UTC): ``+3``,
+  ``-10``, ``0``; weekly and fortnightly rhythms are written this way
+  (``-10``, ``-17``, ``-24``: the same weekday, a week apart);
+- or the Nth weekday of a month counted from today's: ``NWD±M``, N ``1`` to
+  ``4`` or ``-1`` (the last), WD one of ``MO TU WE TH FR SA SU``, M the
+  months after (``+``) or before (``-``) this one: ``3TH+1`` is the 3rd
+  Thursday of next month, ``3TH+0`` this month's (past or not, whatever
+  today is), ``-1WE-2`` the last Wednesday two months ago. A group meeting
+  "every 3rd Thursday" is written this way, since no count of days stays
+  on the 3rd Thursday whatever today is.
+
+ZONE is ``pdx`` (America/Los_Angeles, the default), ``sea``
+(America/Los_Angeles), ``ber`` (Europe/Berlin) or ``utc``; the time is the
+wall time there on that day. FORMATs:
 
 - ``ics``: ``20261205T183000`` (local time, for a property with TZID)
 - ``icsdate``: ``20261205`` (an all-day DATE value)
@@ -22,6 +36,7 @@ DAYS counts from today (the day the demo runs, in UTC). ZONE is ``pdx``
 
 from __future__ import annotations
 
+import calendar
 import re
 import threading
 from collections.abc import Iterator
@@ -40,7 +55,10 @@ ZONES = {
     "ber": "Europe/Berlin",
     "utc": "UTC",
 }
-_TOKEN = re.compile(r"\{\{(\w+) ([+-]?\d+)(?: (\d\d?:\d\d))?(?: (\w+))?\}\}")
+_WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+_NTH_DAY = r"(?:-1|[1-4])(?:MO|TU|WE|TH|FR|SA|SU)[+-]\d+"
+_TOKEN = re.compile(rf"\{{\{{(\w+) ({_NTH_DAY}|[+-]?\d+)(?: (\d\d?:\d\d))?(?: (\w+))?\}}\}}")
+_NTH = re.compile(r"(-1|[1-4])(MO|TU|WE|TH|FR|SA|SU)([+-]\d+)")
 _TYPES = {
     ".ics": "text/calendar; charset=utf-8",
     ".rss": "application/rss+xml; charset=utf-8",
@@ -57,6 +75,27 @@ def demo_root() -> Path:
     return Path(str(files("techcal") / "data" / "demo"))
 
 
+def day_of(spec: str, today: date) -> date:
+    """Return the date a token's DAY names for ``today`` (see the module's docstring).
+
+    >>> str(day_of("+3", date(2026, 12, 30))), str(day_of("3TH+1", date(2026, 12, 31)))
+    ('2027-01-02', '2027-01-21')
+    >>> str(day_of("-1WE-2", date(2028, 4, 10)))
+    '2028-02-23'
+    """
+    nth = _NTH.fullmatch(spec)
+    if nth is None:
+        return today + timedelta(days=int(spec))
+    count, weekday, months = int(nth.group(1)), _WEEKDAYS.index(nth.group(2)), int(nth.group(3))
+    year, month = divmod(today.year * 12 + today.month - 1 + months, 12)
+    month += 1
+    first_weekday, length = calendar.monthrange(year, month)
+    first = 1 + (weekday - first_weekday) % 7
+    if count == -1:
+        return date(year, month, first + 7 * ((length - first) // 7))
+    return date(year, month, first + 7 * (count - 1))
+
+
 def render(text: str, today: date) -> str:
     """Return ``text`` with every date token written out for ``today``."""
 
@@ -64,7 +103,7 @@ def render(text: str, today: date) -> str:
         fmt, days, clock, zone_key = match.groups()
         zone = ZoneInfo(ZONES[zone_key or "pdx"])
         hours, minutes = (int(x) for x in (clock or "00:00").split(":"))
-        day = today + timedelta(days=int(days))
+        day = day_of(days, today)
         moment = datetime.combine(day, time(hours, minutes), tzinfo=zone)
         if fmt == "ics":
             return moment.strftime("%Y%m%dT%H%M%S")
