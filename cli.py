@@ -44,6 +44,7 @@ for command in (
     series.series,
     crawl.import_,
     crawl.crawl,
+    crawl.worker,
     events.search,
     events.show,
     events.events,

@@ -97,9 +97,23 @@ def import_(app: App, files: tuple[Path, ...], source_name: str | None) -> None:
     show_default=True,
     help="Hours before the event pages of an unchanged listing are read again (0: always).",
 )
+@click.option(
+    "--redis",
+    "redis_url",
+    metavar="URL",
+    help="Hand the sources to `techcal worker`s through this Redis (redis://host:6379/0)"
+    " and store what they send back.",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Show Scrapy's log on standard error.")
 @pass_app
-def crawl(app: App, names: tuple[str, ...], as_json: bool, max_mb: float, **options: Any) -> None:
+def crawl(
+    app: App,
+    names: tuple[str, ...],
+    as_json: bool,
+    max_mb: float,
+    redis_url: str | None,
+    **options: Any,
+) -> None:
     """Fetch every source that is due and store what it lists.
 
     One polite Scrapy crawl: robots.txt is obeyed, each host gets a few
@@ -107,10 +121,15 @@ def crawl(app: App, names: tuple[str, ...], as_json: bool, max_mb: float, **opti
     sources that keep failing are tried less often (see `sources list`).
     Exits with status 1 when no source could be fetched.
 
+    With --redis, this machine only plans and stores: workers on any
+    machine (`techcal worker --redis URL`) fetch, with the same limits, and
+    the crawl ends when every source is back.
+
     \b
     Example:
         techcal crawl
         techcal crawl --source calagator --json
+        techcal crawl --redis redis://127.0.0.1:6379/0
     """
     from techcal.crawler.report import crawl_progress, echo_crawl_report
     from techcal.crawler.run import CrawlOptions, plan_crawl, run_crawl
@@ -122,7 +141,14 @@ def crawl(app: App, names: tuple[str, ...], as_json: bool, max_mb: float, **opti
     crawl_options = CrawlOptions(max_bytes=int(max_mb * 2**20), **options)
     plans, waiting = plan_crawl(app.db, names, revisit_hours=crawl_options.revisit_hours)
     with crawl_progress(len(plans), quiet=crawl_options.verbose, echo=click.echo) as on_report:
-        report = run_crawl(app.db_path, plans, options=crawl_options, on_report=on_report)
+        if redis_url is not None:
+            from techcal.crawler.coordinator import run_redis_crawl
+
+            report = run_redis_crawl(
+                app.db_path, plans, redis_url, options=crawl_options, on_report=on_report
+            )
+        else:
+            report = run_crawl(app.db_path, plans, options=crawl_options, on_report=on_report)
     report.not_due = waiting
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
@@ -131,3 +157,58 @@ def crawl(app: App, names: tuple[str, ...], as_json: bool, max_mb: float, **opti
     tidy(app)
     if plans and report.fetched == 0:
         click.get_current_context().exit(1)
+
+
+@click.command()
+@click.option(
+    "--redis",
+    "redis_url",
+    metavar="URL",
+    required=True,
+    help="The Redis a `techcal crawl --redis` queues sources in (redis://host:6379/0).",
+)
+@click.option(
+    "--sources-at-once",
+    type=click.IntRange(min=1, max=256),
+    default=16,
+    show_default=True,
+    help="Sources this worker holds at once.",
+)
+@click.option(
+    "--readers",
+    type=click.IntRange(min=1, max=16),
+    default=1,
+    show_default=True,
+    help="Processes reading what it fetches (1: its own).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Show Scrapy's log on standard error.")
+def worker(redis_url: str, sources_at_once: int, readers: int, verbose: bool) -> None:
+    """Crawl sources queued in Redis by `techcal crawl --redis`, on any machine.
+
+    Needs no database: it takes whole sources from Redis, fetches and reads
+    them as `techcal crawl` does (same limits and politeness; --per-host is
+    shared by all workers), and sends each result back. Runs until Ctrl-C
+    or SIGTERM, finishing the sources it holds; idle, it waits.
+
+    \b
+    Example:
+        techcal worker --redis redis://10.0.0.5:6379/0
+    """
+    from techcal.crawler.worker import run_worker
+    from techcal.errors import TechcalError
+
+    try:
+        done = run_worker(
+            redis_url, capacity=sources_at_once, readers=readers, verbose=verbose, echo=_err
+        )
+    except TechcalError:
+        raise
+    except Exception as exc:  # redis-py's connection errors: one line, no trace
+        from techcal.crawler.frontier import redacted
+
+        raise TechcalError(f"--redis {redacted(redis_url)}: {exc}") from None
+    _err(f"worker stopped after {done} source(s)")
+
+
+def _err(line: str) -> None:
+    click.echo(line, err=True)

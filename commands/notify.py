@@ -203,8 +203,14 @@ def notify(app: App, dry_run: bool) -> None:
     metavar="DURATION",
     help="How often to crawl and notify (e.g. 30m, 1h, 6h).",
 )
+@click.option(
+    "--redis",
+    "redis_url",
+    metavar="URL",
+    help="Crawl through `techcal worker`s on this Redis (see `crawl --redis`).",
+)
 @pass_app
-def run(app: App, every: str) -> None:
+def run(app: App, every: str, redis_url: str | None) -> None:
     """Crawl, then notify, on a schedule, until Ctrl-C or SIGTERM.
 
     Rounds never overlap: one that runs longer than --every is followed by
@@ -213,6 +219,7 @@ def run(app: App, every: str) -> None:
     \b
     Example:
         techcal run --every 30m
+        techcal run --every 1h --redis redis://127.0.0.1:6379/0
     """
     from techcal.notifier.runner import run_every
     from techcal.notifier.subscriptions import parse_duration
@@ -222,5 +229,5 @@ def run(app: App, every: str) -> None:
     def echo(line: str) -> None:
         click.echo(line, err=True)
 
-    rounds = run_every(app.db.conn, app.db_path, seconds, echo)
+    rounds = run_every(app.db.conn, app.db_path, seconds, echo, redis_url=redis_url)
     echo(f"stopped after {rounds} round(s)")

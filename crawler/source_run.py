@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
 
 from techcal.crawler.items import SourceResult
 from techcal.event import Event
@@ -44,6 +46,12 @@ class SourceRun:
     #: event pages held back until the listing is known to have changed
     held: list[tuple[str, int]] = field(default_factory=list)
     listing_unchanged: bool = False
+    #: limits of this source's own (a worker's job carries its crawl's); None: the spider's
+    max_pages: int | None = None
+    max_depth: int | None = None
+    revisit: timedelta | None = None
+    #: meta every request of the source carries (a worker's download timeout and size)
+    meta: dict[str, Any] = field(default_factory=dict)
 
     def took_listing(self, url: str, page: Page) -> None:
         """Note what a listing page lists (its links and events), for the listing's digest."""

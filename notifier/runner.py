@@ -120,10 +120,23 @@ class Loop:
 
 
 def run_every(
-    conn: sqlite3.Connection, db_path: Path, seconds: float, echo: Callable[[str], None]
+    conn: sqlite3.Connection,
+    db_path: Path,
+    seconds: float,
+    echo: Callable[[str], None],
+    *,
+    redis_url: str | None = None,
 ) -> int:
-    """Crawl and notify every ``seconds`` until stopped (``techcal run``); return the rounds."""
-    loop = Loop(db_path, seconds, echo=echo, notify=lambda: notify_once(conn)[0])
+    """Crawl and notify every ``seconds`` until stopped (``techcal run``); return the rounds.
+
+    With ``redis_url``, each round's crawl is ``crawl --redis``: workers fetch.
+    """
+    command = [sys.executable, "-m", "techcal.cli", "--db", str(db_path), "crawl"]
+    if redis_url is not None:
+        command += ["--redis", redis_url]
+    loop = Loop(
+        db_path, seconds, echo=echo, notify=lambda: notify_once(conn)[0], crawl_command=command
+    )
     return loop.run()
 
 

@@ -90,9 +90,9 @@ class SourcesSpider(scrapy.Spider):
 
     # ------------------------------------------------------------ requests
 
-    def source_request(self, job: ReadJob) -> Request:
+    def source_request(self, job: ReadJob, run: SourceRun | None = None) -> Request:
         """Return the first request of ``job``'s source, conditional when it was fetched before."""
-        run = SourceRun(job)
+        run = run or SourceRun(job)
         self.runs[job.source.name] = run
         url = fetch_url(job.source.url)
         headers = {}
@@ -116,6 +116,7 @@ class SourcesSpider(scrapy.Spider):
                 "handle_httpstatus_list": [304],
                 # a local file that is missing stays missing: no retries
                 "dont_retry": url.startswith("file:"),
+                **run.meta,
             },
         )
         # Scrapy normalises the URL: the middleware compares the request's own
@@ -129,7 +130,7 @@ class SourcesSpider(scrapy.Spider):
         for link in links:
             if link in run.visited:
                 continue
-            if run.requested >= self.max_pages or (
+            if run.requested >= (run.max_pages or self.max_pages) or (
                 listing and run.listing_pages >= MAX_LISTING_PAGES
             ):
                 run.skipped_pages += 1
@@ -155,6 +156,7 @@ class SourcesSpider(scrapy.Spider):
                     ORIGIN_KEY: run.origin,
                     DEPTH_KEY: depth,
                     "listing": listing,
+                    **run.meta,
                 },
             )
 
@@ -252,7 +254,8 @@ class SourcesSpider(scrapy.Spider):
         """Keep what a web page says; return the requests for the pages it leads to."""
         run.events.extend(page.events)
         run.warnings.extend(page.warnings)
-        links = page.event_links if depth < self.max_depth else []
+        max_depth = self.max_depth if run.max_depth is None else run.max_depth
+        links = page.event_links if depth < max_depth else []
         if listing:
             run.took_listing(url, page)
         if listing and self._holding(run):
@@ -265,7 +268,8 @@ class SourcesSpider(scrapy.Spider):
     def _holding(self, run: SourceRun) -> bool:
         """Return True when a web source's event pages wait for its listing to change."""
         memo = run.job.listing
-        return memo is not None and datetime.now(UTC) - memo.full_read_at < self.revisit
+        revisit = self.revisit if run.revisit is None else run.revisit
+        return memo is not None and datetime.now(UTC) - memo.full_read_at < revisit
 
     def _listing_read(self, run: SourceRun) -> Iterator[Request]:
         """Once every listing page is in: read the held event pages only if the listing changed."""

@@ -1,0 +1,252 @@
+"""``techcal crawl --redis``: queue the due sources for workers, store their results as they come.
+
+The coordinator runs beside the store. It queues one job per planned
+source (see :mod:`techcal.crawler.wire`) and stores each result with the
+very code a local crawl stores with (:class:`~techcal.crawler.pipelines.StorePipeline`),
+one source at a time, so dedupe, topics, the change log, series and
+notifications behave the same. It finishes when every queued source is
+back.
+
+Nothing is lost and nothing is stored twice:
+
+- a job's id says what its plan knew (:func:`~techcal.crawler.wire.job_id`):
+  a result is stored only for a source still outstanding in this round, and
+  only if it answers this round's job; a late copy is ignored;
+- a source neither queued, held (its lease) nor answered for
+  ``MISSING_GRACE`` seconds (its worker died, Redis restarted empty) is
+  queued again;
+- a coordinator killed and run again plans the same jobs (nothing was stored
+  for them), finds them still queued or held, and takes their results.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from techcal.crawler.frontier import (
+    PER_HOST_KEY,
+    QUEUE_KEY,
+    RESULTS_KEY,
+    connect,
+    lease_key,
+    redacted,
+)
+from techcal.crawler.report import CrawlReport, SourceReport
+from techcal.crawler.run import CrawlOptions
+from techcal.crawler.wire import (
+    JOB_KEY,
+    Limits,
+    QueuedJob,
+    WireError,
+    decode_result,
+    encode_job,
+    job_id,
+    result_id,
+)
+from techcal.store.ingest import ReadJob
+
+#: seconds a source may be nowhere (not queued, held or answered) before it is queued again
+MISSING_GRACE = 10.0
+#: seconds between looks for missing sources
+CHECK_EVERY = 2.0
+
+
+@dataclass
+class Outstanding:
+    job: ReadJob
+    id: str
+    payload: str
+    missing_since: float | None = None
+    sent: int = 1
+
+
+def run_redis_crawl(
+    db_path: Path,
+    plans: list[ReadJob],
+    redis_url: str,
+    *,
+    options: CrawlOptions | None = None,
+    on_report: Callable[[SourceReport], None] | None = None,
+    echo: Callable[[str], None] | None = None,
+) -> CrawlReport:
+    """Queue ``plans`` for workers and store their results; return the crawl's report.
+
+    Ctrl-C stops waiting: sources not back are reported "not done" and are
+    due again at the next crawl (their queued jobs are taken up then).
+    """
+    from techcal.crawler.pipelines import StorePipeline, ValidationPipeline
+    from techcal.store.database import open_store
+
+    options = options or CrawlOptions()
+    echo = echo or (lambda line: print(line, file=sys.stderr, flush=True))
+    report = CrawlReport()
+    if not plans:
+        return report
+    client = connect(redis_url)
+    limits = Limits(
+        timeout=options.timeout,
+        max_bytes=options.max_bytes,
+        per_host=options.per_host,
+        max_pages=options.max_pages,
+        max_depth=options.max_depth,
+        revisit_hours=options.revisit_hours,
+    )
+    outstanding: dict[str, Outstanding] = {}
+    for job in plans:
+        queued = QueuedJob(job_id(job), job, limits)
+        outstanding[job.source.name] = Outstanding(job, queued.id, encode_job(queued))
+    started = time.monotonic()
+    link = _Link(client, redis_url, echo)
+    link.call(lambda: _queue_round(client, outstanding, options.per_host))
+    db = open_store(db_path)
+    validate = ValidationPipeline()
+    last_check = time.monotonic()
+    late = 0
+    try:
+        while outstanding:
+            popped = link.call(lambda: client.blpop([RESULTS_KEY], timeout=1))
+            if popped:
+                data = popped[1]
+                ids = result_id(data)
+                entry = outstanding.get(ids[1]) if ids else None
+                if entry is None or ids is None or ids[0] != entry.id:
+                    late += 1
+                else:
+                    line = _store(db, data, entry, validate, StorePipeline.store_result)
+                    del outstanding[entry.job.source.name]
+                    report.sources.append(line)
+                    if on_report is not None:
+                        on_report(line)
+            if time.monotonic() - last_check >= CHECK_EVERY:
+                last_check = time.monotonic()
+                link.call(lambda: _requeue_missing(client, outstanding, options.per_host, echo))
+    except KeyboardInterrupt:
+        echo(f"stopping: {len(outstanding)} source(s) not back are due again next time")
+    finally:
+        db.conn.close()
+    report.seconds = time.monotonic() - started
+    for entry in outstanding.values():
+        source = entry.job.source
+        report.sources.append(SourceReport(source.name, source.url, "not done", errors=1))
+    if late:
+        echo(f"ignored {late} late or repeated result(s)")
+    return report
+
+
+def _store(
+    db: Any,
+    data: bytes,
+    entry: Outstanding,
+    validate: Any,
+    store: Callable[[Any, Any], SourceReport],
+) -> SourceReport:
+    source = entry.job.source
+    try:
+        _, item = decode_result(data, source)
+    except WireError as exc:
+        return SourceReport(
+            source.name, source.url, "error", errors=1, error=f"a worker's result: {exc}"
+        )
+    validate.process_item(item)
+    try:
+        return store(db, item)
+    except Exception as exc:  # noqa: BLE001 - one source's failure never ends the crawl
+        return SourceReport(
+            source.name, source.url, "error", errors=1, error=f"could not store it: {exc}"
+        )
+
+
+def _queue_round(client: Any, outstanding: dict[str, Outstanding], per_host: int) -> None:
+    """Queue every job not already queued or held (a coordinator run again finds them there)."""
+    client.set(PER_HOST_KEY, per_host)
+    queued = _queued_ids(client)
+    ids = {name: entry.id for name, entry in outstanding.items()}
+    held = _held(client, list(ids.values()))
+    with client.pipeline(transaction=False) as pipe:
+        for name, entry in outstanding.items():
+            if ids[name] not in queued and ids[name] not in held:
+                pipe.rpush(QUEUE_KEY, entry.payload)
+        pipe.execute()
+
+
+def _requeue_missing(
+    client: Any, outstanding: dict[str, Outstanding], per_host: int, echo: Callable[[str], None]
+) -> None:
+    if not outstanding:
+        return
+    client.set(PER_HOST_KEY, per_host)  # (again: a Redis restarted empty lost it)
+    now = time.monotonic()
+    queued = _queued_ids(client)
+    ids = {name: entry.id for name, entry in outstanding.items()}
+    held = _held(client, [i for i in ids.values() if i not in queued])
+    again = []
+    for name, entry in outstanding.items():
+        if ids[name] in queued or ids[name] in held:
+            entry.missing_since = None
+            continue
+        if entry.missing_since is None:
+            entry.missing_since = now
+        elif now - entry.missing_since >= MISSING_GRACE:
+            again.append(entry)
+    if not again:
+        return
+    with client.pipeline(transaction=False) as pipe:
+        for entry in again:
+            pipe.rpush(QUEUE_KEY, entry.payload)
+            entry.missing_since = None
+            entry.sent += 1
+        pipe.execute()
+    names = ", ".join(e.job.source.name for e in again[:5])
+    more = f" and {len(again) - 5} more" if len(again) > 5 else ""
+    echo(f"queued again (their worker stopped, or Redis lost them): {names}{more}")
+
+
+def _queued_ids(client: Any) -> set[str]:
+    import json
+
+    found = set()
+    for raw in client.lrange(QUEUE_KEY, 0, -1):
+        try:
+            found.add(json.loads(raw)["meta"][JOB_KEY]["id"])
+        except (ValueError, KeyError, TypeError):
+            continue
+    return found
+
+
+def _held(client: Any, ids: list[str]) -> set[str]:
+    if not ids:
+        return set()
+    values = client.mget([lease_key(i) for i in ids])
+    return {i for i, v in zip(ids, values, strict=True) if v is not None}
+
+
+class _Link:
+    """Calls to Redis that wait out an outage (Redis restarting), saying so once."""
+
+    def __init__(self, client: Any, url: str, echo: Callable[[str], None]) -> None:
+        self.client = client
+        self.url = url
+        self.echo = echo
+        self.down_since: float | None = None
+
+    def call(self, fn: Callable[[], Any]) -> Any:
+        import redis
+
+        while True:
+            try:
+                value = fn()
+            except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+                if self.down_since is None:
+                    self.down_since = time.monotonic()
+                    self.echo(f"Redis at {redacted(self.url)} is not answering ({exc}); waiting")
+                time.sleep(1.0)
+                continue
+            if self.down_since is not None:
+                self.echo(f"Redis is back after {time.monotonic() - self.down_since:.0f} s")
+                self.down_since = None
+            return value

@@ -1,0 +1,138 @@
+"""The shared Redis frontier of a crawl run across machines: its keys, leases and host limits.
+
+One Redis database serves one store's crawl (use another database number,
+``redis://host/1``, for another store). Its keys, all under ``techcal:``:
+
+- ``techcal:sources``: the queue of sources (scrapy-redis JSON requests,
+  see :mod:`techcal.crawler.wire`), read by every worker's RedisSpider;
+- ``techcal:results``: each finished source's result, read by the coordinator;
+- ``techcal:lease:<job id>``: held by the worker crawling that source,
+  refreshed while it works, gone when the worker dies (then the
+  coordinator queues the source again);
+- ``techcal:host:<host>``: the requests in flight to a host, from every
+  worker (a sorted set of tokens, each expiring on its own), held under
+  ``techcal:per-host`` at once;
+- ``techcal:hold:<host>``: a host's ``Retry-After``, honoured by every worker.
+
+Times are Redis's own (``TIME``), so the machines' clocks need not agree.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from techcal.errors import TechcalError
+
+PREFIX = "techcal"
+QUEUE_KEY = f"{PREFIX}:sources"
+RESULTS_KEY = f"{PREFIX}:results"
+PER_HOST_KEY = f"{PREFIX}:per-host"
+#: seconds a lease lasts without being refreshed (a worker refreshes it every LEASE_REFRESH)
+LEASE_SECONDS = 30
+LEASE_REFRESH = 5.0
+#: a request's slot at a host is freed after this long even if its worker died
+SLOT_EXTRA_SECONDS = 15
+
+# KEYS: slots, hold. ARGV: limit, token, ttl ms.
+# Returns 1 (slot taken), 0 (host full) or minus the ms of a hold still to wait.
+_ACQUIRE = """
+local hold = redis.call('PTTL', KEYS[2])
+if hold > 0 then return -hold end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[2])
+  redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]))
+  return 1
+end
+return 0
+"""
+
+# KEYS: hold. ARGV: ms. A longer hold already set stays.
+_HOLD = """
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], '1', 'PX', tonumber(ARGV[1]))
+end
+return 1
+"""
+
+
+def lease_key(job_id: str) -> str:
+    return f"{PREFIX}:lease:{job_id}"
+
+
+def host_key(host: str) -> str:
+    return f"{PREFIX}:host:{host}"
+
+
+def hold_key(host: str) -> str:
+    return f"{PREFIX}:hold:{host}"
+
+
+def connect(url: str) -> Any:
+    """Return a Redis client for ``url`` (redis://, rediss:// or unix://); raise a clear error."""
+    try:
+        import redis
+    except ImportError:
+        raise TechcalError(
+            "running across machines needs the redis extra: pip install 'techcal[redis]'"
+        ) from None
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        raise TechcalError(f"--redis {url!r}: give a redis://host:port/db URL")
+    try:
+        return redis.Redis.from_url(
+            url, socket_timeout=10, socket_connect_timeout=5, health_check_interval=15
+        )
+    except ValueError as exc:
+        raise TechcalError(f"--redis {url!r}: {exc}") from None
+
+
+def redacted(url: str) -> str:
+    """Return ``url`` without its password, for messages.
+
+    >>> redacted("redis://:secret@db.example:6379/0")
+    'redis://***@db.example:6379/0'
+    """
+    scheme, sep, rest = url.partition("://")
+    if sep and "@" in rest:
+        return f"{scheme}://***@{rest.rpartition('@')[2]}"
+    return url
+
+
+class HostSlots:
+    """The per-host limit shared by every worker, and the holds a Retry-After puts on a host."""
+
+    def __init__(self, client: Any, timeout: float) -> None:
+        self.client = client
+        self.acquire_script = client.register_script(_ACQUIRE)
+        self.hold_script = client.register_script(_HOLD)
+        self.slot_ms = int((timeout + SLOT_EXTRA_SECONDS) * 1000)
+
+    def per_host(self, default: int) -> int:
+        value = self.client.get(PER_HOST_KEY)
+        try:
+            return max(1, int(value)) if value is not None else default
+        except ValueError:
+            return default
+
+    def acquire(self, host: str, limit: int) -> tuple[str | None, float]:
+        """Try to take a slot at ``host``: (token, 0) when taken, else (None, seconds to wait)."""
+        token = uuid.uuid4().hex
+        got = int(
+            self.acquire_script(
+                keys=[host_key(host), hold_key(host)], args=[limit, token, self.slot_ms]
+            )
+        )
+        if got == 1:
+            return token, 0.0
+        if got < 0:
+            return None, min(-got / 1000, 1.0)
+        return None, 0.02
+
+    def release(self, host: str, token: str) -> None:
+        self.client.zrem(host_key(host), token)
+
+    def hold(self, host: str, seconds: float) -> None:
+        self.hold_script(keys=[hold_key(host)], args=[max(1, int(seconds * 1000))])
