@@ -17,6 +17,7 @@ import time
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from scrapy import Request
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
@@ -46,6 +47,8 @@ DELAY_KEY = "techcal_retry_delay"
 STARTED_KEY = "techcal_started"
 #: meta key: the registered URL of the source a request was made for
 ORIGIN_KEY = "techcal_origin"
+#: meta key: the host a request is for, when it is served from elsewhere (TECHCAL_HOST_MAP)
+HOST_KEY = "techcal_host"
 
 
 def retry_after_seconds(value: bytes | str | None, now: datetime | None = None) -> float | None:
@@ -351,7 +354,8 @@ class HostMapMiddleware:
 
     Installed only when the variable is set. The request's source origin is
     mapped too, so the address rules judge the mapped request as they would
-    the real one (a source's own host stays its own).
+    the real one (a source's own host stays its own), and each mapped host
+    keeps its own politeness slot, as the real host would have.
     """
 
     def __init__(self) -> None:
@@ -365,4 +369,9 @@ class HostMapMiddleware:
         origin = meta.get(ORIGIN_KEY)
         if isinstance(origin, str):
             meta[ORIGIN_KEY] = mapped_url(origin, self.hosts)
+        # politeness as for the host it stands for: its own download slot
+        # (per-host limit, AutoThrottle) and its own shared slot across workers
+        host = (urlsplit(request.url).hostname or "").lower()
+        meta.setdefault("download_slot", host)
+        meta.setdefault(HOST_KEY, host)
         return request.replace(url=target, meta=meta)

@@ -42,7 +42,7 @@ from techcal.crawler.frontier import (
     lease_key,
 )
 from techcal.crawler.items import SourceResult
-from techcal.crawler.middlewares import retry_after_seconds
+from techcal.crawler.middlewares import HOST_KEY, retry_after_seconds
 from techcal.crawler.settings import PER_HOST, crawl_settings
 from techcal.crawler.source_run import SourceRun
 from techcal.crawler.spiders.sources import SourcesSpider
@@ -272,7 +272,7 @@ class SharedHostLimit:
         return self.limit
 
     async def process_request(self, request: Request) -> None:
-        host = urlparse_cached(request).hostname
+        host = request.meta.get(HOST_KEY) or urlparse_cached(request).hostname
         if not host or request.url.startswith("file:"):
             return
         while True:
