@@ -149,3 +149,7 @@ class UnknownSubscription(SubscriptionError):
 
 class DemoError(TechcalError):
     """A step of the demo failed."""
+
+
+class WireError(TechcalError, ValueError):
+    """A job or result in the Redis frontier that is not what techcal sends."""

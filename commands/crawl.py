@@ -111,7 +111,6 @@ def crawl(
     names: tuple[str, ...],
     as_json: bool,
     max_mb: float,
-    redis_url: str | None,
     **options: Any,
 ) -> None:
     """Fetch every source that is due and store what it lists.
@@ -132,7 +131,8 @@ def crawl(
         techcal crawl --redis redis://127.0.0.1:6379/0
     """
     from techcal.crawler.report import crawl_progress, echo_crawl_report
-    from techcal.crawler.run import CrawlOptions, plan_crawl, run_crawl
+    from techcal.crawler.run import plan_crawl, run_crawl
+    from techcal.crawler.settings import CrawlOptions
     from techcal.store import list_sources
 
     if not names and not list_sources(app.db):
@@ -141,14 +141,7 @@ def crawl(
     crawl_options = CrawlOptions(max_bytes=int(max_mb * 2**20), **options)
     plans, waiting = plan_crawl(app.db, names, revisit_hours=crawl_options.revisit_hours)
     with crawl_progress(len(plans), quiet=crawl_options.verbose, echo=click.echo) as on_report:
-        if redis_url is not None:
-            from techcal.crawler.coordinator import run_redis_crawl
-
-            report = run_redis_crawl(
-                app.db_path, plans, redis_url, options=crawl_options, on_report=on_report
-            )
-        else:
-            report = run_crawl(app.db_path, plans, options=crawl_options, on_report=on_report)
+        report = run_crawl(app.db_path, plans, options=crawl_options, on_report=on_report)
     report.not_due = waiting
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))

@@ -12,8 +12,8 @@ Nothing is lost and nothing is stored twice:
 - a job's id says what its plan knew (:func:`~techcal.crawler.wire.job_id`):
   a result is stored only for a source still outstanding in this round, and
   only if it answers this round's job; a late copy is ignored;
-- a source neither queued, held (its lease) nor answered for
-  ``MISSING_GRACE`` seconds (its worker died, Redis restarted empty) is
+- a source neither queued, held (its lease) nor answered for a third
+  of a lease (its worker died, Redis restarted empty) is
   queued again;
 - a coordinator killed and run again plans the same jobs (nothing was stored
   for them), finds them still queued or held, and takes their results.
@@ -34,25 +34,24 @@ from techcal.crawler.frontier import (
     RESULTS_KEY,
     connect,
     lease_key,
+    lease_seconds,
     redacted,
 )
 from techcal.crawler.report import CrawlReport, SourceReport
-from techcal.crawler.run import CrawlOptions
+from techcal.crawler.settings import CrawlOptions
 from techcal.crawler.wire import (
     JOB_KEY,
     Limits,
     QueuedJob,
-    WireError,
     decode_result,
     encode_job,
     job_id,
     result_id,
 )
+from techcal.errors import WireError
 from techcal.store.ingest import ReadJob
 
-#: seconds a source may be nowhere (not queued, held or answered) before it is queued again
-MISSING_GRACE = 10.0
-#: seconds between looks for missing sources
+#: seconds between looks for missing sources (at most)
 CHECK_EVERY = 2.0
 
 
@@ -122,7 +121,7 @@ def run_redis_crawl(
                     report.sources.append(line)
                     if on_report is not None:
                         on_report(line)
-            if time.monotonic() - last_check >= CHECK_EVERY:
+            if time.monotonic() - last_check >= min(CHECK_EVERY, lease_seconds() / 6):
                 last_check = time.monotonic()
                 link.call(lambda: _requeue_missing(client, outstanding, options.per_host, echo))
     except KeyboardInterrupt:
@@ -191,7 +190,7 @@ def _requeue_missing(
             continue
         if entry.missing_since is None:
             entry.missing_since = now
-        elif now - entry.missing_since >= MISSING_GRACE:
+        elif now - entry.missing_since >= lease_seconds() / 3:
             again.append(entry)
     if not again:
         return

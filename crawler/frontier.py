@@ -28,9 +28,10 @@ PREFIX = "techcal"
 QUEUE_KEY = f"{PREFIX}:sources"
 RESULTS_KEY = f"{PREFIX}:results"
 PER_HOST_KEY = f"{PREFIX}:per-host"
-#: seconds a lease lasts without being refreshed (a worker refreshes it every LEASE_REFRESH)
-LEASE_SECONDS = 30
-LEASE_REFRESH = 5.0
+#: seconds a lease lasts without being refreshed (a worker refreshes it three times as
+#: often); TECHCAL_LEASE_SECONDS changes it, for coordinator and workers alike
+LEASE_SECONDS = 30.0
+LEASE_ENV = "TECHCAL_LEASE_SECONDS"
 #: a request's slot at a host is freed after this long even if its worker died
 SLOT_EXTRA_SECONDS = 15
 
@@ -57,6 +58,16 @@ if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then
 end
 return 1
 """
+
+
+def lease_seconds() -> float:
+    """Return how long a worker's hold on a source lasts unrefreshed (TECHCAL_LEASE_SECONDS)."""
+    import os
+
+    try:
+        return max(1.0, float(os.environ.get(LEASE_ENV, LEASE_SECONDS)))
+    except ValueError:
+        raise TechcalError(f"{LEASE_ENV} must be a number of seconds") from None
 
 
 def lease_key(job_id: str) -> str:

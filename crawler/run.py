@@ -12,7 +12,6 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,12 +20,8 @@ import sqlite_utils
 
 from techcal.crawler.report import CrawlReport, SourceReport
 from techcal.crawler.settings import (
-    DOWNLOAD_TIMEOUT,
-    MAX_BYTES,
-    MAX_DEPTH,
-    MAX_PAGES,
-    PER_HOST,
     REVISIT_HOURS,
+    CrawlOptions,
     crawl_settings,
 )
 from techcal.feeds.incremental import window_key
@@ -36,21 +31,6 @@ from techcal.store.sources import Source
 
 #: from this many sources on, bodies and pages are read in worker processes
 PARALLEL_MIN_SOURCES = 40
-
-
-@dataclass
-class CrawlOptions:
-    """The knobs of one crawl (`techcal crawl` options)."""
-
-    timeout: float = DOWNLOAD_TIMEOUT
-    max_bytes: int = MAX_BYTES
-    per_host: int = PER_HOST
-    max_pages: int = MAX_PAGES
-    max_depth: int = MAX_DEPTH
-    revisit_hours: float = REVISIT_HOURS
-    #: processes reading bodies and pages beside the fetching (None: decided by the crawl's size)
-    workers: int | None = None
-    verbose: bool = False
 
 
 def plan_crawl(
@@ -115,13 +95,20 @@ def run_crawl(
 
     ``on_report`` is called as each source is stored (for progress).
     Sources still in flight when the crawl is stopped (Ctrl-C) are
-    reported "not done"; what was stored before stays stored.
+    reported "not done"; what was stored before stays stored. With
+    ``options.redis_url``, workers fetch (see :mod:`techcal.crawler.coordinator`).
     """
+    options = options or CrawlOptions()
+    if options.redis_url is not None:
+        from techcal.crawler.coordinator import run_redis_crawl
+
+        return run_redis_crawl(
+            db_path, plans, options.redis_url, options=options, on_report=on_report
+        )
     from scrapy.crawler import AsyncCrawlerProcess
 
     from techcal.crawler.spiders.sources import SourcesSpider
 
-    options = options or CrawlOptions()
     report = CrawlReport()
     if not plans:
         return report

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from techcal import __version__
@@ -106,3 +107,20 @@ def crawl_settings(
         "DOWNLOAD_MAXSIZE": max_bytes,
         "LOG_LEVEL": log_level,
     }
+
+
+@dataclass
+class CrawlOptions:
+    """The knobs of one crawl (`techcal crawl` options)."""
+
+    timeout: float = DOWNLOAD_TIMEOUT
+    max_bytes: int = MAX_BYTES
+    per_host: int = PER_HOST
+    max_pages: int = MAX_PAGES
+    max_depth: int = MAX_DEPTH
+    revisit_hours: float = REVISIT_HOURS
+    #: processes reading bodies and pages beside the fetching (None: decided by the crawl's size)
+    workers: int | None = None
+    verbose: bool = False
+    #: hand the sources to workers through this Redis (`crawl --redis`); None: fetch here
+    redis_url: str | None = None

@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from techcal.crawler.items import SourceResult
+from techcal.errors import WireError
 from techcal.event import Event
 from techcal.feeds.base import ReadResult, Window
 from techcal.store.crawl_state import ListingMemo
@@ -34,10 +35,6 @@ from techcal.store.sources import Source
 WIRE_VERSION = 1
 #: the meta key of a queued request that holds the job
 JOB_KEY = "techcal_job"
-
-
-class WireError(ValueError):
-    """A job or result that is not what techcal sends."""
 
 
 @dataclass

@@ -26,6 +26,7 @@ from typing import Any
 
 from scrapy import signals
 from scrapy.crawler import AsyncCrawlerProcess, Crawler
+from scrapy.exceptions import DontCloseSpider
 from scrapy.http import Request, Response
 from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.ossignal import install_shutdown_handlers
@@ -33,20 +34,20 @@ from scrapy_redis.spiders import RedisSpider
 from twisted.internet import task
 
 from techcal.crawler.frontier import (
-    LEASE_REFRESH,
-    LEASE_SECONDS,
     QUEUE_KEY,
     RESULTS_KEY,
     HostSlots,
     connect,
     lease_key,
+    lease_seconds,
 )
 from techcal.crawler.items import SourceResult
 from techcal.crawler.middlewares import HOST_KEY, retry_after_seconds
 from techcal.crawler.settings import PER_HOST, crawl_settings
 from techcal.crawler.source_run import SourceRun
 from techcal.crawler.spiders.sources import SourcesSpider
-from techcal.crawler.wire import JOB_KEY, QueuedJob, WireError, decode_job, encode_result
+from techcal.crawler.wire import JOB_KEY, QueuedJob, decode_job, encode_result
+from techcal.errors import WireError
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +82,7 @@ class WorkerSpider(RedisSpider, SourcesSpider):
         self.draining = False
         self.redis_down = False
         self.done = 0
+        self.lease_ms = int(lease_seconds() * 1000)
         self._loops: list[task.LoopingCall] = []
 
     @classmethod
@@ -90,7 +92,7 @@ class WorkerSpider(RedisSpider, SourcesSpider):
         return spider
 
     def _opened(self) -> None:
-        for call, every in ((self.refill, POLL_SECONDS), (self.heartbeat, LEASE_REFRESH)):
+        for call, every in ((self.refill, POLL_SECONDS), (self.heartbeat, self.lease_ms / 3000)):
             loop = task.LoopingCall(call)
             loop.start(every, now=False)
             self._loops.append(loop)
@@ -143,15 +145,18 @@ class WorkerSpider(RedisSpider, SourcesSpider):
             return None  # queued again while held here: this worker's result will do
         self.job_ids[name] = queued.id
         try:
-            self.server.set(lease_key(queued.id), self.worker_id, ex=LEASE_SECONDS)
+            self.server.set(lease_key(queued.id), self.worker_id, px=self.lease_ms)
         except Exception as exc:  # noqa: BLE001 - the heartbeat takes the lease when Redis is back
             self._down(exc)
         return self.source_request(queued.job, _run_of(queued))
 
     def spider_idle(self) -> None:
+        """Idle: take more sources, and wait for them (scrapy-redis's loop, without a close
+        on Redis errors: a worker outlives a Redis restart)."""
         if self.draining:
             return  # nothing held any more: close
-        super().spider_idle()
+        self.schedule_next_requests()
+        raise DontCloseSpider
 
     # ------------------------------------------------------------ results
 
@@ -183,7 +188,7 @@ class WorkerSpider(RedisSpider, SourcesSpider):
         try:
             with self.server.pipeline(transaction=False) as pipe:
                 for job in held:
-                    pipe.set(lease_key(job), self.worker_id, ex=LEASE_SECONDS)
+                    pipe.set(lease_key(job), self.worker_id, px=self.lease_ms)
                 pipe.execute()
         except Exception as exc:  # noqa: BLE001
             self._down(exc)

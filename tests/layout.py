@@ -17,8 +17,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 #: folders of the checkout that are not the package's code
 SKIP = {".venv", "venv", "build", "tests", "bench", "data", "test-artifacts", "docs"}
-#: a statement sent to SQLite (or a transaction opened by hand)
-SQL = re.compile(r"\.(execute|executemany|executescript)\(|\bBEGIN IMMEDIATE\b")
+#: a statement sent to SQLite (or a transaction opened by hand); a Redis
+#: pipeline's ``pipe.execute()`` (crawler/worker.py, coordinator.py) is not SQL
+SQL = re.compile(r"(?<!\bpipe)\.(execute|executemany|executescript)\(|\bBEGIN IMMEDIATE\b")
 
 
 @dataclass

@@ -49,6 +49,11 @@ class Site:
         self.requests: dict[str, list[dict[str, str]]] = defaultdict(list)
         self.lock = threading.Lock()
         self.base = ""
+        #: requests being answered now, the most there ever were at once, and every
+        #: request's (arrival on the monotonic clock, path, status answered)
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.arrivals: list[tuple[float, str, int]] = []
 
     def add(
         self,
@@ -84,8 +89,21 @@ class Site:
             count = self.hits[path]
         route = self.routes.get(path)
         if route is None:
-            return Answer(b"not found", 404, "text/plain"), None
-        return route.answers[min(count, len(route.answers)) - 1], route
+            answer = Answer(b"not found", 404, "text/plain")
+        else:
+            answer = route.answers[min(count, len(route.answers)) - 1]
+        with self.lock:
+            self.arrivals.append((time.monotonic(), path, answer.status))
+        return answer, route
+
+    def entered(self) -> None:
+        with self.lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    def left(self) -> None:
+        with self.lock:
+            self.in_flight -= 1
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -94,6 +112,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802 - the http.server API
         site = self.server.site
+        site.entered()
+        try:
+            self._answer(site)
+        finally:
+            site.left()
+
+    def _answer(self, site: Site) -> None:
         headers = {k.lower(): v for k, v in self.headers.items()}
         answer, route = site.answer_for(self.path, headers)
         if answer.delay:

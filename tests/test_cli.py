@@ -35,6 +35,7 @@ CONTRACT = {
     ("sources", "import"),
     ("sources", "export"),
     ("crawl",),
+    ("worker",),
     ("search",),
     ("show",),
     ("topics",),
