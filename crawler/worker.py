@@ -294,23 +294,22 @@ class SharedHostLimit:
             await asyncio.sleep(wait)
 
     def process_response(self, request: Request, response: Response) -> Response:
-        host = self._release(request)
-        if host is not None and response.status in (429, 503):
+        slot = request.meta.get(SLOT_KEY)
+        if slot is not None and response.status in (429, 503):
             asked = retry_after_seconds(response.headers.get(b"Retry-After"))
             if asked:
-                self._safe(self.slots.hold, host, min(asked, self.retry_after_max))
+                # before the slot is freed: no worker may take it in between
+                self._safe(self.slots.hold, slot[0], min(asked, self.retry_after_max))
+        self._release(request)
         return response
 
     def process_exception(self, request: Request, exception: Exception) -> None:
         self._release(request)
 
-    def _release(self, request: Request) -> str | None:
+    def _release(self, request: Request) -> None:
         slot = request.meta.pop(SLOT_KEY, None)
-        if slot is None:
-            return None
-        host, token = slot
-        self._safe(self.slots.release, host, token)
-        return str(host)
+        if slot is not None:
+            self._safe(self.slots.release, *slot)
 
     def _safe(self, call: Callable[..., Any], *args: Any) -> None:
         try:

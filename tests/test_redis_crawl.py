@@ -511,9 +511,9 @@ def test_a_retry_after_pauses_every_worker_for_that_host(
     assert statuses(summary) == {f"src-{n:03d}": "ok" for n in range(40)}
     busy_at = next(t for t, path, status in site.arrivals if status == 503)
     after = [t - busy_at for t, _, _ in site.arrivals if t > busy_at]
-    # what was on the wire when the 503 came may still arrive just after it; then
-    # nothing, from any worker, until the host's wait is over
-    assert not [d for d in after if 0.3 < d < 2.9], after[:10]
+    # the one other request under way (--per-host 2) may arrive just after the 503;
+    # then nothing, from any worker, until the host's wait is over
+    assert len([d for d in after if d < 2.9]) <= 1, after[:10]
     assert any(d >= 2.9 for d in after)
 
 
