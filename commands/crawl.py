@@ -101,6 +101,7 @@ def import_(app: App, files: tuple[Path, ...], source_name: str | None) -> None:
     "--redis",
     "redis_url",
     metavar="URL",
+    envvar="TECHCAL_REDIS_URL",
     help="Hand the sources to `techcal worker`s through this Redis (redis://host:6379/0)"
     " and store what they send back.",
 )
@@ -158,7 +159,9 @@ def crawl(
     "redis_url",
     metavar="URL",
     required=True,
-    help="The Redis a `techcal crawl --redis` queues sources in (redis://host:6379/0).",
+    envvar="TECHCAL_REDIS_URL",
+    help="The Redis a `techcal crawl --redis` queues sources in (redis://host:6379/0;"
+    " or TECHCAL_REDIS_URL, which keeps a password out of `ps`).",
 )
 @click.option(
     "--sources-at-once",
@@ -174,8 +177,15 @@ def crawl(
     show_default=True,
     help="Processes reading what it fetches (1: its own).",
 )
+@click.option(
+    "--allow-private",
+    is_flag=True,
+    help="Fetch queued sources on private and loopback addresses too (a lab, a test).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Show Scrapy's log on standard error.")
-def worker(redis_url: str, sources_at_once: int, readers: int, verbose: bool) -> None:
+def worker(
+    redis_url: str, sources_at_once: int, readers: int, allow_private: bool, verbose: bool
+) -> None:
     """Crawl sources queued in Redis by `techcal crawl --redis`, on any machine.
 
     Needs no database: it takes whole sources from Redis, fetches and reads
@@ -191,15 +201,18 @@ def worker(redis_url: str, sources_at_once: int, readers: int, verbose: bool) ->
     from techcal.errors import TechcalError
 
     try:
-        done = run_worker(
-            redis_url, capacity=sources_at_once, readers=readers, verbose=verbose, echo=_err
-        )
+        done, failure = run_worker(
+            redis_url, capacity=sources_at_once, readers=readers, verbose=verbose, echo=_err,
+            allow_private=allow_private,
+        )  # fmt: skip
     except TechcalError:
         raise
     except Exception as exc:  # redis-py's connection errors: one line, no trace
         from techcal.crawler.frontier import redacted
 
         raise TechcalError(f"--redis {redacted(redis_url)}: {exc}") from None
+    if failure is not None:
+        raise TechcalError(f"worker stopped after {done} source(s): {failure}")
     _err(f"worker stopped after {done} source(s)")
 
 

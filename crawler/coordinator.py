@@ -32,6 +32,8 @@ from techcal.crawler.frontier import (
     PER_HOST_KEY,
     QUEUE_KEY,
     RESULTS_KEY,
+    ROUND_KEY,
+    ROUND_SECONDS,
     connect,
     lease_key,
     lease_seconds,
@@ -48,11 +50,13 @@ from techcal.crawler.wire import (
     job_id,
     result_id,
 )
-from techcal.errors import WireError
+from techcal.errors import TechcalError, WireError
 from techcal.store.ingest import ReadJob
 
 #: seconds between looks for missing sources (at most)
 CHECK_EVERY = 2.0
+#: a source queued this often without a result back is given up for this round
+MAX_SENDS = 8
 
 
 @dataclass
@@ -75,8 +79,10 @@ def run_redis_crawl(
 ) -> CrawlReport:
     """Queue ``plans`` for workers and store their results; return the crawl's report.
 
-    Ctrl-C stops waiting: sources not back are reported "not done" and are
-    due again at the next crawl (their queued jobs are taken up then).
+    Ctrl-C or SIGTERM stops waiting: sources not back are reported "not
+    done" and are due again at the next crawl (which takes up the jobs this
+    round left queued). ``file:`` sources are not sent: a worker elsewhere
+    cannot read this machine's files.
     """
     from techcal.crawler.pipelines import StorePipeline, ValidationPipeline
     from techcal.store.database import open_store
@@ -87,6 +93,8 @@ def run_redis_crawl(
     if not plans:
         return report
     client = connect(redis_url)
+    link = _Link(client, redis_url, echo)
+    link.check()
     limits = Limits(
         timeout=options.timeout,
         max_bytes=options.max_bytes,
@@ -95,17 +103,27 @@ def run_redis_crawl(
         max_depth=options.max_depth,
         revisit_hours=options.revisit_hours,
     )
+    round_id = link.call(lambda: _round(client))
     outstanding: dict[str, Outstanding] = {}
     for job in plans:
-        queued = QueuedJob(job_id(job), job, limits)
+        if not job.source.url.startswith(("http://", "https://", "webcal://")):
+            source = job.source
+            report.sources.append(SourceReport(
+                source.name, source.url, "not done", errors=1,
+                error="workers cannot read this machine's files: "
+                f"`techcal crawl --source {source.name}` (without --redis) reads it",
+            ))  # fmt: skip
+            continue
+        queued = QueuedJob(f"{job_id(job)}#{round_id}", job, limits)
         outstanding[job.source.name] = Outstanding(job, queued.id, encode_job(queued))
+    sent = list(outstanding.values())
     started = time.monotonic()
-    link = _Link(client, redis_url, echo)
     link.call(lambda: _queue_round(client, outstanding, options.per_host))
     db = open_store(db_path)
     validate = ValidationPipeline()
     last_check = time.monotonic()
     late = 0
+    previous = _stop_on_sigterm()
     try:
         while outstanding:
             popped = link.call(lambda: client.blpop([RESULTS_KEY], timeout=1))
@@ -118,16 +136,32 @@ def run_redis_crawl(
                 else:
                     line = _store(db, data, entry, validate, StorePipeline.store_result)
                     del outstanding[entry.job.source.name]
+                    stored_key = lease_key(entry.id)
+                    link.call(lambda: client.delete(stored_key))  # noqa: B023 - called at once
                     report.sources.append(line)
                     if on_report is not None:
                         on_report(line)
             if time.monotonic() - last_check >= min(CHECK_EVERY, lease_seconds() / 6):
                 last_check = time.monotonic()
                 link.call(lambda: _requeue_missing(client, outstanding, options.per_host, echo))
+                for entry in [e for e in outstanding.values() if e.sent > MAX_SENDS]:
+                    source = entry.job.source
+                    del outstanding[source.name]
+                    line = SourceReport(
+                        source.name, source.url, "not done", errors=1,
+                        error=f"no worker sent it back after {MAX_SENDS} tries "
+                        "(workers of another techcal version?)",
+                    )  # fmt: skip
+                    report.sources.append(line)
+                    if on_report is not None:
+                        on_report(line)
+        # the round is over: its jobs queued twice (a worker only slow) go
+        link.call(lambda: _end_round(client, sent))
     except KeyboardInterrupt:
         echo(f"stopping: {len(outstanding)} source(s) not back are due again next time")
     finally:
         db.conn.close()
+        _restore_sigterm(previous)
     report.seconds = time.monotonic() - started
     for entry in outstanding.values():
         source = entry.job.source
@@ -135,6 +169,43 @@ def run_redis_crawl(
     if late:
         echo(f"ignored {late} late or repeated result(s)")
     return report
+
+
+def _round(client: Any) -> str:
+    """Return this round's id: the unfinished round's (a coordinator run again), else a new one."""
+    import uuid
+
+    client.set(ROUND_KEY, uuid.uuid4().hex[:12], nx=True, ex=ROUND_SECONDS)
+    value = client.get(ROUND_KEY)
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _end_round(client: Any, sent: list[Outstanding]) -> None:
+    with client.pipeline(transaction=False) as pipe:
+        for entry in sent:
+            pipe.lrem(QUEUE_KEY, 0, entry.payload)
+        pipe.delete(ROUND_KEY)
+        pipe.execute()
+
+
+def _stop_on_sigterm() -> Any:
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGTERM, stop)
+
+
+def _restore_sigterm(previous: Any) -> None:
+    import signal
+
+    if previous is not None:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _store(
@@ -147,11 +218,12 @@ def _store(
     source = entry.job.source
     try:
         _, item = decode_result(data, source)
-    except WireError as exc:
+        validate.process_item(item)
+    except Exception as exc:  # noqa: BLE001 - a result is data from elsewhere: never a trace
+        why = str(exc) if isinstance(exc, WireError) else f"{type(exc).__name__}: {exc}"
         return SourceReport(
-            source.name, source.url, "error", errors=1, error=f"a worker's result: {exc}"
+            source.name, source.url, "error", errors=1, error=f"a worker's result: {why}"
         )
-    validate.process_item(item)
     try:
         return store(db, item)
     except Exception as exc:  # noqa: BLE001 - one source's failure never ends the crawl
@@ -233,18 +305,31 @@ class _Link:
         self.echo = echo
         self.down_since: float | None = None
 
+    def check(self) -> None:
+        """Fail now, in one line, on a wrong URL, password or server."""
+        import redis
+
+        try:
+            self.client.ping()
+        except redis.RedisError as exc:
+            raise TechcalError(f"--redis {redacted(self.url)}: {exc}") from None
+
     def call(self, fn: Callable[[], Any]) -> Any:
         import redis
 
         while True:
             try:
                 value = fn()
+            except redis.AuthenticationError as exc:
+                raise TechcalError(f"--redis {redacted(self.url)}: {exc}") from None
             except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
                 if self.down_since is None:
                     self.down_since = time.monotonic()
                     self.echo(f"Redis at {redacted(self.url)} is not answering ({exc}); waiting")
                 time.sleep(1.0)
                 continue
+            except redis.RedisError as exc:  # out of memory, read-only replica, ...
+                raise TechcalError(f"Redis at {redacted(self.url)} refused: {exc}") from None
             if self.down_since is not None:
                 self.echo(f"Redis is back after {time.monotonic() - self.down_since:.0f} s")
                 self.down_since = None

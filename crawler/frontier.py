@@ -8,7 +8,8 @@ One Redis database serves one store's crawl (use another database number,
 - ``techcal:results``: each finished source's result, read by the coordinator;
 - ``techcal:lease:<job id>``: held by the worker crawling that source,
   refreshed while it works, gone when the worker dies (then the
-  coordinator queues the source again);
+  coordinator queues the source again); "returned" once its result is
+  handed back, until the coordinator has stored it;
 - ``techcal:host:<host>``: the requests in flight to a host, from every
   worker (a sorted set of tokens, each expiring on its own), held under
   ``techcal:per-host`` at once;
@@ -32,6 +33,11 @@ PER_HOST_KEY = f"{PREFIX}:per-host"
 #: often); TECHCAL_LEASE_SECONDS changes it, for coordinator and workers alike
 LEASE_SECONDS = 30.0
 LEASE_ENV = "TECHCAL_LEASE_SECONDS"
+#: a lease's value once its result is handed back (until the coordinator stores it)
+RETURNED = "returned"
+#: the round under way (a coordinator run again goes on with it), and how long it may last
+ROUND_KEY = f"{PREFIX}:round"
+ROUND_SECONDS = 6 * 3600
 #: a request's slot at a host is freed after this long even if its worker died
 SLOT_EXTRA_SECONDS = 15
 
@@ -128,13 +134,17 @@ class HostSlots:
         except ValueError:
             return default
 
-    def acquire(self, host: str, limit: int) -> tuple[str | None, float]:
-        """Try to take a slot at ``host``: (token, 0) when taken, else (None, seconds to wait)."""
+    def acquire(
+        self, host: str, limit: int, timeout: float | None = None
+    ) -> tuple[str | None, float]:
+        """Try to take a slot at ``host``: (token, 0) when taken, else (None, seconds to wait).
+
+        The slot lapses after the request's own download timeout (and a margin).
+        """
         token = uuid.uuid4().hex
+        ttl = self.slot_ms if timeout is None else int((timeout + SLOT_EXTRA_SECONDS) * 1000)
         got = int(
-            self.acquire_script(
-                keys=[host_key(host), hold_key(host)], args=[limit, token, self.slot_ms]
-            )
+            self.acquire_script(keys=[host_key(host), hold_key(host)], args=[limit, token, ttl])
         )
         if got == 1:
             return token, 0.0

@@ -40,3 +40,5 @@ class SourceResult:
     listing_digest: str | None = None
     #: a web source whose event pages were all read this time
     full_read: bool = False
+    #: the queued job this is the result of (a worker's; None in a local crawl)
+    job_id: str | None = None

@@ -47,6 +47,9 @@ DELAY_KEY = "techcal_retry_delay"
 STARTED_KEY = "techcal_started"
 #: meta key: the registered URL of the source a request was made for
 ORIGIN_KEY = "techcal_origin"
+#: meta key: the request's source came from a shared queue, not this store: its URL is
+#: judged like any link (a worker without --allow-private)
+UNTRUSTED_KEY = "techcal_untrusted"
 #: meta key: the host a request is for, when it is served from elsewhere (TECHCAL_HOST_MAP)
 HOST_KEY = "techcal_host"
 
@@ -229,14 +232,15 @@ class PublicAddressMiddleware:
     async def process_request(self, request: Request) -> None:
         origin = request.meta.get(ORIGIN_KEY)
         target = host_port(request.url)
-        if origin is not None:
+        untrusted = request.meta.get(UNTRUSTED_KEY, False)
+        if origin is not None and not untrusted:
             own = host_port(origin)
             if request.url == origin and not request.meta.get("redirect_urls"):
                 self._trust(own)
                 return  # the registered URL itself: its owner may point it anywhere
             if target is not None and target == own:
                 return
-        elif target is not None and target in self.own:
+        elif origin is None and target is not None and target in self.own:
             return
         if target is None:
             raise RefusedAddress(request, "only http and https links are followed")

@@ -50,6 +50,8 @@ class SourceRun:
     max_pages: int | None = None
     max_depth: int | None = None
     revisit: timedelta | None = None
+    #: the queued job of a worker's source
+    job_id: str | None = None
     #: meta every request of the source carries (a worker's download timeout and size)
     meta: dict[str, Any] = field(default_factory=dict)
 

@@ -135,13 +135,14 @@ def decode_job(body: Any) -> QueuedJob:
         m = _object(d["listing"], "listing")
         listing = ListingMemo(_str(m, "digest"), _when(m.get("full_read_at")))
     lim = _object(d.get("limits"), "limits")
+    # within what `techcal crawl` lets a user ask for (a job is not trusted to say more)
     limits = Limits(
-        timeout=_number(lim, "timeout"),
-        max_bytes=int(_number(lim, "max_bytes")),
-        per_host=int(_number(lim, "per_host")),
-        max_pages=int(_number(lim, "max_pages")),
-        max_depth=int(_number(lim, "max_depth")),
-        revisit_hours=_number(lim, "revisit_hours"),
+        timeout=_number(lim, "timeout", 1, 3600),
+        max_bytes=int(_number(lim, "max_bytes", 2**16, 2**31)),
+        per_host=int(_number(lim, "per_host", 1, 16)),
+        max_pages=int(_number(lim, "max_pages", 1, 10_000)),
+        max_depth=int(_number(lim, "max_depth", 0, 10)),
+        revisit_hours=_number(lim, "revisit_hours", 0, 24 * 365),
     )
     job = ReadJob(
         source=source,
@@ -235,7 +236,7 @@ def decode_result(data: bytes | str, source: Source) -> tuple[str, SourceResult]
         pages=int(_number(d, "pages")),
         page_errors=_strings(d, "page_errors"),
         seconds=_number(d, "seconds"),
-        dropped={str(k): int(v) for k, v in _object(d.get("dropped"), "dropped").items()},
+        dropped=_counts(_object(d.get("dropped"), "dropped")),
         listing_digest=_opt_str(d, "listing_digest"),
         full_read=_bool(d, "full_read"),
     )
@@ -249,6 +250,11 @@ def decode_result(data: bytes | str, source: Source) -> tuple[str, SourceResult]
             read_events = [Event.from_dict(_object(e, "event")) for e in events]
         except (TypeError, ValueError) as exc:
             raise WireError(f"an event is not an event ({exc})") from None
+        for event in read_events:
+            if event.source != source.name or not isinstance(event.source_uid, str):
+                raise WireError(f"an event of source {event.source!r} in {source.name!r}'s result")
+            if not isinstance(event.title, str):
+                raise WireError(f"event {event.source_uid!r}: its title is not text")
         read = ReadResult(
             events=read_events,
             warnings=_strings(o, "warnings"),
@@ -332,10 +338,12 @@ def _bool(d: dict[str, Any], key: str) -> bool:
     return value
 
 
-def _number(d: dict[str, Any], key: str) -> float:
+def _number(d: dict[str, Any], key: str, low: float = 0, high: float = 1e15) -> float:
     value = d.get(key)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise WireError(f"{key} is not a number")
+    if not (low <= value <= high):  # (NaN and the infinities too)
+        raise WireError(f"{key} {value!r} is not within {low:g} to {high:g}")
     return float(value)
 
 
@@ -352,6 +360,10 @@ def _strings(d: dict[str, Any], key: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise WireError(f"{key} is not a list of strings")
     return value
+
+
+def _counts(d: dict[str, Any]) -> dict[str, int]:
+    return {str(key): int(_number(d, key)) for key in d}
 
 
 def _when(value: Any) -> datetime:

@@ -36,13 +36,15 @@ from twisted.internet import task
 from techcal.crawler.frontier import (
     QUEUE_KEY,
     RESULTS_KEY,
+    RETURNED,
+    ROUND_SECONDS,
     HostSlots,
     connect,
     lease_key,
     lease_seconds,
 )
 from techcal.crawler.items import SourceResult
-from techcal.crawler.middlewares import HOST_KEY, retry_after_seconds
+from techcal.crawler.middlewares import HOST_KEY, UNTRUSTED_KEY, retry_after_seconds
 from techcal.crawler.settings import PER_HOST, crawl_settings
 from techcal.crawler.source_run import SourceRun
 from techcal.crawler.spiders.sources import SourcesSpider
@@ -69,10 +71,14 @@ class WorkerSpider(RedisSpider, SourcesSpider):
         self,
         capacity: int = SOURCES_AT_ONCE,
         echo: Callable[[str], None] | None = None,
+        allow_private: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.capacity = capacity
+        self.allow_private = allow_private
+        #: why the worker stopped, when it was not asked to
+        self.failure: str | None = None
         self.echo = echo or (lambda line: None)
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
         #: the job id of each source held
@@ -106,6 +112,13 @@ class WorkerSpider(RedisSpider, SourcesSpider):
             if loop.running:
                 loop.stop()
         self.flush()
+        if self.unsent:
+            self.failure = (
+                f"{len(self.unsent)} result(s) could not be handed to Redis; "
+                "their sources are crawled again by the next worker"
+            )
+        elif not self.draining and self.failure is None:
+            self.failure = f"the crawl stopped ({reason})"
         super().closed(reason)
 
     # ------------------------------------------------------------ the queue
@@ -128,7 +141,10 @@ class WorkerSpider(RedisSpider, SourcesSpider):
 
     def refill(self) -> None:
         if not self.draining and len(self.runs) < self.capacity:
-            self.schedule_next_requests()
+            try:
+                self.schedule_next_requests()
+            except Exception as exc:  # noqa: BLE001 - never lose the loop to one entry
+                self.echo(f"worker: could not take sources: {type(exc).__name__}: {exc}")
 
     def make_request_from_data(self, data: bytes) -> Request | None:
         """Return the first request of a queued source (scrapy-redis JSON), or None."""
@@ -137,18 +153,21 @@ class WorkerSpider(RedisSpider, SourcesSpider):
             if not isinstance(request, Request) or JOB_KEY not in request.meta:
                 raise WireError("not a techcal job")
             queued = decode_job(request.meta[JOB_KEY])
-        except (WireError, ValueError, TypeError) as exc:
-            self.echo(f"worker: skipped a queued entry: {exc}")
+            if not queued.job.source.url.startswith(("http://", "https://")):
+                # (a file: source is read where its store is: `techcal crawl` there)
+                raise WireError(f"{queued.job.source.name}: only http(s) sources are crawled here")
+        except Exception as exc:  # noqa: BLE001 - whoever writes to Redis may write anything
+            self.echo(f"worker: skipped a queued entry: {type(exc).__name__}: {exc}")
             return None
         name = queued.job.source.name
-        if name in self.runs:
+        if name in self.runs or name in self.job_ids:
             return None  # queued again while held here: this worker's result will do
         self.job_ids[name] = queued.id
         try:
             self.server.set(lease_key(queued.id), self.worker_id, px=self.lease_ms)
         except Exception as exc:  # noqa: BLE001 - the heartbeat takes the lease when Redis is back
             self._down(exc)
-        return self.source_request(queued.job, _run_of(queued))
+        return self.source_request(queued.job, _run_of(queued, self.allow_private))
 
     def spider_idle(self) -> None:
         """Idle: take more sources, and wait for them (scrapy-redis's loop, without a close
@@ -171,7 +190,9 @@ class WorkerSpider(RedisSpider, SourcesSpider):
             try:
                 with self.server.pipeline() as pipe:
                     pipe.rpush(RESULTS_KEY, payload)
-                    pipe.delete(lease_key(job))
+                    # the lease stays, marked returned, until the coordinator stores
+                    # the result: a source waiting in its backlog is not queued again
+                    pipe.set(lease_key(job), RETURNED, ex=ROUND_SECONDS)
                     pipe.execute()
             except Exception as exc:  # noqa: BLE001
                 self._down(exc)
@@ -204,14 +225,21 @@ class WorkerSpider(RedisSpider, SourcesSpider):
             self.echo("worker: Redis is back")
 
 
-def _run_of(queued: QueuedJob) -> SourceRun:
+def _run_of(queued: QueuedJob, allow_private: bool) -> SourceRun:
     limits = queued.limits
+    meta: dict[str, Any] = {
+        "download_timeout": limits.timeout,
+        "download_maxsize": limits.max_bytes,
+    }
+    if not allow_private:
+        meta[UNTRUSTED_KEY] = True
     return SourceRun(
         queued.job,
         max_pages=limits.max_pages,
         max_depth=limits.max_depth,
         revisit=timedelta(hours=limits.revisit_hours),
-        meta={"download_timeout": limits.timeout, "download_maxsize": limits.max_bytes},
+        meta=meta,
+        job_id=queued.id,
     )
 
 
@@ -228,9 +256,11 @@ class ResultPipeline:
     def process_item(self, item: SourceResult) -> SourceResult:
         spider = self.crawler.spider
         assert isinstance(spider, WorkerSpider)
-        job = spider.job_ids.pop(item.source.name, None)
+        job = item.job_id
         if job is None:
             return item
+        if spider.job_ids.get(item.source.name) == job:
+            del spider.job_ids[item.source.name]
         spider.send(job, encode_result(job, item))
         spider.done += 1
         spider.echo(_done_line(item))
@@ -282,7 +312,8 @@ class SharedHostLimit:
             return
         while True:
             try:
-                token, wait = self.slots.acquire(host, self._limit())
+                timeout = float(request.meta.get("download_timeout") or 0) or None
+                token, wait = self.slots.acquire(host, self._limit(), timeout)
             except Exception as exc:  # noqa: BLE001 - Redis away: wait, never overrun a host
                 if not self.warned:
                     self.warned = True
@@ -344,10 +375,11 @@ def run_worker(
     *,
     capacity: int = SOURCES_AT_ONCE,
     readers: int = 1,
+    allow_private: bool = False,
     verbose: bool = False,
     echo: Callable[[str], None] | None = None,
-) -> int:
-    """Crawl queued sources until stopped; return how many were done."""
+) -> tuple[int, str | None]:
+    """Crawl queued sources until stopped; return how many were done, and what went wrong."""
     from techcal.crawler.run import quiet_logs
 
     connect(redis_url).ping()  # a wrong URL or a stopped server: one clear error, now
@@ -373,7 +405,9 @@ def run_worker(
     process = _WorkerProcess(settings)
     quiet_logs(verbose)
     crawler = process.create_crawler(WorkerSpider)
-    process.crawl(crawler, capacity=capacity, echo=echo, workers=readers)
+    process.crawl(
+        crawler, capacity=capacity, echo=echo, workers=readers, allow_private=allow_private
+    )
 
     def keep(spider: WorkerSpider) -> None:
         process.spider = spider
@@ -382,4 +416,6 @@ def run_worker(
     echo(f"worker {socket.gethostname()}:{os.getpid()}: waiting for sources (Ctrl-C to stop)")
     process.start()
     spider = process.spider
-    return spider.done if spider is not None else 0
+    if spider is None:
+        return 0, "the crawl did not start"
+    return spider.done, spider.failure

@@ -13,6 +13,7 @@ what it has), and no new round starts.
 
 from __future__ import annotations
 
+import os
 import signal
 import sqlite3
 import subprocess
@@ -133,7 +134,8 @@ def run_every(
     """
     command = [sys.executable, "-m", "techcal.cli", "--db", str(db_path), "crawl"]
     if redis_url is not None:
-        command += ["--redis", redis_url]
+        # to each crawl through its environment, not its arguments (`ps` shows those)
+        os.environ["TECHCAL_REDIS_URL"] = redis_url
     loop = Loop(
         db_path, seconds, echo=echo, notify=lambda: notify_once(conn)[0], crawl_command=command
     )

@@ -118,7 +118,10 @@ class Workers:
             self.started += 1
             log = (self.folder / f"worker-{self.started}.log").open("wb")
             proc = subprocess.Popen(
-                techcal("worker", "--redis", self.url), env=env(), stdout=log, stderr=log
+                techcal("worker", "--redis", self.url, "--allow-private"),
+                env=env(),
+                stdout=log,
+                stderr=log,
             )
             self.procs.append(proc)
         for n in range(self.started - count + 1, self.started + 1):
@@ -218,7 +221,7 @@ def copy_store(path: Path, to: Path) -> Path:
     return to
 
 
-def crawl(db: Path, *args: str, timeout: float = 600) -> dict:
+def crawl(db: Path, *args: str, timeout: float = 600, expect: int = 0) -> dict:
     done = subprocess.run(
         techcal("--db", str(db), "crawl", "--json", *args),
         env=env(),
@@ -226,7 +229,8 @@ def crawl(db: Path, *args: str, timeout: float = 600) -> dict:
         text=True,
         timeout=timeout,
     )
-    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.returncode == expect, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr, done.stderr[-3000:]
     return json.loads(done.stdout)
 
 
@@ -552,3 +556,74 @@ def test_worker_needs_a_redis_url_it_can_reach(tmp_path: Path) -> None:
     assert f"127.0.0.1:{port}" in done.stderr
     bad = subprocess.run(techcal("worker", "--redis", "http://x/"), capture_output=True, text=True)
     assert bad.returncode != 0 and "redis://" in bad.stderr
+
+
+def _valid_result() -> dict:
+    job = _job()
+    start = datetime(2027, 1, 9, 19, 0, tzinfo=UTC)
+    event = Event(source="plug", source_uid="u1", title="PLUG: eBPF", start=start)
+    read = ReadResult(events=[event])
+    item = SourceResult(job.source, "read", ReadOutcome("ics", False, read, None))
+    return json.loads(encode_result("plug@x#r", item))
+
+
+@pytest.mark.parametrize(
+    "change, problem",
+    [
+        (lambda d: d.update(pages=float("inf")), "pages"),
+        (lambda d: d.update(seconds=float("nan")), "seconds"),
+        (lambda d: d["outcome"]["events"][0].update(title=123), "title is not text"),
+        (lambda d: d["outcome"]["events"][0].update(source="other"), "source 'other'"),
+        (lambda d: d["dropped"].update(x="many"), "x is not a number"),
+    ],
+)
+def test_a_crafted_result_is_refused_not_stored(change, problem) -> None:
+    data = _valid_result()
+    decode_result(json.dumps(data), _job().source)  # as sent: taken
+    change(data)
+    with pytest.raises(WireError, match=problem):
+        decode_result(json.dumps(data), _job().source)
+
+
+def test_a_worker_does_not_fetch_private_addresses_unless_allowed(
+    redis: RedisServer, tmp_path: Path
+) -> None:
+    site = Site()
+    with LoopbackServer(site):
+        urls = serve_sources(site, 2)
+        db = make_store(tmp_path / "t.db", urls)
+        log = (tmp_path / "worker.log").open("wb")
+        proc = subprocess.Popen(
+            techcal("worker", "--redis", redis.url), env=env(), stdout=log, stderr=log
+        )
+        try:
+            summary = crawl(db, "--redis", redis.url, expect=1)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)
+    lines = {line["source"]: line for line in summary["sources"]}
+    assert lines["src-000"]["status"] == "error"
+    assert "loopback address" in lines["src-000"]["error"]
+    assert sum(site.hits.values()) == 0
+
+
+def test_file_sources_stay_with_the_store(
+    redis: RedisServer, workers: Workers, tmp_path: Path
+) -> None:
+    calendar = tmp_path / "plug.ics"
+    calendar.write_bytes(meetup_ics("PLUG", monthly("p", "PLUG", NOW, 2), stamp=NOW))
+    site = Site()
+    with LoopbackServer(site):
+        urls = serve_sources(site, 2)
+        db = make_store(tmp_path / "t.db", [*urls, calendar.as_uri()])
+        workers.start(1)
+        summary = crawl(db, "--redis", redis.url)
+        import redis as redis_py
+
+        client = redis_py.Redis.from_url(redis.url)
+        # the round is over: nothing of it is left queued, and the next is a new one
+        assert client.llen("techcal:sources") == 0 and client.get("techcal:round") is None
+    lines = {line["source"]: line for line in summary["sources"]}
+    assert lines["src-000"]["status"] == "ok" and lines["src-001"]["status"] == "ok"
+    assert lines["src-002"]["status"] == "not done"
+    assert "techcal crawl --source src-002" in lines["src-002"]["error"]

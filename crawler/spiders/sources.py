@@ -339,6 +339,7 @@ class SourcesSpider(scrapy.Spider):
         assert result is not None
         result.pages = run.pages
         result.page_errors = run.page_errors
+        result.job_id = run.job_id
         # wall time from the first request, waits for retries included; else the work itself
         result.seconds = time.monotonic() - run.started if run.started else run.seconds
         if result.status != "error":
