@@ -128,13 +128,12 @@ def run_redis_crawl(
         while outstanding:
             popped = link.call(lambda: client.blpop([RESULTS_KEY], timeout=1))
             if popped:
-                data = popped[1]
-                ids = result_id(data)
+                ids = result_id(popped[1])
                 entry = outstanding.get(ids[1]) if ids else None
                 if entry is None or ids is None or ids[0] != entry.id:
                     late += 1
                 else:
-                    line = _store(db, data, entry, validate, StorePipeline.store_result)
+                    line = _store(db, ids[2], entry, validate, StorePipeline.store_result)
                     del outstanding[entry.job.source.name]
                     stored_key = lease_key(entry.id)
                     link.call(lambda: client.delete(stored_key))  # noqa: B023 - called at once
@@ -210,7 +209,7 @@ def _restore_sigterm(previous: Any) -> None:
 
 def _store(
     db: Any,
-    data: bytes,
+    data: dict[str, Any],
     entry: Outstanding,
     validate: Any,
     store: Callable[[Any, Any], SourceReport],

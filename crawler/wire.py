@@ -206,16 +206,20 @@ def encode_result(queued_id: str, item: SourceResult) -> str:
     return json.dumps(body, separators=(",", ":"), default=str)
 
 
-def decode_result(data: bytes | str, source: Source) -> tuple[str, SourceResult]:
-    """Return (job id, result) of a result's JSON, for ``source`` (the coordinator's own copy).
+def decode_result(data: bytes | str | dict[str, Any], source: Source) -> tuple[str, SourceResult]:
+    """Return (job id, result) of a result's JSON (or its parsed object, see
+    :func:`result_id`), for ``source`` (the coordinator's own copy).
 
     Raises WireError when it is not a result of techcal's format or names
     another source.
     """
-    try:
-        d = _object(json.loads(data), "result")
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise WireError(f"result is not JSON ({exc})") from None
+    if isinstance(data, dict):
+        d = data
+    else:
+        try:
+            d = _object(json.loads(data), "result")
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise WireError(f"result is not JSON ({exc})") from None
     if d.get("v") != WIRE_VERSION:
         raise WireError(f"result of format {d.get('v')!r}, this coordinator reads {WIRE_VERSION}")
     if d.get("source") != source.name:
@@ -278,14 +282,17 @@ def decode_result(data: bytes | str, source: Source) -> tuple[str, SourceResult]
     return _str(d, "id"), item
 
 
-def result_id(data: bytes | str) -> tuple[str, str] | None:
-    """Return (job id, source name) of a result's JSON, or None when it has none."""
+def result_id(data: bytes | str) -> tuple[str, str, dict[str, Any]] | None:
+    """Return (job id, source name, the parsed object) of a result's JSON, or None.
+
+    The object is what :func:`decode_result` then reads: a result is parsed once.
+    """
     try:
         d = json.loads(data)
     except (ValueError, UnicodeDecodeError):
         return None
     if isinstance(d, dict) and isinstance(d.get("id"), str) and isinstance(d.get("source"), str):
-        return d["id"], d["source"]
+        return d["id"], d["source"], d
     return None
 
 
