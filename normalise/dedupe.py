@@ -95,8 +95,14 @@ def match_form(title: str, url: str | None, organizer: str | None = None) -> str
     return _LINK.join((title_form(title).encode(), link_key(url) or "", words))
 
 
+@lru_cache(maxsize=32768)
 def read_match_form(text: str) -> tuple[TitleForm, str | None]:
-    """Return the title form and link key of a :func:`match_form`; ValueError if damaged."""
+    """Return the title form and link key of a :func:`match_form`; ValueError if damaged.
+
+    Cached: a busy evening's events are candidates of every entry around
+    them, and of the same group's entry every week (forms are never changed
+    once made).
+    """
     form, link, _words = _parts(text)
     return form, link
 
@@ -257,6 +263,14 @@ def _venue_similarity(a: str, b: str) -> float:
     return fuzz.token_set_ratio(fold(a), fold(b)) / 100
 
 
+@lru_cache(maxsize=16384)
+def _organizer_similarity(a: str, b: str) -> float:
+    """Return how alike two organizers are, as word sets ("Group 3" and "Group 4" are two)."""
+    from rapidfuzz import fuzz
+
+    return word_similarity(fold(a), fold(b), fuzz.ratio)
+
+
 #: words that make an entry a separate viewing of another event
 _STREAM = re.compile(
     r"\b(watch party|livestream|live stream|stream|public viewing|viewing party|"
@@ -337,7 +351,6 @@ def _likeness(a: dict[str, Any], b: dict[str, Any], gap: int, exact_km: float | 
 
     ``exact_km`` is the distance between them when both have exact coordinates.
     """
-    from rapidfuzz import fuzz
 
     placeless = not any(e["lat"] is not None or e["city"] or e["venue"] for e in (a, b))
     form_a, form_b = _form(a), _form(b)
@@ -355,7 +368,7 @@ def _likeness(a: dict[str, Any], b: dict[str, Any], gap: int, exact_km: float | 
     organizer = None
     if a["organizer"] and b["organizer"]:
         # as word sets: "Group 3 meetup" and "Group 4 meetup" are two groups
-        organizer = word_similarity(fold(a["organizer"]), fold(b["organizer"]), fuzz.ratio)
+        organizer = _organizer_similarity(a["organizer"], b["organizer"])
     same_place = (
         (venue is not None and venue >= 0.8)
         or (exact_km is not None and exact_km <= 0.3)
