@@ -26,9 +26,11 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from scrapy.resolver import CachingThreadedResolver
+from scrapy.resolver import CachingThreadedResolver, dnscache
 from twisted.internet.defer import Deferred
 from twisted.internet.error import DNSLookupError
+
+from techcal.crawler.freshness import DNS_MAX_AGE, Freshness
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -157,9 +159,21 @@ class PublicAddressResolver(CachingThreadedResolver):
     the whole answer to check.
     """
 
-    def __init__(self, reactor: Any, cache_size: int, timeout: float) -> None:
+    def __init__(
+        self, reactor: Any, cache_size: int, timeout: float, max_age: float = DNS_MAX_AGE
+    ) -> None:
         super().__init__(reactor, cache_size, timeout)
         self.trusted: set[str] = set()
+        #: Scrapy's cache keeps an answer for as long as the process runs: here
+        #: for ``max_age`` (TECHCAL_DNS_MAX_AGE), as a worker runs for weeks
+        self.freshness = Freshness(max_age)
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, reactor: Any) -> PublicAddressResolver:
+        settings = crawler.settings
+        size = settings.getint("DNSCACHE_SIZE") if settings.getbool("DNSCACHE_ENABLED") else 0
+        max_age = settings.getfloat("TECHCAL_DNS_MAX_AGE", DNS_MAX_AGE)
+        return cls(reactor, size, settings.getfloat("DNS_TIMEOUT"), max_age)
 
     def trust(self, name: str) -> None:
         """Let ``name`` resolve to any address (a registered source's own host)."""
@@ -168,6 +182,8 @@ class PublicAddressResolver(CachingThreadedResolver):
     def getHostByName(  # noqa: N802 - Twisted's interface
         self, name: str, timeout: Sequence[int] = ()
     ) -> Deferred[str]:
+        if self.freshness.stale(name):
+            dnscache.pop(name, None)
         found = super().getHostByName(name, timeout)
         found.addCallback(self._checked, name)
         return found

@@ -12,11 +12,13 @@ Nothing is lost and nothing is stored twice:
 - a job's id says what its plan knew (:func:`~techcal.crawler.wire.job_id`):
   a result is stored only for a source still outstanding in this round, and
   only if it answers this round's job; a late copy is ignored;
-- a source neither queued, held (its lease) nor answered for a third
-  of a lease (its worker died, Redis restarted empty) is
-  queued again;
+- a source neither queued, held nor answered (its lease says which) for a
+  third of a lease (its worker died, Redis restarted empty) is queued
+  again;
 - a coordinator killed and run again plans the same jobs (nothing was stored
-  for them), finds them still queued or held, and takes their results.
+  for them), finds them still queued or held, and takes their results;
+- one coordinator at a time uses a Redis database (``techcal:coordinator``):
+  a second one says who holds it, and stops.
 """
 
 from __future__ import annotations
@@ -31,9 +33,11 @@ from typing import Any
 from techcal.crawler.frontier import (
     PER_HOST_KEY,
     QUEUE_KEY,
+    QUEUED,
     RESULTS_KEY,
     ROUND_KEY,
     ROUND_SECONDS,
+    CoordinatorLock,
     connect,
     lease_key,
     lease_seconds,
@@ -84,9 +88,6 @@ def run_redis_crawl(
     round left queued). ``file:`` sources are not sent: a worker elsewhere
     cannot read this machine's files.
     """
-    from techcal.crawler.pipelines import StorePipeline, ValidationPipeline
-    from techcal.store.database import open_store
-
     options = options or CrawlOptions()
     echo = echo or (lambda line: print(line, file=sys.stderr, flush=True))
     report = CrawlReport()
@@ -95,6 +96,31 @@ def run_redis_crawl(
     client = connect(redis_url)
     link = _Link(client, redis_url, echo)
     link.check()
+    lock = CoordinatorLock(client, _holder())
+    _lock(link, lock, redis_url, echo)
+    try:
+        return _coordinate(db_path, plans, client, link, lock, options, report, on_report, echo)
+    finally:
+        try:
+            lock.release()
+        except Exception:  # noqa: BLE001, S110 - it lapses on its own
+            pass
+
+
+def _coordinate(
+    db_path: Path,
+    plans: list[ReadJob],
+    client: Any,
+    link: _Link,
+    lock: CoordinatorLock,
+    options: CrawlOptions,
+    report: CrawlReport,
+    on_report: Callable[[SourceReport], None] | None,
+    echo: Callable[[str], None],
+) -> CrawlReport:
+    from techcal.crawler.pipelines import StorePipeline, ValidationPipeline
+    from techcal.store.database import open_store
+
     limits = Limits(
         timeout=options.timeout,
         max_bytes=options.max_bytes,
@@ -142,6 +168,11 @@ def run_redis_crawl(
                         on_report(line)
             if time.monotonic() - last_check >= min(CHECK_EVERY, lease_seconds() / 6):
                 last_check = time.monotonic()
+                if not link.call(lock.take):
+                    raise TechcalError(
+                        f"another coordinator ({link.call(lock.holder)}) took over this Redis"
+                        " database; stopping (what is not stored yet is due next time)"
+                    )
                 link.call(lambda: _requeue_missing(client, outstanding, options.per_host, echo))
                 for entry in [e for e in outstanding.values() if e.sent > MAX_SENDS]:
                     source = entry.job.source
@@ -234,13 +265,16 @@ def _store(
 def _queue_round(client: Any, outstanding: dict[str, Outstanding], per_host: int) -> None:
     """Queue every job not already queued or held (a coordinator run again finds them there)."""
     client.set(PER_HOST_KEY, per_host)
-    queued = _queued_ids(client)
-    ids = {name: entry.id for name, entry in outstanding.items()}
-    held = _held(client, list(ids.values()))
+    leased = _leased(client, [entry.id for entry in outstanding.values()])
+    _queue(client, [entry for entry in outstanding.values() if entry.id not in leased])
+
+
+def _queue(client: Any, entries: list[Outstanding]) -> None:
+    """Queue ``entries``' jobs, each with its lease saying it waits in the queue."""
     with client.pipeline(transaction=False) as pipe:
-        for name, entry in outstanding.items():
-            if ids[name] not in queued and ids[name] not in held:
-                pipe.rpush(QUEUE_KEY, entry.payload)
+        for entry in entries:
+            pipe.set(lease_key(entry.id), QUEUED, ex=ROUND_SECONDS)
+            pipe.rpush(QUEUE_KEY, entry.payload)
         pipe.execute()
 
 
@@ -251,12 +285,19 @@ def _requeue_missing(
         return
     client.set(PER_HOST_KEY, per_host)  # (again: a Redis restarted empty lost it)
     now = time.monotonic()
-    queued = _queued_ids(client)
-    ids = {name: entry.id for name, entry in outstanding.items()}
-    held = _held(client, [i for i in ids.values() if i not in queued])
+    leases = _leases(client, [entry.id for entry in outstanding.values()])
+    leased = set(leases)
+    marked = [i for i, value in leases.items() if value == QUEUED.encode()]
+    if len(marked) > client.llen(QUEUE_KEY):
+        # some jobs said to wait are not in the queue: taken by something
+        # other than a worker's take (which leases as it pops), or left over
+        # from a Redis that came back from an old snapshot. Only then is the
+        # queue read whole, to learn which.
+        waiting = _queued_ids(client)
+        leased -= {i for i in marked if i not in waiting}
     again = []
-    for name, entry in outstanding.items():
-        if ids[name] in queued or ids[name] in held:
+    for entry in outstanding.values():
+        if entry.id in leased:
             entry.missing_since = None
             continue
         if entry.missing_since is None:
@@ -265,18 +306,36 @@ def _requeue_missing(
             again.append(entry)
     if not again:
         return
-    with client.pipeline(transaction=False) as pipe:
-        for entry in again:
-            pipe.rpush(QUEUE_KEY, entry.payload)
-            entry.missing_since = None
-            entry.sent += 1
-        pipe.execute()
+    _queue(client, again)
+    for entry in again:
+        entry.missing_since = None
+        entry.sent += 1
     names = ", ".join(e.job.source.name for e in again[:5])
     more = f" and {len(again) - 5} more" if len(again) > 5 else ""
     echo(f"queued again (their worker stopped, or Redis lost them): {names}{more}")
 
 
+#: leases read in one MGET
+LEASES_AT_ONCE = 1000
+
+
+def _leased(client: Any, ids: list[str]) -> set[str]:
+    """Return those of ``ids`` whose lease is there: queued, held or returned."""
+    return set(_leases(client, ids))
+
+
+def _leases(client: Any, ids: list[str]) -> dict[str, bytes]:
+    """Return the lease of each of ``ids`` that has one (queued, a worker's, or returned)."""
+    found: dict[str, bytes] = {}
+    for at in range(0, len(ids), LEASES_AT_ONCE):
+        part = ids[at : at + LEASES_AT_ONCE]
+        values = client.mget([lease_key(i) for i in part])
+        found.update((i, v) for i, v in zip(part, values, strict=True) if v is not None)
+    return found
+
+
 def _queued_ids(client: Any) -> set[str]:
+    """Return the ids of the jobs in the queue (reading it whole)."""
     import json
 
     found = set()
@@ -288,11 +347,33 @@ def _queued_ids(client: Any) -> set[str]:
     return found
 
 
-def _held(client: Any, ids: list[str]) -> set[str]:
-    if not ids:
-        return set()
-    values = client.mget([lease_key(i) for i in ids])
-    return {i for i, v in zip(ids, values, strict=True) if v is not None}
+def _holder() -> str:
+    import os
+    import socket
+
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _lock(link: _Link, lock: CoordinatorLock, url: str, echo: Callable[[str], None]) -> None:
+    """Take the database's coordinator lock, waiting out one left by a coordinator killed."""
+    if link.call(lock.take):
+        return
+    holder = link.call(lock.holder)
+    wait = lease_seconds() + 1
+    echo(
+        f"another coordinator ({holder}) holds {redacted(url)}; waiting up to {wait:.0f} s"
+        " (a coordinator that was killed lets go by then)"
+    )
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        if link.call(lock.take):
+            return
+    raise TechcalError(
+        f"another coordinator ({link.call(lock.holder)}) is crawling through {redacted(url)};"
+        " one Redis database serves one store: give this one another database number"
+        " (redis://host:6379/1), or wait for that crawl to finish"
+    )
 
 
 class _Link:

@@ -6,14 +6,20 @@ One Redis database serves one store's crawl (use another database number,
 - ``techcal:sources``: the queue of sources (scrapy-redis JSON requests,
   see :mod:`techcal.crawler.wire`), read by every worker's RedisSpider;
 - ``techcal:results``: each finished source's result, read by the coordinator;
-- ``techcal:lease:<job id>``: held by the worker crawling that source,
-  refreshed while it works, gone when the worker dies (then the
-  coordinator queues the source again); "returned" once its result is
-  handed back, until the coordinator has stored it;
+- ``techcal:lease:<job id>``: "queued" while the job waits in the queue;
+  taken by a worker together with the job (one script, so a job is never
+  out of the queue without a lease) and refreshed while it works, gone
+  when the worker dies (then the coordinator queues the source again);
+  "returned" once its result is handed back, until the coordinator has
+  stored it. So the coordinator finds a missing source by reading the
+  leases, never the whole queue;
 - ``techcal:host:<host>``: the requests in flight to a host, from every
   worker (a sorted set of tokens, each expiring on its own), held under
   ``techcal:per-host`` at once;
-- ``techcal:hold:<host>``: a host's ``Retry-After``, honoured by every worker.
+- ``techcal:hold:<host>``: a host's ``Retry-After``, honoured by every worker;
+- ``techcal:round``: the id of the round under way;
+- ``techcal:coordinator``: held by the one coordinator of the database,
+  refreshed while it runs.
 
 Times are Redis's own (``TIME``), so the machines' clocks need not agree.
 """
@@ -35,6 +41,10 @@ LEASE_SECONDS = 30.0
 LEASE_ENV = "TECHCAL_LEASE_SECONDS"
 #: a lease's value once its result is handed back (until the coordinator stores it)
 RETURNED = "returned"
+#: a lease's value while its job waits in the queue
+QUEUED = "queued"
+#: held by the coordinator at work (it lapses a lease's time after the coordinator died)
+COORDINATOR_KEY = f"{PREFIX}:coordinator"
 #: the round under way (a coordinator run again goes on with it), and how long it may last
 ROUND_KEY = f"{PREFIX}:round"
 ROUND_SECONDS = 6 * 3600
@@ -55,6 +65,42 @@ if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
   return 1
 end
 return 0
+"""
+
+# KEYS: queue. ARGV: count, worker id, lease ms, lease key prefix.
+# Pops up to count jobs and leases each to the worker in the same step.
+# (The lease keys are worked out here from each job's id, so this needs a
+# single Redis, not a cluster.) An entry that is not a job is handed over
+# as it is: the worker says why it skips it.
+_TAKE = """
+local taken = {}
+for _ = 1, tonumber(ARGV[1]) do
+  local data = redis.call('LPOP', KEYS[1])
+  if not data then break end
+  taken[#taken + 1] = data
+  local ok, request = pcall(cjson.decode, data)
+  if ok and type(request) == 'table' and type(request.meta) == 'table' then
+    local job = request.meta.techcal_job
+    if type(job) == 'table' and type(job.id) == 'string' and #job.id <= 200 then
+      redis.call('SET', ARGV[4] .. job.id, ARGV[2], 'PX', tonumber(ARGV[3]))
+    end
+  end
+end
+return taken
+"""
+
+# KEYS: lock. ARGV: token, ms. Takes or keeps the lock: 1, or 0 when another holds it.
+_LOCK = """
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', tonumber(ARGV[2]))
+return 1
+"""
+
+# KEYS: lock. ARGV: token.
+_UNLOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 1
 """
 
 # KEYS: hold. ARGV: ms. A longer hold already set stays.
@@ -78,6 +124,41 @@ def lease_seconds() -> float:
 
 def lease_key(job_id: str) -> str:
     return f"{PREFIX}:lease:{job_id}"
+
+
+class JobQueue:
+    """The queue of sources, as workers take from it."""
+
+    def __init__(self, client: Any) -> None:
+        self.take_script = client.register_script(_TAKE)
+
+    def take(self, count: int, worker: str, lease_ms: int) -> list[bytes]:
+        """Pop up to ``count`` queued jobs, each leased to ``worker`` in the same step."""
+        args = [count, worker, lease_ms, lease_key("")]
+        return list(self.take_script(keys=[QUEUE_KEY], args=args) or [])
+
+
+class CoordinatorLock:
+    """The one coordinator of a Redis database: two would store each other's results."""
+
+    def __init__(self, client: Any, holder: str) -> None:
+        self.client = client
+        self.token = f"{holder}:{uuid.uuid4().hex[:8]}"
+        self.lock_script = client.register_script(_LOCK)
+        self.unlock_script = client.register_script(_UNLOCK)
+
+    def take(self) -> bool:
+        """Take or keep the lock for a lease's time; False when another coordinator holds it."""
+        ms = int(lease_seconds() * 1000)
+        return bool(int(self.lock_script(keys=[COORDINATOR_KEY], args=[self.token, ms])))
+
+    def holder(self) -> str:
+        value = self.client.get(COORDINATOR_KEY)
+        text = value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+        return text.rpartition(":")[0] or "?"
+
+    def release(self) -> None:
+        self.unlock_script(keys=[COORDINATOR_KEY], args=[self.token])
 
 
 def host_key(host: str) -> str:

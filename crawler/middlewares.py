@@ -40,6 +40,7 @@ from techcal.crawler.addresses import (
     host_port,
     ip_literal,
 )
+from techcal.crawler.freshness import ROBOTS_MAX_AGE, Freshness
 
 #: meta key: seconds to wait before this request is downloaded
 DELAY_KEY = "techcal_retry_delay"
@@ -134,9 +135,21 @@ class SharedRobotsTxtMiddleware(RobotsTxtMiddleware):
     are let through unchecked (one Deferred, several awaiting callbacks,
     the first of which swallows the result). Here a waiter that got None
     looks up the parser the first one stored.
+
+    A robots.txt is obeyed for ``TECHCAL_ROBOTS_MAX_AGE`` seconds (a day),
+    then fetched again: a worker runs for weeks (techcal.crawler.freshness).
     """
 
+    def __init__(self, crawler: Any) -> None:
+        super().__init__(crawler)
+        self.freshness = Freshness(
+            crawler.settings.getfloat("TECHCAL_ROBOTS_MAX_AGE", ROBOTS_MAX_AGE)
+        )
+
     async def robot_parser(self, request: Request) -> RobotParser | None:
+        netloc = urlparse_cached(request).netloc
+        if self.freshness.stale(netloc) and not isinstance(self._parsers.get(netloc), Deferred):
+            self._parsers.pop(netloc, None)  # (one being fetched is left to finish)
         parser = await super().robot_parser(request)
         if parser is None:
             stored = self._parsers.get(urlparse_cached(request).netloc)

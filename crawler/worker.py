@@ -33,12 +33,14 @@ from scrapy.utils.ossignal import install_shutdown_handlers
 from scrapy_redis.spiders import RedisSpider
 from twisted.internet import task
 
+from techcal.crawler.freshness import max_ages
 from techcal.crawler.frontier import (
     QUEUE_KEY,
     RESULTS_KEY,
     RETURNED,
     ROUND_SECONDS,
     HostSlots,
+    JobQueue,
     connect,
     lease_key,
     lease_seconds,
@@ -89,6 +91,7 @@ class WorkerSpider(RedisSpider, SourcesSpider):
         self.redis_down = False
         self.done = 0
         self.lease_ms = int(lease_seconds() * 1000)
+        self.jobs: JobQueue | None = None
         self._loops: list[task.LoopingCall] = []
 
     @classmethod
@@ -129,7 +132,9 @@ class WorkerSpider(RedisSpider, SourcesSpider):
         if self.draining or room <= 0 or self.server is None:
             return
         try:
-            datas = self.fetch_data(self.redis_key, room)
+            if self.jobs is None:
+                self.jobs = JobQueue(self.server)
+            datas = self.jobs.take(room, self.worker_id, self.lease_ms)
         except Exception as exc:  # noqa: BLE001 - Redis away: wait for it, say so once
             self._down(exc)
             return
@@ -400,6 +405,8 @@ def run_worker(
             "CONCURRENT_REQUESTS_PER_DOMAIN": 16,
             "TECHCAL_PER_HOST": PER_HOST,
             "LOG_INSTALL_ROOT_HANDLER": verbose,
+            # a worker runs for weeks: robots.txt and addresses are learnt again
+            **max_ages(),
         }
     )
     process = _WorkerProcess(settings)

@@ -113,13 +113,13 @@ class Workers:
         self.procs: list[subprocess.Popen[bytes]] = []
         self.started = 0
 
-    def start(self, count: int = 1) -> None:
+    def start(self, count: int = 1, **extra: str) -> None:
         for _ in range(count):
             self.started += 1
             log = (self.folder / f"worker-{self.started}.log").open("wb")
             proc = subprocess.Popen(
                 techcal("worker", "--redis", self.url, "--allow-private"),
-                env=env(),
+                env=env(**extra),
                 stdout=log,
                 stderr=log,
             )
@@ -471,6 +471,89 @@ def test_a_coordinator_killed_and_run_again_finishes_the_round(
     assert integrity(spread) == "ok"
 
 
+def test_a_second_coordinator_on_one_database_is_refused_in_words(
+    redis: RedisServer, workers: Workers, tmp_path: Path
+) -> None:
+    site = Site()
+    with LoopbackServer(site):
+        urls = serve_sources(site, 6)
+        first_db = make_store(tmp_path / "first.db", urls)
+        other_db = copy_store(first_db, tmp_path / "other.db")
+        first = subprocess.Popen(
+            techcal("--db", str(first_db), "crawl", "--json", "--redis", redis.url),
+            env=env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        client = redis_client(redis.url)
+        deadline = time.monotonic() + 30
+        while client.get("techcal:coordinator") is None:
+            assert time.monotonic() < deadline and first.poll() is None
+            time.sleep(0.05)
+        # (no worker yet: the first coordinator waits for its results, holding the lock)
+        second = subprocess.run(
+            techcal("--db", str(other_db), "crawl", "--redis", redis.url),
+            env=env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        workers.start(1)
+        out, err = first.communicate(timeout=120)
+    assert second.returncode == 1
+    assert "another coordinator" in second.stderr and "database number" in second.stderr
+    assert "Traceback" not in second.stderr
+    assert first.returncode == 0, err.decode()[-3000:]
+    assert set(statuses(json.loads(out)).values()) == {"ok"}
+    assert client.get("techcal:coordinator") is None  # let go at the end
+
+
+def test_a_job_taken_without_its_lease_is_queued_again(
+    redis: RedisServer, workers: Workers, tmp_path: Path
+) -> None:
+    """Something that pops a job the way workers do not (an old worker, a hand) loses nothing."""
+    site = Site()
+    with LoopbackServer(site):
+        urls = serve_sources(site, 6)
+        db = make_store(tmp_path / "t.db", urls)
+        coordinator = subprocess.Popen(
+            techcal("--db", str(db), "crawl", "--json", "--redis", redis.url),
+            env=env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        client = redis_client(redis.url)
+        deadline = time.monotonic() + 30
+        while client.llen("techcal:sources") < 6:
+            assert time.monotonic() < deadline and coordinator.poll() is None
+            time.sleep(0.05)
+        taken = json.loads(client.lpop("techcal:sources"))["meta"]["techcal_job"]
+        workers.start(1)
+        out, err = coordinator.communicate(timeout=120)
+    assert coordinator.returncode == 0, err.decode()[-3000:]
+    assert statuses(json.loads(out)) == {f"src-{n:03d}": "ok" for n in range(6)}
+    assert f"queued again (their worker stopped, or Redis lost them): {taken['source']['name']}" in (
+        err.decode()
+    )
+
+
+@pytest.mark.parametrize(("max_age", "fetches"), [(None, 1), ("2", 2)])
+def test_a_long_running_worker_reads_robots_txt_again_after_a_while(
+    redis: RedisServer, workers: Workers, tmp_path: Path, max_age: str | None, fetches: int
+) -> None:
+    """A worker runs for weeks: it obeys a robots.txt for a day (here: 2 s), then reads it again."""
+    site = Site()
+    with LoopbackServer(site):
+        urls = serve_sources(site, 2)
+        db = make_store(tmp_path / "t.db", urls)
+        workers.start(1, **({"TECHCAL_ROBOTS_MAX_AGE": max_age} if max_age else {}))
+        crawl(db, "--redis", redis.url)
+        assert site.hits["/robots.txt"] == 1
+        time.sleep(2.5)
+        crawl(db, "--redis", redis.url)
+    assert site.hits["/robots.txt"] == fetches
+
+
 def test_workers_share_one_per_host_limit(
     redis: RedisServer, workers: Workers, tmp_path: Path
 ) -> None:
@@ -539,6 +622,12 @@ def test_a_worker_skips_what_is_not_a_job_in_words(
     logs = workers.logs()
     assert logs.count("worker: skipped a queued entry") == 3, logs
     assert "Traceback" not in logs
+
+
+def redis_client(url: str):
+    import redis as redis_py
+
+    return redis_py.Redis.from_url(url)
 
 
 def test_worker_needs_a_redis_url_it_can_reach(tmp_path: Path) -> None:
