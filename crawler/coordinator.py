@@ -37,6 +37,7 @@ from techcal.crawler.frontier import (
     RESULTS_KEY,
     ROUND_KEY,
     ROUND_SECONDS,
+    STORING_KEY,
     CoordinatorLock,
     connect,
     lease_key,
@@ -98,9 +99,12 @@ def run_redis_crawl(
     link.check()
     lock = CoordinatorLock(client, _holder())
     _lock(link, lock, redis_url, echo)
+    # kept from a thread of its own: storing one source may take longer than the lock lasts
+    lock.keep(every=lease_seconds() / 3)
     try:
         return _coordinate(db_path, plans, client, link, lock, options, report, on_report, echo)
     finally:
+        lock.stop()
         try:
             lock.release()
         except Exception:  # noqa: BLE001, S110 - it lapses on its own
@@ -144,36 +148,48 @@ def _coordinate(
         outstanding[job.source.name] = Outstanding(job, queued.id, encode_job(queued))
     sent = list(outstanding.values())
     started = time.monotonic()
+    # results a coordinator killed while storing them had taken: first in line again
+    link.call(lambda: _take_back(client))
     link.call(lambda: _queue_round(client, outstanding, options.per_host))
     db = open_store(db_path)
     validate = ValidationPipeline()
-    last_check = time.monotonic()
+    last_check = last_read = time.monotonic()
     late = 0
+    finished = False
     previous = _stop_on_sigterm()
     try:
         while outstanding:
-            popped = link.call(lambda: client.blpop([RESULTS_KEY], timeout=1))
-            if popped:
-                ids = result_id(popped[1])
+            # (moved aside while it is stored: a coordinator killed meanwhile loses nothing)
+            popped = link.call(lambda: client.blmove(RESULTS_KEY, STORING_KEY, 1))
+            if popped is not None:
+                ids = result_id(popped)
                 entry = outstanding.get(ids[1]) if ids else None
+                stored_key = None
                 if entry is None or ids is None or ids[0] != entry.id:
                     late += 1
                 else:
                     line = _store(db, ids[2], entry, validate, StorePipeline.store_result)
                     del outstanding[entry.job.source.name]
                     stored_key = lease_key(entry.id)
-                    link.call(lambda: client.delete(stored_key))  # noqa: B023 - called at once
                     report.sources.append(line)
                     if on_report is not None:
                         on_report(line)
+                link.call(lambda: _stored(client, popped, stored_key))  # noqa: B023 - at once
             if time.monotonic() - last_check >= min(CHECK_EVERY, lease_seconds() / 6):
                 last_check = time.monotonic()
-                if not link.call(lock.take):
-                    raise TechcalError(
-                        f"another coordinator ({link.call(lock.holder)}) took over this Redis"
-                        " database; stopping (what is not stored yet is due next time)"
+                if lock.lost is not None:
+                    echo(
+                        f"another coordinator ({lock.lost}) took over this Redis database;"
+                        f" stopping: {len(outstanding)} source(s) not back are due again next time"
                     )
-                link.call(lambda: _requeue_missing(client, outstanding, options.per_host, echo))
+                    break
+                # the whole queue is read once a lease too, whatever the counts say
+                read = last_check - last_read >= lease_seconds()
+                if read:
+                    last_read = last_check
+                link.call(
+                    lambda: _requeue_missing(client, outstanding, options.per_host, echo, read)  # noqa: B023
+                )
                 for entry in [e for e in outstanding.values() if e.sent > MAX_SENDS]:
                     source = entry.job.source
                     del outstanding[source.name]
@@ -185,8 +201,11 @@ def _coordinate(
                     report.sources.append(line)
                     if on_report is not None:
                         on_report(line)
-        # the round is over: its jobs queued twice (a worker only slow) go
-        link.call(lambda: _end_round(client, sent))
+        else:
+            finished = True
+        if finished:
+            # the round is over: its jobs queued twice (a worker only slow) go
+            link.call(lambda: _end_round(client, sent))
     except KeyboardInterrupt:
         echo(f"stopping: {len(outstanding)} source(s) not back are due again next time")
     finally:
@@ -278,8 +297,27 @@ def _queue(client: Any, entries: list[Outstanding]) -> None:
         pipe.execute()
 
 
+def _take_back(client: Any) -> None:
+    """Put the results a coordinator was storing when it stopped back first in line."""
+    while client.lmove(STORING_KEY, RESULTS_KEY, "RIGHT", "LEFT") is not None:
+        pass
+
+
+def _stored(client: Any, result: bytes, lease: str | None) -> None:
+    """Forget a result stored (or ignored), and the lease of its job."""
+    with client.pipeline(transaction=False) as pipe:
+        pipe.lrem(STORING_KEY, 1, result)
+        if lease is not None:
+            pipe.delete(lease)
+        pipe.execute()
+
+
 def _requeue_missing(
-    client: Any, outstanding: dict[str, Outstanding], per_host: int, echo: Callable[[str], None]
+    client: Any,
+    outstanding: dict[str, Outstanding],
+    per_host: int,
+    echo: Callable[[str], None],
+    read_queue: bool = False,
 ) -> None:
     if not outstanding:
         return
@@ -288,11 +326,12 @@ def _requeue_missing(
     leases = _leases(client, [entry.id for entry in outstanding.values()])
     leased = set(leases)
     marked = [i for i, value in leases.items() if value == QUEUED.encode()]
-    if len(marked) > client.llen(QUEUE_KEY):
+    if read_queue or len(marked) > client.llen(QUEUE_KEY):
         # some jobs said to wait are not in the queue: taken by something
         # other than a worker's take (which leases as it pops), or left over
-        # from a Redis that came back from an old snapshot. Only then is the
-        # queue read whole, to learn which.
+        # from a Redis that came back from an old snapshot. Then, and once a
+        # lease anyway (other entries in the queue can hide a missing one
+        # from the count), the queue is read whole, to learn which.
         waiting = _queued_ids(client)
         leased -= {i for i in marked if i not in waiting}
     again = []

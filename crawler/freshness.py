@@ -34,21 +34,21 @@ class Freshness:
         self.learnt: dict[str, float] = {}
 
     def stale(self, key: str) -> bool:
-        """Return True when ``key`` was learnt ``max_age`` ago or more (it is then forgotten).
+        """Return True when what is known of ``key`` is to be forgotten and learnt again.
 
-        A key never learnt is not stale: it is learnt now.
+        That is when it was learnt ``max_age`` ago or more, or when it is not
+        known when (the first time: nothing to forget yet; or after the table
+        was emptied for size, so that nothing is kept longer than its age).
+        The key counts as learnt now.
         """
         now = self.clock()
         when = self.learnt.get(key)
-        if when is None:
-            if len(self.learnt) >= MOST_KEPT:
-                self.learnt.clear()
-            self.learnt[key] = now
+        if when is not None and now - when < self.max_age:
             return False
-        if now - when >= self.max_age:
-            self.learnt[key] = now
-            return True
-        return False
+        if when is None and len(self.learnt) >= MOST_KEPT:
+            self.learnt.clear()
+        self.learnt[key] = now
+        return True
 
 
 def max_ages() -> dict[str, float]:

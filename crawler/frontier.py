@@ -6,6 +6,9 @@ One Redis database serves one store's crawl (use another database number,
 - ``techcal:sources``: the queue of sources (scrapy-redis JSON requests,
   see :mod:`techcal.crawler.wire`), read by every worker's RedisSpider;
 - ``techcal:results``: each finished source's result, read by the coordinator;
+- ``techcal:storing``: the result the coordinator is storing, moved there
+  from ``techcal:results`` as it is taken (a coordinator killed meanwhile
+  puts it back when run again);
 - ``techcal:lease:<job id>``: "queued" while the job waits in the queue;
   taken by a worker together with the job (one script, so a job is never
   out of the queue without a lease) and refreshed while it works, gone
@@ -26,14 +29,17 @@ Times are Redis's own (``TIME``), so the machines' clocks need not agree.
 
 from __future__ import annotations
 
+import threading
 import uuid
 from typing import Any
 
+from techcal.crawler.wire import ID_KEY
 from techcal.errors import TechcalError
 
 PREFIX = "techcal"
 QUEUE_KEY = f"{PREFIX}:sources"
 RESULTS_KEY = f"{PREFIX}:results"
+STORING_KEY = f"{PREFIX}:storing"
 PER_HOST_KEY = f"{PREFIX}:per-host"
 #: seconds a lease lasts without being refreshed (a worker refreshes it three times as
 #: often); TECHCAL_LEASE_SECONDS changes it, for coordinator and workers alike
@@ -67,26 +73,35 @@ end
 return 0
 """
 
-# KEYS: queue. ARGV: count, worker id, lease ms, lease key prefix.
-# Pops up to count jobs and leases each to the worker in the same step.
-# (The lease keys are worked out here from each job's id, so this needs a
-# single Redis, not a cluster.) An entry that is not a job is handed over
-# as it is: the worker says why it skips it.
-_TAKE = """
+# KEYS: queue. ARGV: count, worker id, lease ms, lease key prefix, id key.
+# Pops up to count jobs and leases each to the worker in the same step. A
+# job's id is the first value of its meta (wire.encode_job), found without
+# decoding the job, which may be large: in JSON text an unescaped
+# '"<id key>"' followed by ':' is a key, never a part of a string. (The lease keys are
+# worked out here, so this needs one Redis, not a cluster.) An entry that
+# is not a job is handed over as it is: the worker says why it skips it.
+_TAKE = r"""
 local taken = {}
+local mark = '"' .. ARGV[5] .. '"'
 for _ = 1, tonumber(ARGV[1]) do
   local data = redis.call('LPOP', KEYS[1])
   if not data then break end
   taken[#taken + 1] = data
-  local ok, request = pcall(cjson.decode, data)
-  if ok and type(request) == 'table' and type(request.meta) == 'table' then
-    local job = request.meta.techcal_job
-    if type(job) == 'table' and type(job.id) == 'string' and #job.id <= 200 then
-      redis.call('SET', ARGV[4] .. job.id, ARGV[2], 'PX', tonumber(ARGV[3]))
+  local at = string.find(data, mark, 1, true)
+  if at then
+    local id = string.match(data, '^%s*:%s*"([^"\\]+)"', at + #mark)
+    if id and #id <= 400 then
+      redis.call('SET', ARGV[4] .. id, ARGV[2], 'PX', tonumber(ARGV[3]))
     end
   end
 end
 return taken
+"""
+
+# KEYS: lease. ARGV: worker id. Deletes the lease if the worker holds it.
+_LET_GO = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 1
 """
 
 # KEYS: lock. ARGV: token, ms. Takes or keeps the lock: 1, or 0 when another holds it.
@@ -131,11 +146,16 @@ class JobQueue:
 
     def __init__(self, client: Any) -> None:
         self.take_script = client.register_script(_TAKE)
+        self.let_go_script = client.register_script(_LET_GO)
 
     def take(self, count: int, worker: str, lease_ms: int) -> list[bytes]:
         """Pop up to ``count`` queued jobs, each leased to ``worker`` in the same step."""
-        args = [count, worker, lease_ms, lease_key("")]
+        args = [count, worker, lease_ms, lease_key(""), ID_KEY]
         return list(self.take_script(keys=[QUEUE_KEY], args=args) or [])
+
+    def let_go(self, job: str, worker: str) -> None:
+        """Give up ``worker``'s lease of a job it will not crawl (then it is queued again soon)."""
+        self.let_go_script(keys=[lease_key(job)], args=[worker])
 
 
 class CoordinatorLock:
@@ -146,6 +166,35 @@ class CoordinatorLock:
         self.token = f"{holder}:{uuid.uuid4().hex[:8]}"
         self.lock_script = client.register_script(_LOCK)
         self.unlock_script = client.register_script(_UNLOCK)
+        #: who took the lock while this coordinator held it (see keep)
+        self.lost: str | None = None
+        self._stop = threading.Event()
+        self._keeper: threading.Thread | None = None
+
+    def keep(self, every: float) -> None:
+        """Refresh the lock every ``every`` seconds from a thread, until stop().
+
+        (A thread, as storing one big source can take longer than the lock
+        lasts.) While Redis is away it keeps trying; if another coordinator
+        holds the lock, ``lost`` names it and the thread ends.
+        """
+
+        def run() -> None:
+            while not self._stop.wait(every):
+                try:
+                    if not self.take():
+                        self.lost = self.holder()
+                        return
+                except Exception:  # noqa: BLE001, S112 - Redis away: the main loop says so
+                    continue
+
+        self._keeper = threading.Thread(target=run, name="techcal-lock", daemon=True)
+        self._keeper.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._keeper is not None:
+            self._keeper.join(timeout=15)
 
     def take(self) -> bool:
         """Take or keep the lock for a lease's time; False when another coordinator holds it."""

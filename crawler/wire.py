@@ -35,6 +35,8 @@ from techcal.store.sources import Source
 WIRE_VERSION = 1
 #: the meta key of a queued request that holds the job
 JOB_KEY = "techcal_job"
+#: meta key of the job's id, ahead of the job (the workers' take script reads it: frontier.py)
+ID_KEY = "techcal_job_id"
 
 
 @dataclass
@@ -108,7 +110,9 @@ def encode_job(queued: QueuedJob) -> str:
         else {"digest": job.listing.digest, "full_read_at": job.listing.full_read_at.isoformat()},
         "limits": vars(queued.limits),
     }
-    return json.dumps({"url": job.source.url, "meta": {JOB_KEY: body}}, separators=(",", ":"))
+    # the id goes first in meta, where the workers' take script finds it without reading the job
+    meta = {ID_KEY: queued.id, JOB_KEY: body}
+    return json.dumps({"url": job.source.url, "meta": meta}, separators=(",", ":"))
 
 
 def decode_job(body: Any) -> QueuedJob:

@@ -16,6 +16,7 @@ holds; a second stops it at once.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import socket
@@ -50,7 +51,7 @@ from techcal.crawler.middlewares import HOST_KEY, UNTRUSTED_KEY, retry_after_sec
 from techcal.crawler.settings import PER_HOST, crawl_settings
 from techcal.crawler.source_run import SourceRun
 from techcal.crawler.spiders.sources import SourcesSpider
-from techcal.crawler.wire import JOB_KEY, QueuedJob, decode_job, encode_result
+from techcal.crawler.wire import ID_KEY, JOB_KEY, QueuedJob, decode_job, encode_result
 from techcal.errors import WireError
 
 logger = logging.getLogger(__name__)
@@ -158,11 +159,14 @@ class WorkerSpider(RedisSpider, SourcesSpider):
             if not isinstance(request, Request) or JOB_KEY not in request.meta:
                 raise WireError("not a techcal job")
             queued = decode_job(request.meta[JOB_KEY])
+            if request.meta.get(ID_KEY) != queued.id:
+                raise WireError(f"{queued.job.source.name}: the job's two ids differ")
             if not queued.job.source.url.startswith(("http://", "https://")):
                 # (a file: source is read where its store is: `techcal crawl` there)
                 raise WireError(f"{queued.job.source.name}: only http(s) sources are crawled here")
         except Exception as exc:  # noqa: BLE001 - whoever writes to Redis may write anything
             self.echo(f"worker: skipped a queued entry: {type(exc).__name__}: {exc}")
+            self._let_go(data)
             return None
         name = queued.job.source.name
         if name in self.runs or name in self.job_ids:
@@ -173,6 +177,16 @@ class WorkerSpider(RedisSpider, SourcesSpider):
         except Exception as exc:  # noqa: BLE001 - the heartbeat takes the lease when Redis is back
             self._down(exc)
         return self.source_request(queued.job, _run_of(queued, self.allow_private))
+
+    def _let_go(self, data: bytes) -> None:
+        """Give up the lease the take gave a job skipped here: the coordinator queues it again
+        soon (for a worker that reads it), not after a whole lease."""
+        try:
+            job = json.loads(data)["meta"][ID_KEY]
+            if isinstance(job, str) and self.jobs is not None:
+                self.jobs.let_go(job, self.worker_id)
+        except Exception:  # noqa: BLE001, S110 - not a job at all, or Redis away: it lapses
+            pass
 
     def spider_idle(self) -> None:
         """Idle: take more sources, and wait for them (scrapy-redis's loop, without a close

@@ -95,13 +95,13 @@ def match_form(title: str, url: str | None, organizer: str | None = None) -> str
     return _LINK.join((title_form(title).encode(), link_key(url) or "", words))
 
 
-@lru_cache(maxsize=32768)
+@lru_cache(maxsize=8192)
 def read_match_form(text: str) -> tuple[TitleForm, str | None]:
     """Return the title form and link key of a :func:`match_form`; ValueError if damaged.
 
     Cached: a busy evening's events are candidates of every entry around
     them, and of the same group's entry every week (forms are never changed
-    once made).
+    once made; a full cache holds about 25 MB).
     """
     form, link, _words = _parts(text)
     return form, link

@@ -20,10 +20,10 @@ class Clock:
 def test_a_host_is_learnt_again_once_its_age_is_reached() -> None:
     clock = Clock()
     fresh = Freshness(86400, clock)
-    assert fresh.stale("a.example") is False  # first seen: learnt now
+    assert fresh.stale("a.example") is True  # first seen: nothing to forget, learnt now
     clock.now += 86399
     assert fresh.stale("a.example") is False
-    assert fresh.stale("b.example") is False
+    assert fresh.stale("b.example") is True
     clock.now += 1
     assert fresh.stale("a.example") is True  # a day: fetch it again
     assert fresh.stale("a.example") is False  # ... and that counts as learnt again
@@ -36,8 +36,11 @@ def test_the_hosts_kept_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     fresh = Freshness(10, clock)
     for host in "abc":
         fresh.stale(host)
+    clock.now += 1
     fresh.stale("d")  # the fourth: all are forgotten, d learnt
-    assert fresh.learnt == {"d": 1000.0}
+    assert fresh.learnt == {"d": 1001.0}
+    # what was known of a, b, c is learnt again now: never kept longer than its age
+    assert fresh.stale("a") is True
 
 
 def test_ages_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

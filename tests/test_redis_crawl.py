@@ -18,6 +18,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -479,17 +480,9 @@ def test_a_second_coordinator_on_one_database_is_refused_in_words(
         urls = serve_sources(site, 6)
         first_db = make_store(tmp_path / "first.db", urls)
         other_db = copy_store(first_db, tmp_path / "other.db")
-        first = subprocess.Popen(
-            techcal("--db", str(first_db), "crawl", "--json", "--redis", redis.url),
-            env=env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
+        first = coordinator(first_db, redis.url)
         client = redis_client(redis.url)
-        deadline = time.monotonic() + 30
-        while client.get("techcal:coordinator") is None:
-            assert time.monotonic() < deadline and first.poll() is None
-            time.sleep(0.05)
+        wait_for(lambda: client.get("techcal:coordinator") is not None, first)
         # (no worker yet: the first coordinator waits for its results, holding the lock)
         second = subprocess.run(
             techcal("--db", str(other_db), "crawl", "--redis", redis.url),
@@ -516,25 +509,60 @@ def test_a_job_taken_without_its_lease_is_queued_again(
     with LoopbackServer(site):
         urls = serve_sources(site, 6)
         db = make_store(tmp_path / "t.db", urls)
-        coordinator = subprocess.Popen(
-            techcal("--db", str(db), "crawl", "--json", "--redis", redis.url),
-            env=env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
+        running = coordinator(db, redis.url)
         client = redis_client(redis.url)
-        deadline = time.monotonic() + 30
-        while client.llen("techcal:sources") < 6:
-            assert time.monotonic() < deadline and coordinator.poll() is None
-            time.sleep(0.05)
+        wait_for(lambda: client.llen("techcal:sources") == 6, running)
         taken = json.loads(client.lpop("techcal:sources"))["meta"]["techcal_job"]
         workers.start(1)
-        out, err = coordinator.communicate(timeout=120)
-    assert coordinator.returncode == 0, err.decode()[-3000:]
+        out, err = running.communicate(timeout=120)
+    assert running.returncode == 0, err.decode()[-3000:]
     assert statuses(json.loads(out)) == {f"src-{n:03d}": "ok" for n in range(6)}
-    assert f"queued again (their worker stopped, or Redis lost them): {taken['source']['name']}" in (
-        err.decode()
-    )
+    again = "queued again (their worker stopped, or Redis lost them)"
+    assert f"{again}: {taken['source']['name']}" in err.decode()
+
+
+def test_a_result_taken_by_a_coordinator_killed_while_storing_it_is_stored_by_the_next(
+    redis: RedisServer, workers: Workers, tmp_path: Path
+) -> None:
+    site = Site()
+    with LoopbackServer(site):
+        urls = serve_sources(site, 6)
+        template = make_store(tmp_path / "template.db", urls)
+        local = copy_store(template, tmp_path / "local.db")
+        spread = copy_store(template, tmp_path / "spread.db")
+        crawl(local)
+        first = coordinator(spread, redis.url)
+        client = redis_client(redis.url)
+        wait_for(lambda: client.llen("techcal:sources") == 6, first)
+        first.send_signal(signal.SIGSTOP)  # it takes nothing more now
+        workers.start(1)
+        wait_for(lambda: client.llen("techcal:results") == 6, workers.alive()[0])
+        # as the coordinator does when it takes a result to store it; then it dies
+        assert client.lmove("techcal:results", "techcal:storing", "LEFT", "RIGHT")
+        first.kill()
+        first.communicate()
+        summary = crawl(spread, "--redis", redis.url)
+    assert statuses(summary) == {f"src-{n:03d}": "ok" for n in range(6)}
+    assert stored(spread) == stored(local)
+    assert client.llen("techcal:storing") == 0
+
+
+def test_a_job_a_worker_skips_is_let_go_at_once(
+    redis: RedisServer, workers: Workers, tmp_path: Path
+) -> None:
+    client = redis_client(redis.url)
+    job = {"techcal_job_id": "src@abc#r1", "techcal_job": {"v": 999, "id": "src@abc#r1"}}
+    client.rpush("techcal:sources", json.dumps({"url": "http://127.0.0.1:1/", "meta": job}))
+    client.set("techcal:lease:src@abc#r1", "queued")
+    workers.start(1)
+    deadline = time.monotonic() + 10
+    while "skipped a queued entry" not in workers.logs():
+        assert time.monotonic() < deadline, workers.logs()
+        time.sleep(0.05)
+    # the take leased it to the worker; skipping it let go, so the coordinator
+    # queues it again within a third of a lease, not after a whole one
+    assert client.get("techcal:lease:src@abc#r1") is None
+    assert client.llen("techcal:sources") == 0
 
 
 @pytest.mark.parametrize(("max_age", "fetches"), [(None, 1), ("2", 2)])
@@ -622,6 +650,23 @@ def test_a_worker_skips_what_is_not_a_job_in_words(
     logs = workers.logs()
     assert logs.count("worker: skipped a queued entry") == 3, logs
     assert "Traceback" not in logs
+
+
+def coordinator(db: Path, url: str) -> subprocess.Popen[bytes]:
+    """Start `techcal crawl --json --redis` on ``db`` in the background."""
+    return subprocess.Popen(
+        techcal("--db", str(db), "crawl", "--json", "--redis", url),
+        env=env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def wait_for(condition: Callable[[], bool], proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while not condition():
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.05)
 
 
 def redis_client(url: str):
