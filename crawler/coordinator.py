@@ -23,6 +23,7 @@ Nothing is lost and nothing is stored twice:
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -39,6 +40,7 @@ from techcal.crawler.frontier import (
     ROUND_SECONDS,
     STORING_KEY,
     CoordinatorLock,
+    JobQueue,
     connect,
     lease_key,
     lease_seconds,
@@ -47,7 +49,7 @@ from techcal.crawler.frontier import (
 from techcal.crawler.report import CrawlReport, SourceReport
 from techcal.crawler.settings import CrawlOptions
 from techcal.crawler.wire import (
-    JOB_KEY,
+    ID_KEY,
     Limits,
     QueuedJob,
     decode_result,
@@ -183,6 +185,8 @@ def _coordinate(
                         f" stopping: {len(outstanding)} source(s) not back are due again next time"
                     )
                     break
+                # a result whose BLMOVE answer was lost on the way: in line again
+                link.call(lambda: _take_back(client))
                 # the whole queue is read once a lease too, whatever the counts say
                 read = last_check - last_read >= lease_seconds()
                 if read:
@@ -333,7 +337,13 @@ def _requeue_missing(
         # lease anyway (other entries in the queue can hide a missing one
         # from the count), the queue is read whole, to learn which.
         waiting = _queued_ids(client)
-        leased -= {i for i in marked if i not in waiting}
+        lost = [i for i in marked if i not in waiting]
+        leased -= set(lost)
+        # their leases said "queued" wrongly: gone, the next checks see them
+        # missing too, and queue them again after a third of a lease
+        forget = JobQueue(client)
+        for job in lost:
+            forget.let_go(job, QUEUED)
     again = []
     for entry in outstanding.values():
         if entry.id in leased:
@@ -373,17 +383,30 @@ def _leases(client: Any, ids: list[str]) -> dict[str, bytes]:
     return found
 
 
-def _queued_ids(client: Any) -> set[str]:
-    """Return the ids of the jobs in the queue (reading it whole)."""
-    import json
+#: queue entries read in one LRANGE
+ENTRIES_AT_ONCE = 200
 
+
+def _queued_ids(client: Any) -> set[str]:
+    """Return the ids of the jobs in the queue (reading it whole, a page at a time).
+
+    Each id is read where the workers' take script reads it, ahead of the
+    job, which is not decoded.
+    """
     found = set()
-    for raw in client.lrange(QUEUE_KEY, 0, -1):
-        try:
-            found.add(json.loads(raw)["meta"][JOB_KEY]["id"])
-        except (ValueError, KeyError, TypeError):
-            continue
-    return found
+    at = 0
+    while True:
+        page = client.lrange(QUEUE_KEY, at, at + ENTRIES_AT_ONCE - 1)
+        for raw in page:
+            match = _ID_IN_JOB.search(raw)
+            if match:
+                found.add(match.group(1).decode("utf-8", "replace"))
+        if len(page) < ENTRIES_AT_ONCE:
+            return found
+        at += ENTRIES_AT_ONCE
+
+
+_ID_IN_JOB = re.compile(rb'"' + re.escape(ID_KEY.encode()) + rb'"\s*:\s*"([^"\\]+)"')
 
 
 def _holder() -> str:

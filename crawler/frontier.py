@@ -75,24 +75,24 @@ return 0
 
 # KEYS: queue. ARGV: count, worker id, lease ms, lease key prefix, id key.
 # Pops up to count jobs and leases each to the worker in the same step. A
-# job's id is the first value of its meta (wire.encode_job), found without
-# decoding the job, which may be large: in JSON text an unescaped
-# '"<id key>"' followed by ':' is a key, never a part of a string. (The lease keys are
-# worked out here, so this needs one Redis, not a cluster.) An entry that
-# is not a job is handed over as it is: the worker says why it skips it.
+# job's id is the first value of its meta (wire.encode_job), found by a
+# pattern, without decoding the job, which may be large: in JSON text an
+# unescaped '"<id key>"' followed by ':' is a key, never part of a string,
+# and the first place the whole pattern matches is that key. (The lease
+# keys are worked out here, so this needs one Redis, not a cluster.) An
+# entry that is not a job is handed over as it is: the worker says why it
+# skips it.
 _TAKE = r"""
 local taken = {}
-local mark = '"' .. ARGV[5] .. '"'
+local key = string.gsub(ARGV[5], '%p', '%%%0')
+local pattern = '"' .. key .. '"%s*:%s*"([^"\\]+)"'
 for _ = 1, tonumber(ARGV[1]) do
   local data = redis.call('LPOP', KEYS[1])
   if not data then break end
   taken[#taken + 1] = data
-  local at = string.find(data, mark, 1, true)
-  if at then
-    local id = string.match(data, '^%s*:%s*"([^"\\]+)"', at + #mark)
-    if id and #id <= 400 then
-      redis.call('SET', ARGV[4] .. id, ARGV[2], 'PX', tonumber(ARGV[3]))
-    end
+  local id = string.match(data, pattern)
+  if id and #id <= 400 then
+    redis.call('SET', ARGV[4] .. id, ARGV[2], 'PX', tonumber(ARGV[3]))
   end
 end
 return taken

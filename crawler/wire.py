@@ -32,7 +32,7 @@ from techcal.store.reader_state import ReaderState
 from techcal.store.sources import Source
 
 #: bumped when the format changes: a worker refuses jobs of another version
-WIRE_VERSION = 1
+WIRE_VERSION = 2
 #: the meta key of a queued request that holds the job
 JOB_KEY = "techcal_job"
 #: meta key of the job's id, ahead of the job (the workers' take script reads it: frontier.py)

@@ -170,7 +170,11 @@ class WorkerSpider(RedisSpider, SourcesSpider):
             return None
         name = queued.job.source.name
         if name in self.runs or name in self.job_ids:
-            return None  # queued again while held here: this worker's result will do
+            # queued again while held here: this worker's result will do (a job
+            # of another plan for it is the coordinator's mistake: let it go)
+            if self.job_ids.get(name) != queued.id:
+                self._let_go(data)
+            return None
         self.job_ids[name] = queued.id
         try:
             self.server.set(lease_key(queued.id), self.worker_id, px=self.lease_ms)

@@ -28,6 +28,7 @@ from sitegen import atom_jsonld, detail_html, listing_html, meetup_ics, monthly,
 
 from techcal.crawler.items import SourceResult
 from techcal.crawler.wire import (
+    WIRE_VERSION,
     Limits,
     QueuedJob,
     decode_job,
@@ -307,9 +308,13 @@ def test_a_job_and_a_result_cross_the_wire_unchanged() -> None:
     "data, problem",
     [
         (b"\xff\xfe not json", "not JSON"),
-        (b'{"v": 1, "id": "x", "source": "other"}', "names source 'other'"),
+        (b'{"v": %d, "id": "x", "source": "other"}' % WIRE_VERSION, "names source 'other'"),
         (b'{"v": 99}', "format 99"),
-        (b'{"v": 1, "id": "x", "source": "plug", "status": "read", "whole": "yes"}', "whole"),
+        (
+            b'{"v": %d, "id": "x", "source": "plug", "status": "read", "whole": "yes"}'
+            % WIRE_VERSION,
+            "whole",
+        ),
     ],
 )
 def test_a_result_that_is_not_ours_is_refused_in_words(data: bytes, problem: str) -> None:
@@ -501,10 +506,15 @@ def test_a_second_coordinator_on_one_database_is_refused_in_words(
     assert client.get("techcal:coordinator") is None  # let go at the end
 
 
+@pytest.mark.parametrize("hidden", [False, True])
 def test_a_job_taken_without_its_lease_is_queued_again(
-    redis: RedisServer, workers: Workers, tmp_path: Path
+    redis: RedisServer, workers: Workers, tmp_path: Path, hidden: bool
 ) -> None:
-    """Something that pops a job the way workers do not (an old worker, a hand) loses nothing."""
+    """Something that pops a job the way workers do not (an old worker, a hand) loses nothing.
+
+    ``hidden``: another entry put in its place, so the queue's length agrees with
+    the leases; the coordinator's reading of the whole queue once a lease finds it.
+    """
     site = Site()
     with LoopbackServer(site):
         urls = serve_sources(site, 6)
@@ -513,6 +523,10 @@ def test_a_job_taken_without_its_lease_is_queued_again(
         client = redis_client(redis.url)
         wait_for(lambda: client.llen("techcal:sources") == 6, running)
         taken = json.loads(client.lpop("techcal:sources"))["meta"]["techcal_job"]
+        if hidden:
+            client.rpush("techcal:sources", b'{"url": "http://127.0.0.1:1/"}')
+            # (no worker yet: the coordinator finds it missing and queues it again)
+            wait_for(lambda: client.llen("techcal:sources") == 7, running)
         workers.start(1)
         out, err = running.communicate(timeout=120)
     assert running.returncode == 0, err.decode()[-3000:]
