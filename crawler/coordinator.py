@@ -390,13 +390,16 @@ ENTRIES_AT_ONCE = 200
 def _queued_ids(client: Any) -> set[str]:
     """Return the ids of the jobs in the queue (reading it whole, a page at a time).
 
-    Each id is read where the workers' take script reads it, ahead of the
-    job, which is not decoded.
+    Pages are counted from the tail: workers pop at the head meanwhile,
+    which would shift pages counted from there past entries never read
+    (only this coordinator pushes, and not while it reads). Each id is read
+    where the workers' take script reads it, ahead of the job, which is not
+    decoded.
     """
     found = set()
     at = 0
     while True:
-        page = client.lrange(QUEUE_KEY, at, at + ENTRIES_AT_ONCE - 1)
+        page = client.lrange(QUEUE_KEY, -(at + ENTRIES_AT_ONCE), -(at + 1))
         for raw in page:
             match = _ID_IN_JOB.search(raw)
             if match:

@@ -535,6 +535,34 @@ def test_a_job_taken_without_its_lease_is_queued_again(
     assert f"{again}: {taken['source']['name']}" in err.decode()
 
 
+def test_reading_the_queue_misses_no_job_while_workers_take_from_it(
+    redis: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from techcal.crawler import coordinator as coordinating
+
+    client = redis_client(redis.url)
+    ids = [f"src-{n}@d#r" for n in range(1000)]
+    for job in ids:
+        meta = {"techcal_job_id": job, "techcal_job": {"id": job}}
+        client.rpush("techcal:sources", json.dumps({"url": "http://x.test/", "meta": meta}))
+    taken: list[str] = []
+
+    class Racing:
+        """The Redis client, with workers taking 7 jobs before each page is read."""
+
+        def lrange(self, *args: object) -> list[bytes]:
+            for _ in range(7):
+                raw = client.lpop("techcal:sources")
+                if raw is not None:
+                    taken.append(json.loads(raw)["meta"]["techcal_job_id"])
+            return client.lrange(*args)
+
+    monkeypatch.setattr(coordinating, "ENTRIES_AT_ONCE", 50)
+    found = coordinating._queued_ids(Racing())
+    assert len(taken) > 100
+    assert set(ids) - set(taken) <= found  # every job still queued was seen
+
+
 def test_a_result_taken_by_a_coordinator_killed_while_storing_it_is_stored_by_the_next(
     redis: RedisServer, workers: Workers, tmp_path: Path
 ) -> None:
