@@ -288,7 +288,7 @@ def _store(
 def _queue_round(client: Any, outstanding: dict[str, Outstanding], per_host: int) -> None:
     """Queue every job not already queued or held (a coordinator run again finds them there)."""
     client.set(PER_HOST_KEY, per_host)
-    leased = _leased(client, [entry.id for entry in outstanding.values()])
+    leased = set(_leases(client, [entry.id for entry in outstanding.values()]))
     _queue(client, [entry for entry in outstanding.values() if entry.id not in leased])
 
 
@@ -366,11 +366,6 @@ def _requeue_missing(
 
 #: leases read in one MGET
 LEASES_AT_ONCE = 1000
-
-
-def _leased(client: Any, ids: list[str]) -> set[str]:
-    """Return those of ``ids`` whose lease is there: queued, held or returned."""
-    return set(_leases(client, ids))
 
 
 def _leases(client: Any, ids: list[str]) -> dict[str, bytes]:
